@@ -1,0 +1,3 @@
+from recbole_ilora.cli import main
+
+main()

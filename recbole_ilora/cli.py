@@ -1,0 +1,40 @@
+"""``run_recbole`` (and ``python -m recbole_ilora``): RecBole's command line, run through this package."""
+
+import argparse
+
+from recbole_ilora.config import available_protocols
+from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="run_recbole",
+        allow_abbrev=False,  # "--data=x" must stay a config key, not become --dataset
+        description="Train and evaluate a RecBole model or iLoRA on one dataset, with RecBole's loaders and "
+                    "evaluator; writes RecBole's log and a JSON result file per run.",
+        epilog="Any other --key=value sets that config key, parsed as RecBole parses it, e.g. --epochs=5 "
+               "--learning_rate=1e-3 --seed=2021 --cpu_threads=1.",
+    )
+    parser.add_argument("--model", "-m", default="SASRec", help="model name (default: %(default)s)")
+    parser.add_argument("--dataset", "-d", default="ml-100k", help="dataset name (default: %(default)s)")
+    parser.add_argument("--config_files", default=None, help="space-separated YAML config files, later ones win")
+    parser.add_argument("--protocol", choices=available_protocols(), default=None,
+                        help="evaluation protocol (default: candidates20, from properties/overall.yaml)")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args, overrides = parser.parse_known_args(argv)
+    if args.protocol:
+        overrides.append(f"--protocol={args.protocol}")
+    config_files = args.config_files.split() if args.config_files else None
+
+    from recbole_ilora.quick_start import run  # after argument parsing: --help stays fast
+
+    try:
+        result = run(model=args.model, dataset=args.dataset, config_file_list=config_files, cmd_args=overrides)
+    except (ConfigurationError, DatasetNotFoundError) as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    print(f"test: {result['test']}")
+    print(f"result file: {result['result_file']}")

@@ -1,0 +1,83 @@
+"""RecBole's Config, layered with this package's properties/ and resolving models through its registry.
+
+Layers, later wins:
+    RecBole's internal defaults (its overall, model, dataset and quick-start files)
+    -> properties/overall.yaml -> properties/model/<model>.yaml -> properties/dataset/<dataset>.yaml
+    -> properties/protocol/<protocol>.yaml -> user config files -> config_dict -> command-line overrides.
+"""
+
+from recbole.config import Config as RecBoleConfig
+
+from recbole_ilora.data.location import resolve_data_path
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.paths import PROPERTIES_DIR
+from recbole_ilora.registry import get_model
+
+
+def available_protocols():
+    return sorted(path.stem for path in (PROPERTIES_DIR / "protocol").glob("*.yaml"))
+
+
+def parse_cmd_args(cmd_args):
+    """``['--key=value', ...]`` -> ``{key: value}`` (strings; RecBole converts the types).
+
+    Unlike RecBole, which warns about and then ignores anything else, a malformed argument is an error.
+    """
+    parsed = {}
+    for arg in cmd_args:
+        key, sep, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if not key or not sep:
+            raise ConfigurationError(f"Command-line argument {arg!r} is not of the form --key=value.")
+        if key in parsed and parsed[key] != value:
+            raise ConfigurationError(f"Command-line key --{key} is given twice with different values.")
+        parsed[key] = value
+    return parsed
+
+
+class Config(RecBoleConfig):
+    """RecBole's ``Config`` plus this package's property layers, model registry and dataset location.
+
+    Args:
+        model: model name or class; ``None`` reads ``model`` from the config files / dict.
+        dataset: dataset name; ``None`` reads ``dataset`` from the config files / dict.
+        config_file_list: YAML files, later ones winning.
+        config_dict: overrides above the files.
+        cmd_args: ``--key=value`` strings with the highest priority. Unlike RecBole's ``Config``, ``sys.argv`` is
+            never read implicitly, so that running several configs in one process cannot leak arguments.
+    """
+
+    def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=()):
+        self._cmd_args = list(cmd_args)
+        super().__init__(model, dataset, config_file_list, config_dict)
+
+    def _load_cmd_line(self):
+        return self._convert_config_dict(parse_cmd_args(self._cmd_args))
+
+    def _get_model_and_dataset(self, model, dataset):
+        model = self.external_config_dict.get("model") if model is None else model
+        if isinstance(model, str):
+            model = get_model(model)  # this package first, then RecBole
+        return super()._get_model_and_dataset(model, dataset)
+
+    def _load_internal_config_dict(self, model, model_class, dataset):
+        super()._load_internal_config_dict(model, model_class, dataset)
+        for layer in ("overall.yaml", f"model/{model}.yaml", f"dataset/{dataset}.yaml"):
+            path = PROPERTIES_DIR / layer
+            if path.is_file():
+                values = self._update_internal_config_dict(path) or {}
+                if layer.startswith("dataset/"):
+                    self.parameters["Dataset"] += [key for key in values if key not in self.parameters["Dataset"]]
+        protocol = self.external_config_dict.get("protocol", self.internal_config_dict.get("protocol"))
+        path = PROPERTIES_DIR / "protocol" / f"{protocol}.yaml"
+        if not path.is_file():
+            raise ConfigurationError(
+                f"Unknown protocol {protocol!r} (--protocol). Available: {', '.join(available_protocols())}."
+            )
+        self._update_internal_config_dict(path)
+
+    def _set_default_parameters(self):
+        data_root = self.final_config_dict["data_path"]
+        super()._set_default_parameters()
+        self.final_config_dict["data_path"] = resolve_data_path(
+            self.dataset, data_root, self.final_config_dict.get("allow_download", False)
+        )

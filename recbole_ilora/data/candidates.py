@@ -1,0 +1,83 @@
+"""Evaluation candidates that every model sees identically: a pure function of (seed, phase, user, positive).
+
+RecBole's sampled evaluation (``mode: uniN``) redraws negatives from the global NumPy RNG on every pass,
+with replacement and excluding only the positive. Two models therefore see the same candidates only if nothing
+else consumed that RNG before evaluation, validation scores move because the candidates move, and a candidate
+list may repeat an item or contain one the user has already seen. This sampler instead draws, for each
+evaluation row, ``num`` distinct items the user never interacted with, from an RNG seeded by
+(seed, phase, user id, positive item id). It plugs into RecBole's ``NegSampleEvalDataLoader`` unchanged, so
+the rows keep RecBole's layout: per user, the positive first, then its negatives.
+"""
+
+import hashlib
+
+import numpy as np
+import torch
+
+PHASES = ("valid", "test")
+
+
+class FixedCandidateSampler:
+    """Drop-in for RecBole's evaluation sampler (``sample_by_user_ids``) with deterministic candidates.
+
+    Args:
+        dataset: the whole filtered dataset (all phases), so that no item the user ever interacted with, in
+            any phase, becomes a negative.
+        phase: ``valid`` or ``test``; the two phases draw independent candidates.
+        seed: the run's seed; models sharing a seed share candidates.
+    """
+
+    def __init__(self, dataset, phase, seed):
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        self.phase = phase
+        self.seed = int(seed)
+        self.item_num = dataset.item_num
+        users = dataset.inter_feat[dataset.uid_field].numpy()
+        items = dataset.inter_feat[dataset.iid_field].numpy()
+        order = np.argsort(users, kind="stable")
+        self._items_by_user = items[order]
+        self._user_offsets = np.searchsorted(users[order], np.arange(dataset.user_num + 1))
+
+    def interacted(self, user):
+        """Item ids the user interacted with anywhere in the dataset."""
+        return self._items_by_user[self._user_offsets[user]:self._user_offsets[user + 1]]
+
+    def negatives(self, user, positive, num):
+        """``num`` distinct item ids, uniform over the items this user never interacted with."""
+        excluded = set(self.interacted(user).tolist()) | {int(positive), 0}  # 0 is RecBole's padding id
+        available = self.item_num - len(excluded)
+        if available < num:
+            raise ValueError(
+                f"User id {user} has interacted with all but {available} of {self.item_num - 1} items, fewer "
+                f"than the {num} negatives the protocol needs; filter such users (user_inter_num_interval) or "
+                f"use a protocol with fewer candidates."
+            )
+        rng = np.random.default_rng([self.seed, PHASES.index(self.phase), int(user), int(positive)])
+        chosen = []
+        while len(chosen) < num:
+            for item in rng.integers(1, self.item_num, size=2 * num).tolist():
+                if item not in excluded:
+                    excluded.add(item)
+                    chosen.append(item)
+                    if len(chosen) == num:
+                        break
+        return np.array(chosen, dtype=np.int64)
+
+    def sample_by_user_ids(self, user_ids, item_ids, num):
+        """RecBole's layout: entry ``j * len(user_ids) + i`` is the j-th negative of row i."""
+        rows = [self.negatives(user, item, num) for user, item in zip(user_ids, item_ids)]
+        return torch.from_numpy(np.stack(rows).T.reshape(-1))
+
+    def fingerprint(self, eval_dataset, num):
+        """SHA-256 over every row's user, positive and negatives as raw tokens: equal across runs that
+        evaluated on the same candidates, whatever internal ids their datasets assigned."""
+        users = eval_dataset.inter_feat[eval_dataset.uid_field].numpy()
+        items = eval_dataset.inter_feat[eval_dataset.iid_field].numpy()
+        digest = hashlib.sha256()
+        for user, item in zip(users, items):
+            candidates = np.concatenate([[item], self.negatives(user, item, num)])
+            tokens = [eval_dataset.id2token(eval_dataset.uid_field, user)]
+            tokens += eval_dataset.id2token(eval_dataset.iid_field, candidates).tolist()
+            digest.update(("\t".join(tokens) + "\n").encode())
+        return digest.hexdigest()

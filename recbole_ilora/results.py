@@ -1,0 +1,90 @@
+"""One machine-readable JSON file per run: what the leaderboard reads and what makes a run reproducible."""
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+SCHEMA_VERSION = 1
+
+# Keys that say where or how a run executes, not what it computes: left out of the config hash, so that the
+# same experiment on another machine, folder or thread count is recognised as the same.
+RUNTIME_KEYS = frozenset({
+    "data_path", "checkpoint_dir", "results_dir", "dataset_save_path", "dataloaders_save_path", "save_dataset",
+    "save_dataloaders", "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "nproc", "ip",
+    "port", "offset", "worker", "cpu_threads", "state", "show_progress", "log_wandb", "wandb_project",
+    "resume_checkpoint", "allow_download",
+})
+
+VERSIONED_PACKAGES = ("recbole-ilora", "recbole", "torch", "transformers", "peft", "numpy", "pandas")
+
+
+def experiment_config(config):
+    """The config keys that determine a run's results, as JSON-safe values."""
+    relevant = {key: value for key, value in config.final_config_dict.items() if key not in RUNTIME_KEYS}
+    return json.loads(json.dumps(relevant, sort_keys=True, default=str))
+
+
+def config_hash(config):
+    """Short, stable hash of ``experiment_config``: equal hashes mean the same experiment."""
+    blob = json.dumps(experiment_config(config), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def result_path(config):
+    """``<results_dir>/<dataset>/<protocol>/<model>-seed<seed>-<config hash>.json``."""
+    name = f"{config['model']}-seed{config['seed']}-{config_hash(config)}.json"
+    return Path(config["results_dir"]) / config["dataset"] / config["protocol"] / name
+
+
+def package_versions():
+    versions = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def peak_memory_mb():
+    """Peak resident memory of this process and, on GPU, peak allocated CUDA memory (MiB)."""
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    cuda = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return {"rss": round(rss_kib / 1024, 1), "cuda": None if cuda is None else round(cuda, 1)}
+
+
+def parameter_counts(model):
+    return {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def evaluated_user_tokens(loader):
+    """Raw user ids of an evaluation loader's rows, in the order RecBole's collector stores them."""
+    dataset = loader._dataset
+    return dataset.id2token(dataset.uid_field, dataset.inter_feat[dataset.uid_field].numpy()).tolist()
+
+
+def to_floats(metrics):
+    return None if metrics is None else {key: float(value) for key, value in metrics.items()}
+
+
+def write_json_atomic(payload, path):
+    """Write JSON so that a reader never sees a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def command_line():
+    return [Path(sys.argv[0]).name] + sys.argv[1:]
