@@ -1,9 +1,15 @@
 """``run_recbole`` (and ``python -m recbole_ilora``): RecBole's command line, run through this package."""
 
 import argparse
+import os
 
-from recbole_ilora.config import available_protocols
-from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError
+# Two OpenMP threads that spin while waiting collapse when another process holds a core (measured 1.7-2.8x slower
+# than one thread; run_scripts/bench_threads.py). Passive waiting keeps two threads fast on an idle box and no
+# worse than one thread on a busy one. OpenMP reads this once, when torch loads: so before any import of torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from recbole_ilora.config import available_protocols  # noqa: E402 (imports torch: after the OpenMP setting)
+from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError  # noqa: E402
 
 
 def build_parser():
@@ -15,7 +21,7 @@ def build_parser():
         epilog="Any other --key=value sets that config key, parsed as RecBole parses it, e.g. --epochs=5 "
                "--learning_rate=1e-3 --seed=2021 --cpu_threads=1.",
     )
-    parser.add_argument("--model", "-m", default="SASRec", help="model name (default: %(default)s)")
+    parser.add_argument("--model", "-m", default="iLoRA", help="model name (default: %(default)s)")
     parser.add_argument("--dataset", "-d", default="ml-100k", help="dataset name (default: %(default)s)")
     parser.add_argument("--config_files", default=None, help="space-separated YAML config files, later ones win")
     parser.add_argument("--protocol", choices=available_protocols(), default=None,

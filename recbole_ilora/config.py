@@ -2,7 +2,8 @@
 
 Layers, later wins:
     RecBole's internal defaults (its overall, model, dataset and quick-start files)
-    -> properties/overall.yaml -> properties/model/<model>.yaml -> properties/dataset/<dataset>.yaml
+    -> properties/overall.yaml -> properties/model/<model>.yaml (after those of its base classes)
+    -> properties/dataset/<dataset>.yaml
     -> properties/protocol/<protocol>.yaml -> user config files -> config_dict -> command-line overrides.
 """
 
@@ -61,7 +62,9 @@ class Config(RecBoleConfig):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
-        for layer in ("overall.yaml", f"model/{model}.yaml", f"dataset/{dataset}.yaml"):
+        # A model's YAML is layered over those of the classes it derives from (LoRARec.yaml over iLoRA.yaml).
+        model_layers = [f"model/{cls.__name__}.yaml" for cls in reversed(model_class.__mro__)]
+        for layer in ("overall.yaml", *model_layers, f"dataset/{dataset}.yaml"):
             path = PROPERTIES_DIR / layer
             if path.is_file():
                 values = self._update_internal_config_dict(path) or {}

@@ -6,6 +6,7 @@ It does not import ``recbole.quick_start`` (which drags in ray and its tune logg
 """
 
 import logging
+import os
 import time
 from datetime import datetime, timezone
 from logging import getLogger
@@ -24,9 +25,9 @@ from recbole_ilora.registry import get_model, get_trainer
 
 
 def configure_cpu_threads(threads):
-    """Apply ``cpu_threads`` (torch intra-op threads); ``None`` keeps torch's own default."""
+    """Apply ``cpu_threads`` (torch intra-op threads); ``None`` means every CPU this process may use."""
     if threads is None:
-        return
+        threads = len(os.sched_getaffinity(0))
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ConfigurationError(f"cpu_threads must be a positive integer, got {threads!r}.")
     torch.set_num_threads(threads)
@@ -43,6 +44,27 @@ def _fresh_logger(config):
     return next((h.baseFilename for h in root.handlers if isinstance(h, logging.FileHandler)), None)
 
 
+def ensure_required_runs(config):
+    """Runs a model needs before its own (iLoRA: the SASRec whose checkpoint becomes its frozen encoder).
+
+    A model class lists them in ``required_runs(config)`` as ``{config key: (model, config_dict)}``. A finished
+    run with the same config hash is reused; a missing one is run now, as a stage of this command, with its own
+    log and JSON result. Each run's checkpoint path is stored under its key. Returns ``{key: (path, how)}``.
+    """
+    done = {}
+    for key, (model, config_dict) in getattr(get_model(config["model"]), "required_runs", lambda _: {})(config).items():
+        required = Config(model, config["dataset"], config_dict=config_dict)
+        checkpoint = results.finished_checkpoint(results.result_path(required))
+        how = "reused finished run"
+        if checkpoint is None:
+            print(set_color(f"Stage: training {model} for {config['model']}'s {key}", "yellow"), flush=True)
+            checkpoint = run(model, config["dataset"], config_dict=config_dict)["checkpoint"]
+            how = f"trained {model} first"
+        config[key] = checkpoint
+        done[key] = (checkpoint, how)
+    return done
+
+
 def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=(), saved=True):
     """Train ``model`` on ``dataset``, evaluate on the test split, write the JSON result, return it.
 
@@ -52,10 +74,15 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
     start = time.perf_counter()
     config = Config(model, dataset, config_file_list, config_dict, cmd_args)
     configure_cpu_threads(config["cpu_threads"])
+    stage = time.perf_counter()
+    prerequisites = ensure_required_runs(config)
+    prerequisite_seconds = time.perf_counter() - stage
     init_seed(config["seed"], config["reproducibility"])
     log_file = _fresh_logger(config)
     logger = getLogger()
     logger.info(results.command_line())
+    for key, (path, how) in prerequisites.items():
+        logger.info(set_color(f"{key} ({how})", "yellow") + f": {path}")
     logger.info(config)
 
     stage = time.perf_counter()
@@ -103,6 +130,7 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         "epochs_trained": len(trainer.train_epoch_seconds),
         "time_s": {
             "total": round(time.perf_counter() - start, 3),
+            "prerequisites": round(prerequisite_seconds, 3),
             "data": round(data_seconds, 3),
             "train": round(train_seconds, 3),
             "test": round(test_seconds, 3),
@@ -127,6 +155,8 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         "log_file": log_file,
         "checkpoint": trainer.saved_model_file if saved else None,
         "config": results.experiment_config(config),
+        **getattr(trainer, "result_extras", dict)(),
+        **getattr(model, "result_extras", lambda _: {})(test_data._dataset),
     }
     path = results.result_path(config)
     result["result_file"] = str(path)

@@ -14,7 +14,11 @@ from recbole.utils import get_trainer as recbole_get_trainer
 from recbole_ilora.errors import ConfigurationError
 
 # Model name -> module defining a class of that name.
-OWN_MODELS = {}
+OWN_MODELS = {
+    "iLoRA": "recbole_ilora.model.ilora",
+    "LoRARec": "recbole_ilora.model.lorarec",
+    "TALLRec": "recbole_ilora.model.tallrec",
+}
 
 _RECBOLE_MODEL_PACKAGES = (
     "general_recommender",
@@ -46,7 +50,9 @@ def get_model(model_name):
         return getattr(importlib.import_module(OWN_MODELS[model_name]), model_name)
     try:
         return recbole_get_model(model_name)
-    except (ValueError, AttributeError):  # AttributeError: right file, wrong case ("sasrec")
+    # AttributeError: right file, wrong case ("sasrec"); ImportError: RecBole's lookup of an unknown name imports
+    # its exlib package, which needs optional libraries (lightgbm, xgboost)
+    except (ValueError, AttributeError, ImportError):
         names = known_model_names()
         lowered = {name.lower(): name for name in names}
         close = [lowered[m] for m in difflib.get_close_matches(model_name.lower(), lowered, n=5, cutoff=0.6)]

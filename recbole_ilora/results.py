@@ -19,7 +19,9 @@ RUNTIME_KEYS = frozenset({
     "data_path", "checkpoint_dir", "results_dir", "dataset_save_path", "dataloaders_save_path", "save_dataset",
     "save_dataloaders", "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "nproc", "ip",
     "port", "offset", "worker", "cpu_threads", "state", "show_progress", "log_wandb", "wandb_project",
-    "resume_checkpoint", "allow_download",
+    "resume_checkpoint", "allow_download", "llm_cache_dir",
+    # a path; which encoder a run uses is fixed by its data, split, seed and encoder_config, all hashed
+    "sasrec_checkpoint",
 })
 
 VERSIONED_PACKAGES = ("recbole-ilora", "recbole", "torch", "transformers", "peft", "numpy", "pandas")
@@ -41,6 +43,14 @@ def result_path(config):
     """``<results_dir>/<dataset>/<protocol>/<model>-seed<seed>-<config hash>.json``."""
     name = f"{config['model']}-seed{config['seed']}-{config_hash(config)}.json"
     return Path(config["results_dir"]) / config["dataset"] / config["protocol"] / name
+
+
+def finished_checkpoint(result_file):
+    """The checkpoint of a finished run, if its JSON result and checkpoint file both exist."""
+    if not Path(result_file).is_file():
+        return None
+    checkpoint = json.loads(Path(result_file).read_text()).get("checkpoint")
+    return checkpoint if checkpoint and Path(checkpoint).is_file() else None
 
 
 def package_versions():

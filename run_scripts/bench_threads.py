@@ -9,6 +9,7 @@ step and greedy decoding on a Llama with SmolLM2-135M's shape (randomly initiali
 depend on the weights, so no download is needed).
 
     python run_scripts/bench_threads.py --rounds 3
+    python run_scripts/bench_threads.py --rounds 3 --background_load   # a busy neighbour on one core
 """
 
 import argparse
@@ -117,22 +118,29 @@ def main():
     parser.add_argument("--seq_len", type=int, default=128)
     parser.add_argument("--new_tokens", type=int, default=16)
     parser.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    parser.add_argument("--background_load", action="store_true",
+                        help="keep one core busy with another process meanwhile (a noisy neighbour)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
+    if args.background_load:
+        spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
     samples = {name: {} for name in SETTINGS}
     for round_idx in range(args.rounds):
         for name, env in SETTINGS.items():
             print(f"round {round_idx + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
             proc = subprocess.run(
-                [sys.executable, __file__, "--worker", *sys.argv[1:]],
+                [sys.executable, __file__, "--worker", *[a for a in sys.argv[1:] if a != "--background_load"]],
                 env={**os.environ, **env}, capture_output=True, text=True, check=True,
             )
             line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
             for workload, times in json.loads(line[len("RESULT "):]).items():
                 samples[name].setdefault(workload, []).extend(times)
+
+    if args.background_load:
+        spinner.kill()
 
     from tabulate import tabulate
 

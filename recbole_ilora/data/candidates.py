@@ -17,6 +17,20 @@ import torch
 PHASES = ("valid", "test")
 
 
+def sample_distinct(rng, item_num, excluded, num):
+    """``num`` distinct item ids drawn uniformly from ``1 .. item_num - 1`` minus ``excluded`` (a set, extended in
+    place). The caller checks that enough items remain."""
+    chosen = []
+    while len(chosen) < num:
+        for item in rng.integers(1, item_num, size=2 * num).tolist():
+            if item not in excluded:
+                excluded.add(item)
+                chosen.append(item)
+                if len(chosen) == num:
+                    break
+    return np.array(chosen, dtype=np.int64)
+
+
 class FixedCandidateSampler:
     """Drop-in for RecBole's evaluation sampler (``sample_by_user_ids``) with deterministic candidates.
 
@@ -54,15 +68,7 @@ class FixedCandidateSampler:
                 f"use a protocol with fewer candidates."
             )
         rng = np.random.default_rng([self.seed, PHASES.index(self.phase), int(user), int(positive)])
-        chosen = []
-        while len(chosen) < num:
-            for item in rng.integers(1, self.item_num, size=2 * num).tolist():
-                if item not in excluded:
-                    excluded.add(item)
-                    chosen.append(item)
-                    if len(chosen) == num:
-                        break
-        return np.array(chosen, dtype=np.int64)
+        return sample_distinct(rng, self.item_num, excluded, num)
 
     def sample_by_user_ids(self, user_ids, item_ids, num):
         """RecBole's layout: entry ``j * len(user_ids) + i`` is the j-th negative of row i."""

@@ -1,7 +1,8 @@
-"""Trainers: RecBole's, plus what every run of this package records and the checkpoint fixes it needs."""
+"""What every run of this package records on top of its RecBole trainer, and the checkpoint fixes it needs."""
 
 import os
 import time
+import uuid
 from functools import lru_cache
 
 from recbole.evaluator import Evaluator
@@ -27,6 +28,8 @@ class RunRecordingMixin:
 
     def __init__(self, config, model):
         super().__init__(config, model)
+        # RecBole names checkpoints by the second: two runs started together would share one file.
+        self.saved_model_file = self.saved_model_file.replace(".pth", f"-{uuid.uuid4().hex[:6]}.pth")
         self.evaluator = RankRecordingEvaluator(config)
         self.train_epoch_seconds = []
         self.valid_epoch_seconds = []
@@ -66,6 +69,8 @@ class RunRecordingMixin:
 
 @lru_cache(maxsize=None)
 def with_run_recording(trainer_class):
-    """``trainer_class`` with ``RunRecordingMixin`` and the torch >= 2.6 checkpoint shim mixed in."""
-    return type(trainer_class.__name__, (RunRecordingMixin, TrustedCheckpointMixin, trainer_class),
-                {"__module__": __name__, "__doc__": trainer_class.__doc__})
+    """``trainer_class`` with ``RunRecordingMixin`` and, unless it handles its checkpoints itself, the torch >= 2.6
+    checkpoint shim mixed in."""
+    shim = () if issubclass(trainer_class, TrustedCheckpointMixin) else (TrustedCheckpointMixin,)
+    return type(trainer_class.__name__, (RunRecordingMixin, *shim, trainer_class),
+                {"__module__": trainer_class.__module__, "__doc__": trainer_class.__doc__})

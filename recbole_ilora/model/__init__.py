@@ -1,0 +1,1 @@
+"""The LLM recommenders, one file per model (RecBole's layout), and the parts they are built from."""

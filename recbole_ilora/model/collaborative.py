@@ -1,0 +1,49 @@
+"""The collaborative encoder: a SASRec trained by RecBole on the same dataset, split and seed, then frozen.
+
+Its run is an ordinary ``run_recbole --model=SASRec`` run whose config copies every data, split and evaluation
+key of the LLM run (plus ``encoder_config`` overrides). So the encoder sees exactly the LLM run's items, split and
+candidates, and, with no overrides, it *is* the SASRec baseline of the same seed: the config hash finds a finished
+run's JSON result and checkpoint, and only a missing one is trained, as the first stage of the command.
+"""
+
+from pathlib import Path
+
+from recbole.model.sequential_recommender import SASRec
+
+from recbole_ilora.compat import load_trusted_checkpoint
+from recbole_ilora.errors import ConfigurationError
+
+ENCODER_MODEL = "SASRec"
+
+# Besides the dataset keys (RecBole's ``parameters["Dataset"]``), what the encoder run shares with the LLM run.
+SHARED_KEYS = ("seed", "reproducibility", "protocol", "eval_args", "repeatable", "metrics", "topk", "valid_metric",
+               "checkpoint_dir", "results_dir", "cpu_threads", "show_progress", "state", "gpu_id", "use_gpu")
+
+
+def encoder_run_config(config):
+    """``config_dict`` of the SASRec run that provides the encoder of the LLM run configured by ``config``."""
+    keys = list(config.parameters["Dataset"]) + list(SHARED_KEYS)
+    shared = {key: config[key] for key in keys if key in config}
+    shared["data_path"] = str(Path(config["data_path"]).parent)  # the resolved folder's parent resolves back to it
+    shared.update(config["encoder_config"] or {})
+    return shared
+
+
+def load_frozen_encoder(checkpoint_file, dataset):
+    """A SASRec with the checkpoint's weights and hyper-parameters, on ``dataset``'s item ids, frozen."""
+    checkpoint = load_trusted_checkpoint(checkpoint_file, "cpu")
+    encoder_config = checkpoint["config"]
+    if encoder_config["model"] != ENCODER_MODEL:
+        raise ConfigurationError(f"sasrec_checkpoint {checkpoint_file} holds a {encoder_config['model']} model, not "
+                                 f"{ENCODER_MODEL}.")
+    rows = checkpoint["state_dict"]["item_embedding.weight"].shape[0]
+    if rows != dataset.item_num:
+        raise ConfigurationError(
+            f"sasrec_checkpoint {checkpoint_file} embeds {rows} items but dataset '{dataset.dataset_name}' has "
+            f"{dataset.item_num}: it was trained on other data or filtering; leave sasrec_checkpoint empty to train "
+            f"a matching one."
+        )
+    encoder = SASRec(encoder_config, dataset)
+    encoder.load_state_dict(checkpoint["state_dict"])
+    encoder.requires_grad_(False)
+    return encoder.eval()

@@ -1,0 +1,307 @@
+r"""iLoRA
+################################################
+
+Reference:
+    Xiaoyu Kong et al. "Customizing Language Models with Instance-wise LoRA for Sequential Recommendation."
+    NeurIPS 2024.
+
+A frozen causal LM reads a hybrid prompt (titles, each followed by its projected SASRec embedding) and is fine-tuned
+with a mixture of LoRA experts; a gate driven by the frozen SASRec's representation of the user's history mixes the
+experts per sequence. Only the projector, the gate and the LoRA weights train.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from peft import set_peft_model_state_dict
+from peft.utils import load_peft_weights
+from recbole.model.abstract_recommender import SequentialRecommender
+from safetensors.torch import load_file, save_file
+from recbole.utils import InputType
+
+from recbole_ilora.data.candidates import sample_distinct
+from recbole_ilora.data.titles import item_titles
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.backbone import load_backbone
+from recbole_ilora.model.collaborative import ENCODER_MODEL, encoder_run_config, load_frozen_encoder
+from recbole_ilora.model.gate import Gate
+from recbole_ilora.model.generation import greedy_answers
+from recbole_ilora.model.projector import Projector
+from recbole_ilora.model.prompt import PromptBuilder, pad
+from recbole_ilora.model.scoring import score_continuations
+from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora, linear_module_names
+
+# The projector and gate, beside peft's own adapter files in an exported adapter folder.
+MODULES_FILE = "ilora_modules.safetensors"
+
+# Streams of the seeded RNGs, so that training negatives and prompt shuffles never share random numbers.
+NEGATIVES_STREAM, PROMPT_ORDER_STREAM = 1, 2
+
+
+def prompt_template(config):
+    """``prompt_template`` if set, else the template of the dataset's ``item_domain``."""
+    if config["prompt_template"]:
+        return config["prompt_template"]
+    templates, domain = config["prompt_templates"] or {}, config["item_domain"]
+    if domain not in templates:
+        raise ConfigurationError(
+            f"No prompt template for item_domain {domain!r}: set item_domain to one of {', '.join(templates)} in the "
+            f"dataset's YAML, or give prompt_template."
+        )
+    return templates[domain]
+
+
+class iLoRA(SequentialRecommender):
+    r"""Instance-wise MoE-LoRA over a frozen LLM, scoring the candidates listed in its prompt."""
+
+    input_type = InputType.POINTWISE
+    skip_flops = True  # RecBole's get_flops deep-copies the model: not for an LLM
+
+    @staticmethod
+    def needs_encoder(config):
+        """The SASRec is needed for item embeddings, for the gate (K > 1), or to retrieve full-ranking candidates."""
+        full_ranking = "full" in config["eval_args"]["mode"].values()
+        return bool(config["use_item_embeddings"]) or config["num_experts"] > 1 or full_ranking
+
+    @classmethod
+    def required_runs(cls, config):
+        """Runs that must exist before this one: ``{config key: (model, config_dict)}`` (see quick_start)."""
+        if config["sasrec_checkpoint"] or not cls.needs_encoder(config):
+            return {}
+        return {"sasrec_checkpoint": (ENCODER_MODEL, encoder_run_config(config))}
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self.num_experts = config["num_experts"]
+        self.use_item_embeddings = bool(config["use_item_embeddings"])
+        self.history_length = config["history_length"]
+        self.train_negatives = config["train_negatives"]
+        self.rerank_top_n = config["rerank_top_n"]
+        self.seed = config["seed"]
+        self.titles = item_titles(dataset, config["item_text_field"])
+        if self.needs_encoder(config) and not config["sasrec_checkpoint"]:
+            raise ConfigurationError(f"{type(self).__name__} needs sasrec_checkpoint (run_recbole trains or finds one).")
+        self.encoder = load_frozen_encoder(config["sasrec_checkpoint"], dataset) if self.needs_encoder(config) else None
+        backbone, self.tokenizer = load_backbone(config)
+        self.llm, self.router = inject_moe_lora(backbone, self._lora_config(config, backbone))
+        encoder_dim, llm_dim = getattr(self.encoder, "hidden_size", None), backbone.config.hidden_size
+        self.projector = Projector(encoder_dim, llm_dim) if self.use_item_embeddings else None
+        self.gate = (Gate(encoder_dim, self.num_experts, config["gate_type"], config["gate_temperature"])
+                     if self.num_experts > 1 else None)
+        self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings)
+        self.negative_rng = np.random.default_rng([self.seed, NEGATIVES_STREAM])
+        self.progress = None  # a tqdm bar the trainer sets while evaluating; counts users
+        self.evaluated_gates = {}  # raw user id -> gate weights, of the current evaluation
+
+    def _lora_config(self, config, backbone):
+        targets = list(config["lora_target_modules"])
+        available = linear_module_names(backbone)
+        unknown = [name for name in targets if name not in available]
+        if unknown:
+            raise ConfigurationError(f"lora_target_modules {unknown} are not linear layers of the backbone; "
+                                     f"available: {', '.join(available)}.")
+        if config["num_experts"] < 1 or config["lora_r"] % config["num_experts"]:
+            raise ConfigurationError(f"num_experts={config['num_experts']} must be a positive divisor of "
+                                     f"lora_r={config['lora_r']}: each expert gets lora_r / num_experts ranks.")
+        return MoELoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"], lora_dropout=config["lora_dropout"],
+                             target_modules=targets, num_experts=config["num_experts"], task_type="CAUSAL_LM")
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.encoder is not None:
+            self.encoder.eval()  # frozen: its dropout stays off
+        return self
+
+    def __str__(self):
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        backbone = self.llm.get_base_model()
+        return (f"{type(self).__name__}(backbone={backbone.config.name_or_path} {backbone.dtype}, "
+                f"MoE-LoRA r={self.router.rank} K={self.num_experts} on {sorted(self.llm.peft_config['default'].target_modules)}, "
+                f"gate={self.gate}, projector={self.projector}, encoder={type(self.encoder).__name__ if self.encoder else None})"
+                f"\nTrainable parameters: {trainable}")
+
+    # ----- pieces shared by training, scoring and generation -----
+
+    def _histories(self, item_seq, lengths):
+        """The last ``history_length`` items of each sequence (RecBole pads sequences at the end)."""
+        return [row[max(0, n - self.history_length):n] for row, n in zip(item_seq.tolist(), lengths.tolist())]
+
+    def _gates(self, item_seq, lengths):
+        if self.gate is None:
+            return torch.ones(item_seq.shape[0], 1, device=item_seq.device)
+        with torch.no_grad():
+            sequence_repr = self.encoder(item_seq, lengths)
+        return self.gate(sequence_repr)
+
+    def _input_embeds(self, input_ids, prompt_items):
+        """Token embeddings, with each placeholder replaced by its item's projected SASRec embedding.
+
+        ``prompt_items`` lists, per row, the items whose placeholders appear in that row, in prompt order.
+        """
+        embeds = self.llm.get_input_embeddings()(input_ids)
+        if not self.use_item_embeddings:
+            return embeds
+        slots = (input_ids == self.prompts.history_token_id) | (input_ids == self.prompts.candidate_token_id)
+        items = torch.tensor([item for row in prompt_items for item in row], device=input_ids.device)
+        if int(slots.sum()) != len(items):
+            raise RuntimeError("Placeholder count differs from item count: does an item title contain "
+                               "[HistoryEmb] or [CansEmb]?")
+        projected = self.projector(self.encoder.item_embedding(items)).to(embeds.dtype)
+        return embeds.masked_scatter(slots.unsqueeze(-1), projected)
+
+    def _prompt_order(self, user, count):
+        """Seeded shuffle of a user's candidates for the prompt: RecBole lists the positive first, and a prompt that
+        did the same would leak the answer's position."""
+        return np.random.default_rng([self.seed, PROMPT_ORDER_STREAM, int(user)]).permutation(count).tolist()
+
+    def _prompts(self, item_seq, lengths, users, candidate_lists):
+        """Left-padded prompt embeddings, mask and gate for users whose candidates are listed (shuffled)."""
+        histories = self._histories(item_seq, lengths)
+        shown = []
+        for user, candidates in zip(users.tolist(), candidate_lists):
+            shown.append([candidates[i] for i in self._prompt_order(user, len(candidates))])
+        ids, mask = pad([self.prompts.prompt_ids(h, c) for h, c in zip(histories, shown)],
+                        self.prompts.pad_token_id, left=True)
+        ids, mask = ids.to(item_seq.device), mask.to(item_seq.device)
+        embeds = self._input_embeds(ids, [h + c for h, c in zip(histories, shown)])
+        return embeds, mask, self._gates(item_seq, lengths), shown
+
+    # ----- training -----
+
+    def _training_candidates(self, history, target):
+        excluded = set(history) | {target, 0}
+        if self.n_items - len(excluded) < self.train_negatives:
+            raise ValueError(f"Too few items outside the history to draw {self.train_negatives} negatives.")
+        candidates = sample_distinct(self.negative_rng, self.n_items, excluded, self.train_negatives).tolist()
+        candidates.append(target)
+        self.negative_rng.shuffle(candidates)
+        return candidates
+
+    def calculate_loss(self, interaction):
+        """Cross-entropy on the target title tokens (+ EOS) after a prompt listing the target and sampled
+        negatives in random order; prompt tokens are masked out of the loss."""
+        item_seq, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
+        targets = interaction[self.POS_ITEM_ID].tolist()
+        histories = self._histories(item_seq, lengths)
+        candidates = [self._training_candidates(h, t) for h, t in zip(histories, targets)]
+        input_ids, attention_mask, labels = (
+            tensor.to(item_seq.device) for tensor in self.prompts.training_batch(histories, candidates, targets)
+        )
+        embeds = self._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)])
+        with self.router.route(self._gates(item_seq, lengths)):
+            return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels).loss
+
+    # ----- scoring for RecBole's evaluator -----
+
+    def _score_users(self, item_seq, lengths, users, candidate_lists):
+        """Scores of each user's candidates (in the given order), one flat tensor."""
+        embeds, mask, gate, _ = self._prompts(item_seq, lengths, users, candidate_lists)
+        owners = torch.tensor([u for u, c in enumerate(candidate_lists) for _ in c], device=item_seq.device)
+        continuations = [self.prompts.target_ids(item) for candidates in candidate_lists for item in candidates]
+        scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners,
+                                     self.prompts.pad_token_id)
+        for user, weights in zip(users.tolist(), gate.float().cpu().tolist()):
+            self.evaluated_gates[user] = weights
+        if self.progress is not None:
+            self.progress.update(len(candidate_lists))
+        return scores
+
+    def _user_groups(self, interaction):
+        """RecBole's sampled evaluation rows, grouped per user: ``(first row index per user, candidate lists)``.
+
+        Each user's rows are contiguous, the positive first; a batch holds whole users.
+        """
+        users = interaction[self.USER_ID]
+        starts = torch.nonzero(torch.cat([users.new_ones(1), users[1:] != users[:-1]])).squeeze(1)
+        bounds = starts.tolist() + [len(users)]
+        items = interaction[self.ITEM_ID].tolist()
+        return starts, [items[bounds[i]:bounds[i + 1]] for i in range(len(starts))]
+
+    def predict(self, interaction):
+        starts, candidate_lists = self._user_groups(interaction)
+        return self._score_users(interaction[self.ITEM_SEQ][starts], interaction[self.ITEM_SEQ_LEN][starts],
+                                 interaction[self.USER_ID][starts], candidate_lists)
+
+    def _retrieve(self, interaction):
+        """The frozen SASRec's top ``rerank_top_n`` items per user (padding id excluded)."""
+        scores = self.encoder.full_sort_predict(interaction)
+        scores[:, 0] = -torch.inf
+        return scores.topk(min(self.rerank_top_n, self.n_items - 1), dim=1).indices
+
+    def full_sort_predict(self, interaction):
+        """Full ranking: the frozen SASRec retrieves the top ``rerank_top_n`` items, the LLM reranks them, every
+        other item scores -inf."""
+        retrieved = self._retrieve(interaction)
+        scores = self._score_users(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN],
+                                   interaction[self.USER_ID], retrieved.tolist())
+        full = torch.full((retrieved.shape[0], self.n_items), -torch.inf, device=scores.device)
+        return full.scatter(1, retrieved, scores.view_as(retrieved).to(full.dtype))
+
+    # ----- generation metrics -----
+
+    def generate_answers(self, interaction, full_ranking, max_new_tokens):
+        """Greedy answers for each user of an evaluation batch: ``[(answer, shown titles, target index or None)]``."""
+        if full_ranking:
+            item_seq, lengths, users = (interaction[k] for k in (self.ITEM_SEQ, self.ITEM_SEQ_LEN, self.USER_ID))
+            candidate_lists, targets = self._retrieve(interaction).tolist(), interaction[self.POS_ITEM_ID].tolist()
+        else:
+            starts, candidate_lists = self._user_groups(interaction)
+            item_seq, lengths, users = (interaction[k][starts] for k in (self.ITEM_SEQ, self.ITEM_SEQ_LEN, self.USER_ID))
+            targets = [candidates[0] for candidates in candidate_lists]  # RecBole lists the positive first
+        embeds, mask, gate, shown = self._prompts(item_seq, lengths, users, candidate_lists)
+        answers = greedy_answers(self.llm, self.router, self.tokenizer, embeds, mask, gate, max_new_tokens)
+        if self.progress is not None:
+            self.progress.update(len(answers))
+        return [(answer, [self.titles[item] for item in items], items.index(target) if target in items else None)
+                for answer, items, target in zip(answers, shown, targets)]
+
+    # ----- what the run records and saves -----
+
+    def trainable_state_dict(self):
+        """Only the trained weights (projector, gate, LoRA): what checkpoints hold."""
+        return {name: param.detach().clone() for name, param in self.named_parameters() if param.requires_grad}
+
+    def load_trainable_state_dict(self, state):
+        expected = {name for name, param in self.named_parameters() if param.requires_grad}
+        if set(state) != expected:
+            missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+            raise ValueError(f"Checkpoint does not match this model's trainable weights: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}; was it written with another config?")
+        self.load_state_dict(state, strict=False)
+
+    def _module_state(self):
+        return {name: param.detach().contiguous() for name, param in self.named_parameters()
+                if name.startswith(("projector.", "gate."))}
+
+    def save_adapter(self, folder):
+        """Write a peft LoRA adapter folder (``adapter_config.json``, ``adapter_model.safetensors``) plus the
+        projector and gate (``ilora_modules.safetensors``), atomically. Loaded into plain peft, the LoRA alone
+        computes this model with a uniform gate."""
+        folder = Path(folder)
+        partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        self.llm.save_pretrained(partial)
+        if self._module_state():
+            save_file(self._module_state(), partial / MODULES_FILE)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(partial, folder)
+
+    def load_adapter(self, folder):
+        """Load what ``save_adapter`` wrote into this model (same config)."""
+        result = set_peft_model_state_dict(self.llm, load_peft_weights(str(folder)))
+        if result.unexpected_keys:
+            raise ValueError(f"Adapter {folder} does not fit this model: unexpected {result.unexpected_keys[:5]}")
+        modules = Path(folder) / MODULES_FILE
+        if modules.is_file():
+            self.load_state_dict(load_file(modules), strict=False)
+
+    def result_extras(self, dataset):
+        """Per-user gate weights of the last evaluation, for the JSON result (the leaderboard's gate plot)."""
+        if self.gate is None or not self.evaluated_gates:
+            return {}
+        users = sorted(self.evaluated_gates)
+        return {"gate_weights": {"user": dataset.id2token(dataset.uid_field, users).tolist(),
+                                 "weights": [[round(w, 5) for w in self.evaluated_gates[u]] for u in users]}}

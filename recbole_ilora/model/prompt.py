@@ -1,0 +1,95 @@
+"""The hybrid prompt: item titles, each followed by a placeholder whose embedding becomes the item's projected
+collaborative embedding.
+
+    This user has watched {t1} [HistoryEmb], {t2} [HistoryEmb], ... Given the following 20 movie titles:
+    {c1} [CansEmb], ..., recommend one movie for this user to watch next. The movie title you recommend is:
+
+Prompts are assembled from token ids tokenised once (template pieces, every title, the separator) rather than
+tokenising each prompt string: faster, and each placeholder's position is known by construction.
+"""
+
+import torch
+
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.backbone import CANDIDATE_TOKEN, HISTORY_TOKEN
+
+IGNORE_INDEX = -100  # label of positions the loss skips
+
+
+class PromptBuilder:
+    """Token ids of prompts and target titles for one tokenizer, item title list and template.
+
+    Args:
+        tokenizer: the backbone's tokenizer, with the placeholder tokens added.
+        titles: ``titles[i]`` is the title of internal item id ``i``.
+        template: text with ``{history}``, ``{candidates}`` and optionally ``{count}`` (number of candidates).
+        use_item_embeddings: put a placeholder after every title (hybrid prompt); otherwise titles only.
+    """
+
+    def __init__(self, tokenizer, titles, template, use_item_embeddings=True):
+        for field in ("{history}", "{candidates}"):
+            if template.count(field) != 1:
+                raise ConfigurationError(f"The prompt template must contain {field} exactly once: {template!r}")
+        if template.index("{history}") > template.index("{candidates}"):
+            raise ConfigurationError(f"The prompt template must name {{history}} before {{candidates}}: {template!r}")
+        self.tokenizer = tokenizer
+        self.use_item_embeddings = use_item_embeddings
+        self.history_token_id = tokenizer.convert_tokens_to_ids(HISTORY_TOKEN)
+        self.candidate_token_id = tokenizer.convert_tokens_to_ids(CANDIDATE_TOKEN)
+        self.eos_token_id = tokenizer.eos_token_id
+        self.pad_token_id = tokenizer.pad_token_id
+        self.title_ids = [self._encode(f" {title}") for title in titles]
+        self.separator_ids = self._encode(",")
+        prefix, rest = template.split("{history}")
+        middle, suffix = rest.split("{candidates}")
+        self.prefix_ids, self.suffix_ids = self._encode(prefix), self._encode(suffix)
+        self._middle, self._middle_ids = middle, {}
+
+    def _encode(self, text):
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _items(self, items, placeholder_id):
+        ids = []
+        for position, item in enumerate(items):
+            if position:
+                ids += self.separator_ids
+            ids += self.title_ids[item]
+            if self.use_item_embeddings:
+                ids.append(placeholder_id)
+        return ids
+
+    def prompt_ids(self, history, candidates):
+        """Token ids of one prompt; ``history`` and ``candidates`` are internal item ids in prompt order."""
+        count = len(candidates)
+        if count not in self._middle_ids:
+            self._middle_ids[count] = self._encode(self._middle.replace("{count}", str(count)))
+        return (self.prefix_ids + self._items(history, self.history_token_id) + self._middle_ids[count]
+                + self._items(candidates, self.candidate_token_id) + self.suffix_ids)
+
+    def target_ids(self, item):
+        """What the model should answer: the item's title, then end of sequence."""
+        return self.title_ids[item] + [self.eos_token_id]
+
+    def training_batch(self, histories, candidate_lists, targets):
+        """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (prompt tokens masked out)."""
+        rows, labels = [], []
+        for history, candidates, target in zip(histories, candidate_lists, targets):
+            prompt, answer = self.prompt_ids(history, candidates), self.target_ids(target)
+            rows.append(prompt + answer)
+            labels.append([IGNORE_INDEX] * len(prompt) + answer)
+        input_ids, attention_mask = pad(rows, self.pad_token_id)
+        label_ids, _ = pad(labels, IGNORE_INDEX)
+        return input_ids, attention_mask, label_ids
+
+
+def pad(rows, value, left=False):
+    """``(ids, mask)``: rows padded to one length, at the end or, with ``left``, at the start (so that every row
+    ends in the last column, as batched prompts must before decoding)."""
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), value, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for index, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[index, span] = torch.tensor(row, dtype=torch.long)
+        mask[index, span] = 1
+    return ids, mask

@@ -1,0 +1,204 @@
+"""Trainer of the LLM recommenders (iLoRA and its ablations).
+
+On top of RecBole's ``Trainer`` (whose ``fit`` loop, early stopping and evaluator it keeps): AdamW over three
+parameter groups (LoRA, projector, gate) with linear warmup and cosine decay, gradient accumulation and clipping,
+a per-epoch sample budget, progress bars in samples/s and users/s, optional generation metrics, and checkpoints
+that hold only the trained weights plus optimizer, scheduler and RNG states. A checkpoint is written every
+``checkpoint_steps`` optimizer steps and at the end of each epoch, so ``resume_checkpoint`` continues a killed run
+from the batch after its last checkpoint with the same data order, negatives and dropout.
+"""
+
+import math
+from pathlib import Path
+
+import torch
+from recbole.data.dataloader import FullSortEvalDataLoader
+from recbole.trainer import Trainer
+from recbole.utils import set_color
+from torch.nn.utils import clip_grad_norm_
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from recbole_ilora.compat import TrustedCheckpointMixin, load_trusted_checkpoint
+from recbole_ilora.model.generation import GenerationTally
+
+CHECKPOINT_FORMAT = "recbole_ilora.llm_checkpoint/1"
+
+
+class iLoRATrainer(TrustedCheckpointMixin, Trainer):
+    """RecBole ``Trainer`` for the LLM recommenders (see the module docstring)."""
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.accumulation = config["gradient_accumulation_steps"]
+        self.samples_per_epoch = config["train_samples_per_epoch"]
+        self.checkpoint_steps = config["checkpoint_steps"]
+        self.warmup_ratio = config["warmup_ratio"]
+        self.generation_eval = config["generation_eval"]
+        self.generation_max_new_tokens = config["generation_max_new_tokens"]
+        self.scheduler = None  # needs the number of batches per epoch: built by fit
+        self.pending_scheduler_state = None  # from resume_checkpoint, applied once the scheduler exists
+        self.resume_position, self.resume_loss = 0, 0.0  # batches (and their loss) of start_epoch already done
+        self.loader_state = None  # the train loader's RNG state at the start of the current epoch
+        self.best_state = None
+        self.adapter_dir = None
+
+    def _build_optimizer(self, **kwargs):
+        rates = {"lora": self.config["learning_rate"],
+                 "projector": self.config["projector_learning_rate"] or self.config["learning_rate"],
+                 "gate": self.config["gate_learning_rate"] or self.config["learning_rate"]}
+        groups = {name: [] for name in rates}
+        for name, param in self.model.named_parameters():
+            if param.requires_grad:
+                module = name.split(".", 1)[0]
+                groups[module if module in ("projector", "gate") else "lora"].append(param)
+        params = [{"params": group, "lr": rates[name], "name": name} for name, group in groups.items() if group]
+        return super()._build_optimizer(params=params, learner=self.config["learner"], **kwargs)
+
+    def _batches_per_epoch(self, train_data):
+        if not self.samples_per_epoch:
+            return len(train_data)
+        return min(len(train_data), math.ceil(self.samples_per_epoch / train_data.step))
+
+    def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
+        steps_per_epoch = math.ceil(self._batches_per_epoch(train_data) / self.accumulation)
+        total_steps = steps_per_epoch * self.epochs
+        self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, round(self.warmup_ratio * total_steps),
+                                                         total_steps)
+        if self.pending_scheduler_state is not None:
+            self.scheduler.load_state_dict(self.pending_scheduler_state)
+            for group, rate in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
+                group["lr"] = rate  # creating the scheduler reset the rates to their warmup start
+        self.logger.info(f"Training budget: {self.epochs} epoch(s) x {self._batches_per_epoch(train_data)} batches "
+                         f"of {train_data.step} samples, {total_steps} optimizer steps")
+        result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        if saved:
+            self._export_adapter()
+        return result
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        self.model.train()
+        batches = self._batches_per_epoch(train_data)
+        skip, total_loss = self.resume_position, self.resume_loss
+        if skip:  # resuming mid-epoch: replay this epoch's order and pass over the batches already trained
+            train_data.generator.set_state(self.loader_state)
+        else:
+            self.loader_state = train_data.generator.get_state()
+        self.resume_position, self.resume_loss = 0, 0.0
+        bar = tqdm(total=batches * train_data.step, initial=skip * train_data.step, unit="sample", ncols=100,
+                   desc=set_color(f"Train {epoch_idx:>5}", "pink"), disable=not show_progress)
+        self.optimizer.zero_grad()
+        for batch_idx, interaction in enumerate(train_data):
+            if batch_idx >= batches:
+                break
+            if batch_idx < skip:
+                continue
+            loss = (loss_func or self.model.calculate_loss)(interaction.to(self.device))
+            self._check_nan(loss)
+            (loss / self.accumulation).backward()
+            total_loss += loss.item()
+            done = batch_idx + 1
+            if done % self.accumulation == 0 or done == batches:
+                if self.clip_grad_norm:
+                    clip_grad_norm_(self.model.parameters(), **self.clip_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad()
+                if self.checkpoint_steps and self.scheduler.last_epoch % self.checkpoint_steps == 0 and done < batches:
+                    self._save_checkpoint(epoch_idx, verbose=False, position=done, epoch_loss=total_loss)
+            bar.update(len(interaction))
+            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+        bar.close()
+        # Training of this epoch is done; its validation may still be interrupted: resuming re-validates it.
+        self._save_checkpoint(epoch_idx, verbose=False, position=batches, epoch_loss=total_loss)
+        return total_loss / batches
+
+    def _save_checkpoint(self, epoch, verbose=True, position=None, epoch_loss=0.0, **kwargs):
+        """Without ``position`` this is RecBole's call after a better validation (or after every epoch when there
+        is none): the current weights become the best ones and training continues with the next epoch."""
+        if position is None:
+            self.best_state = self.model.trainable_state_dict()
+            epoch, position = epoch + 1, 0
+        saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
+        torch.save({
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config,
+            "epoch": epoch,
+            "position": position,
+            "epoch_loss": epoch_loss,
+            "cur_step": self.cur_step,
+            "best_valid_score": self.best_valid_score,
+            "best_valid_result": self.best_valid_result,
+            "trainable_state": self.model.trainable_state_dict(),
+            "best_trainable_state": self.best_state,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "rng": {"torch": torch.get_rng_state(), "negatives": self.model.negative_rng.bit_generator.state,
+                    "loader": self.loader_state},
+        }, saved_model_file)
+        if verbose:
+            self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
+
+    def _restore_model(self, checkpoint):
+        """The best weights of a checkpoint (the latest, where no validation chose any)."""
+        self.model.load_trainable_state_dict(checkpoint["best_trainable_state"] or checkpoint["trainable_state"])
+
+    def resume_checkpoint(self, resume_file):
+        checkpoint = load_trusted_checkpoint(resume_file, self.device)
+        if checkpoint.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{resume_file} is not a checkpoint of {type(self).__name__} ({CHECKPOINT_FORMAT}).")
+        if checkpoint["config"]["model"] != self.config["model"]:
+            raise ValueError(f"Checkpoint {resume_file} was written by model {checkpoint['config']['model']}, not "
+                             f"{self.config['model']}; pass a checkpoint of the same model as `resume_checkpoint`.")
+        self.saved_model_file = str(resume_file)
+        self.start_epoch, self.resume_position = checkpoint["epoch"], checkpoint["position"]
+        self.resume_loss = checkpoint["epoch_loss"]
+        self.cur_step, self.best_valid_score = checkpoint["cur_step"], checkpoint["best_valid_score"]
+        self.best_valid_result, self.best_state = checkpoint["best_valid_result"], checkpoint["best_trainable_state"]
+        self.model.load_trainable_state_dict(checkpoint["trainable_state"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.pending_scheduler_state = checkpoint["scheduler"]
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        self.model.negative_rng.bit_generator.state = checkpoint["rng"]["negatives"]
+        self.loader_state = checkpoint["rng"]["loader"]
+        self.logger.info(set_color("Checkpoint loaded", "blue") +
+                         f": resume training at epoch {self.start_epoch}, batch {self.resume_position}")
+
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if not eval_data:
+            return None
+        self.model.evaluated_gates = {}
+        bar = tqdm(total=eval_data.sample_size, unit="user", ncols=100, desc=set_color("Evaluate   ", "pink"),
+                   disable=not show_progress)
+        self.model.progress = bar
+        try:
+            result = super().evaluate(eval_data, load_best_model, model_file, show_progress=False)
+            if self.generation_eval and getattr(eval_data._sampler, "phase", None) == "test":
+                bar.reset()
+                bar.set_description(set_color("Generate   ", "pink"))
+                result.update(self._generation_metrics(eval_data))
+        finally:
+            self.model.progress = None
+            bar.close()
+        return result
+
+    @torch.no_grad()
+    def _generation_metrics(self, eval_data):
+        self.model.eval()
+        tally = GenerationTally()
+        full_ranking = isinstance(eval_data, FullSortEvalDataLoader)
+        for batch in eval_data:
+            for answer, titles, target in self.model.generate_answers(batch[0].to(self.device), full_ranking,
+                                                                      self.generation_max_new_tokens):
+                tally.add(answer, titles, target)
+        return tally.metrics()
+
+    def _export_adapter(self):
+        """Save the best weights as a peft adapter folder beside the checkpoint."""
+        self.model.load_trainable_state_dict(self.best_state)
+        self.adapter_dir = str(Path(self.saved_model_file).with_suffix("")) + "-adapter"
+        self.model.save_adapter(self.adapter_dir)
+        self.logger.info(set_color("Adapter saved", "blue") + f": {self.adapter_dir}")
+
+    def result_extras(self):
+        return {"adapter_dir": self.adapter_dir}

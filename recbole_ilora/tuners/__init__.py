@@ -1,0 +1,1 @@
+"""Adapter code in peft's layout (config, layer, model kept apart)."""

@@ -1,0 +1,61 @@
+"""Putting MoE-LoRA into a model: peft's injection with a custom module, and the router carrying the gate."""
+
+from contextlib import contextmanager
+
+from peft import get_peft_model
+from torch import nn
+
+from recbole_ilora.tuners.moe_lora.layer import MoELoraLinear
+
+
+class GateRouter:
+    """Carries one forward pass's per-sequence gate to every MoE-LoRA layer.
+
+    ``with router.route(gate):`` sets the gate, a ``(batch, K)`` tensor whose rows sum to 1, for the forward
+    passes inside the block. Each row applies to one sequence of the batch; a single row applies to all.
+    """
+
+    def __init__(self, num_experts, rank):
+        self.num_experts = num_experts
+        self.rank = rank
+        self._weights = None
+
+    @contextmanager
+    def route(self, gate):
+        if gate.dim() != 2 or gate.shape[1] != self.num_experts:
+            raise ValueError(f"gate must have shape (batch, {self.num_experts}), got {tuple(gate.shape)}")
+        # Each expert's weight repeated over its r/K ranks, times K: with the layer's scaling alpha/r this gives
+        # the per-expert scaling alpha/r_e of the iLoRA paper, and plain LoRA exactly when K = 1.
+        self._weights = gate.repeat_interleave(self.rank // self.num_experts, dim=1) * self.num_experts
+        try:
+            yield
+        finally:
+            self._weights = None
+
+    def rank_weights(self, hidden):
+        """The gate in a shape that broadcasts over ``hidden`` (``batch, ..., r``)."""
+        if self._weights is None:
+            raise RuntimeError("A MoE-LoRA layer ran without a gate: call the model inside `router.route(gate)`.")
+        weights = self._weights
+        if weights.shape[0] not in (1, hidden.shape[0]):
+            raise ValueError(f"gate batch {weights.shape[0]} does not match the input batch {hidden.shape[0]}")
+        return weights.view(weights.shape[0], *([1] * (hidden.dim() - 2)), -1).to(hidden.dtype)
+
+
+def linear_module_names(model):
+    """Short names of the model's linear layers (``q_proj``, ``down_proj``, ...), the valid target modules."""
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, nn.Linear)})
+
+
+def inject_moe_lora(model, config):
+    """Wrap ``model`` in a peft model whose target linears are ``MoELoraLinear``; return ``(peft_model, router)``.
+
+    Only the LoRA weights are trainable afterwards (peft freezes the rest).
+    """
+    config._register_custom_module({nn.Linear: MoELoraLinear})
+    peft_model = get_peft_model(model, config)
+    router = GateRouter(config.num_experts, config.r)
+    for module in peft_model.modules():
+        if isinstance(module, MoELoraLinear):
+            module.gate_router = router
+    return peft_model, router

@@ -1,0 +1,96 @@
+"""The candidates20 protocol: 20 candidates per user, the positive among them, identical for every model."""
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from recbole.data import create_dataset
+from recbole.utils import init_seed
+
+from conftest import TINY_RUN, write_atomic_dataset
+from recbole_ilora.config import Config
+from recbole_ilora.data import candidates_fingerprint, data_preparation
+from recbole_ilora.data.candidates import FixedCandidateSampler
+
+
+def prepare(model, data_root, **overrides):
+    config = Config(model, "tiny", config_dict={**TINY_RUN, "data_path": str(data_root), **overrides})
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    return dataset, data_preparation(config, dataset)
+
+
+def candidates_by_user(loader):
+    """One pass over an evaluation loader: {raw user id: [raw item ids of its rows, in order]}."""
+    dataset = loader._dataset
+    rows = defaultdict(list)
+    for interaction, _, _, _ in loader:
+        users = dataset.id2token(dataset.uid_field, interaction[dataset.uid_field].numpy())
+        items = dataset.id2token(dataset.iid_field, interaction[dataset.iid_field].numpy())
+        for user, item in zip(users, items):
+            rows[user].append(item)
+    return dict(rows)
+
+
+def interacted_items(dataset):
+    items = defaultdict(set)
+    users = dataset.id2token(dataset.uid_field, dataset.inter_feat[dataset.uid_field].numpy())
+    for user, item in zip(users, dataset.id2token(dataset.iid_field, dataset.inter_feat[dataset.iid_field].numpy())):
+        items[user].add(item)
+    return items
+
+
+def test_twenty_distinct_unseen_candidates_with_the_positive_first(tiny_data_root):
+    dataset, (_, _, test_data) = prepare("SASRec", tiny_data_root)
+    test = test_data._dataset
+    positives = dict(zip(test.id2token(test.uid_field, test.inter_feat[test.uid_field].numpy()),
+                         test.id2token(test.iid_field, test.inter_feat[test.iid_field].numpy())))
+    seen = interacted_items(dataset)
+    candidates = candidates_by_user(test_data)
+    assert set(candidates) == set(positives) and len(candidates) == 30
+    for user, items in candidates.items():
+        assert len(items) == 20 and len(set(items)) == 20
+        assert items[0] == positives[user]  # RecBole's layout: the positive leads each user's block
+        assert not set(items[1:]) & seen[user]
+
+
+def test_same_candidates_for_two_models_whatever_consumed_the_rng(tiny_data_root):
+    _, (_, valid_a, test_a) = prepare("SASRec", tiny_data_root)
+    first_pass = candidates_by_user(test_a)
+    np.random.rand(12345)  # another model's training would consume the global RNG differently
+    _, (_, valid_b, test_b) = prepare("GRU4Rec", tiny_data_root)
+    np.random.rand(777)
+    assert candidates_by_user(test_b) == first_pass
+    assert candidates_by_user(test_a) == first_pass  # a second pass of the same loader is unchanged too
+    assert candidates_by_user(valid_b) == candidates_by_user(valid_a)
+    assert candidates_fingerprint(test_a) == candidates_fingerprint(test_b)
+    print("negatives of the first test user, both models:", next(iter(first_pass.items())))
+
+
+def test_seed_and_phase_change_the_candidates(tiny_data_root):
+    _, (_, valid_a, test_a) = prepare("SASRec", tiny_data_root, seed=1)
+    _, (_, _, test_b) = prepare("SASRec", tiny_data_root, seed=2)
+    assert candidates_by_user(test_a) != candidates_by_user(test_b)
+    assert candidates_fingerprint(test_a) != candidates_fingerprint(test_b)
+    assert candidates_fingerprint(valid_a) != candidates_fingerprint(test_a)
+
+
+def test_sampler_follows_recbole_layout_for_several_rows(tiny_data_root):
+    dataset, _ = prepare("SASRec", tiny_data_root)
+    sampler = FixedCandidateSampler(dataset, "test", seed=3)
+    users, positives = np.array([1, 2, 3]), np.array([5, 6, 7])
+    flat = sampler.sample_by_user_ids(users, positives, 4).numpy()
+    for row, (user, positive) in enumerate(zip(users, positives)):
+        assert flat[row::3].tolist() == sampler.negatives(user, positive, 4).tolist()
+
+
+def test_full_protocol_has_no_fixed_candidates(tiny_data_root):
+    _, (_, _, test_data) = prepare("SASRec", tiny_data_root, protocol="full")
+    assert candidates_fingerprint(test_data) is None
+
+
+def test_too_few_unseen_items_is_a_clear_error(tmp_path):
+    root = write_atomic_dataset(tmp_path / "small", n_items=25, min_len=10, max_len=12)
+    _, (_, _, test_data) = prepare("SASRec", root)
+    with pytest.raises(ValueError, match=r"fewer than the 19 negatives the protocol needs"):
+        candidates_by_user(test_data)

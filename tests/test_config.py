@@ -1,0 +1,107 @@
+"""Config layering, command-line parsing, protocols and where datasets are found."""
+
+import shutil
+
+import pytest
+
+from recbole_ilora import config as config_module
+from recbole_ilora.config import Config, parse_cmd_args
+from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError
+from recbole_ilora.paths import EMBEDDED_DATASETS_DIR, PROPERTIES_DIR
+
+LAYERS = ["overall", "model", "dataset", "protocol", "file", "dict", "cmd"]
+
+
+@pytest.fixture
+def layered_properties(tmp_path, monkeypatch):
+    """A properties/ folder where layer i sets keys k_i..k_last to its own name, so that each key's final value
+    names the last layer that set it."""
+    root = tmp_path / "properties"
+    files = {
+        "overall": root / "overall.yaml",
+        "model": root / "model" / "SASRec.yaml",
+        "dataset": root / "dataset" / "tiny.yaml",
+        "protocol": root / "protocol" / "layered.yaml",
+    }
+    for index, (layer, path) in enumerate(files.items()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys = "".join(f"k{i}: {layer}\n" for i in range(index, len(LAYERS)))
+        extra = "protocol: layered\ntrain_neg_sample_args: ~\nMAX_ITEM_LIST_LENGTH: 7\n" if layer == "overall" else ""
+        eval_args = "eval_args: {split: {LS: valid_and_test}, order: TO, mode: full}\n" if layer == "protocol" else ""
+        path.write_text(keys + extra + eval_args)
+    monkeypatch.setattr(config_module, "PROPERTIES_DIR", root)
+    return tmp_path
+
+
+def test_layers_apply_in_documented_order(layered_properties, tiny_data_root):
+    user_file = layered_properties / "user.yaml"
+    user_file.write_text("".join(f"k{i}: file\n" for i in range(4, len(LAYERS))))
+    config = Config(
+        "SASRec", "tiny", config_file_list=[str(user_file)],
+        config_dict={"data_path": str(tiny_data_root), "k5": "dict", "k6": "dict"},
+        cmd_args=["--k6=cmd"],
+    )
+    assert [config[f"k{i}"] for i in range(len(LAYERS))] == LAYERS
+    assert config["MAX_ITEM_LIST_LENGTH"] == 7  # this package's overall beats RecBole's own default (50)
+    assert config["eval_args"]["mode"] == {"valid": "full", "test": "full"}  # protocol beats RecBole's quick-start
+
+
+def test_real_properties_default_and_full_protocol():
+    default = Config("SASRec", "ml-100k")
+    assert default["protocol"] == "candidates20"
+    assert default["eval_args"]["mode"] == {"valid": "uni19", "test": "uni19"}
+    assert default["eval_args"]["split"] == {"LS": "valid_and_test"} and default["eval_args"]["order"] == "TO"
+    assert default["item_text_field"] == "movie_title"  # properties/dataset/ml-100k.yaml
+    full = Config("SASRec", "ml-100k", cmd_args=["--protocol=full"])
+    assert full["eval_args"]["mode"] == {"valid": "full", "test": "full"}
+
+
+def test_unknown_protocol_lists_available():
+    with pytest.raises(ConfigurationError, match=r"Unknown protocol 'nope'.*candidates20, full"):
+        Config("SASRec", "ml-100k", config_dict={"protocol": "nope"})
+
+
+def test_cmd_args_are_typed_like_recbole():
+    config = Config("SASRec", "ml-100k", cmd_args=["--epochs=3", "--learning_rate=1e-4", "--show_progress=False"])
+    assert (config["epochs"], config["learning_rate"], config["show_progress"]) == (3, 1e-4, False)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "3"], "not of the form --key=value"),
+    (["epochs=3"], "not of the form --key=value"),
+    (["--epochs=3", "--epochs=4"], "given twice"),
+])
+def test_malformed_cmd_args_are_errors(args, message):
+    with pytest.raises(ConfigurationError, match=message):
+        parse_cmd_args(args)
+
+
+def test_ml100k_resolves_offline_to_embedded_copy(tmp_path):
+    config = Config("SASRec", "ml-100k", config_dict={"data_path": str(tmp_path / "empty")})
+    assert config["data_path"] == str(EMBEDDED_DATASETS_DIR / "ml-100k")
+
+
+def test_users_own_ml100k_wins_over_embedded_copy(tmp_path):
+    own = tmp_path / "data" / "ml-100k"
+    own.mkdir(parents=True)
+    shutil.copy(EMBEDDED_DATASETS_DIR / "ml-100k" / "ml-100k.inter", own)
+    config = Config("SASRec", "ml-100k", config_dict={"data_path": str(tmp_path / "data")})
+    assert config["data_path"] == str(own)
+
+
+def test_missing_dataset_fails_at_once_with_instructions(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as error:
+        Config("SASRec", "lastfm", config_dict={"data_path": str(tmp_path)})
+    message = str(error.value)
+    assert str(tmp_path / "lastfm" / "lastfm.inter") in message
+    assert "prepare_dataset.py lastfm" in message and "--allow_download=True" in message
+
+
+def test_allow_download_leaves_missing_dataset_to_recbole(tmp_path):
+    config = Config("SASRec", "lastfm", config_dict={"data_path": str(tmp_path), "allow_download": True})
+    assert config["data_path"] == str(tmp_path / "lastfm")
+
+
+def test_properties_dir_is_the_repository_folder():
+    assert (PROPERTIES_DIR / "overall.yaml").is_file()
+    assert (PROPERTIES_DIR / "protocol" / "candidates20.yaml").is_file()

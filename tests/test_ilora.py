@@ -1,0 +1,251 @@
+"""iLoRA as a RecBole model, on a tiny random Llama and a tiny dataset written by the test."""
+
+import pytest
+import torch
+from recbole.data import create_dataset
+from recbole.utils import init_seed
+
+from conftest import TINY_RUN, write_atomic_dataset
+from recbole_ilora.config import Config
+from recbole_ilora.data import data_preparation
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.scoring import position_ids_from_mask
+from recbole_ilora.quick_start import run
+from recbole_ilora.registry import get_model, get_trainer
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, tiny_llama):
+    """A tiny dataset and the SASRec encoder trained on it (one epoch), shared by this module's tests."""
+    root = tmp_path_factory.mktemp("ilora")
+    data_root = write_atomic_dataset(root / "data")
+    base = {**TINY_RUN, "data_path": str(data_root), "checkpoint_dir": str(root / "saved"),
+            "results_dir": str(root / "results")}
+    encoder = run("SASRec", "tiny", config_dict=base)["checkpoint"]
+    return {"base": base, "encoder": encoder, "llm": str(tiny_llama), "root": root}
+
+
+def build(setup, model="iLoRA", **overrides):
+    """Config, dataset, loaders and model of one LLM run (float32 so that comparisons are exact)."""
+    config = Config(model, "tiny", config_dict={
+        **setup["base"], "llm_path": setup["llm"], "sasrec_checkpoint": setup["encoder"], "dtype": "float32",
+        "item_domain": "movie", "item_text_field": "movie_title", "train_batch_size": 4, "eval_batch_size": 40,
+        "lora_dropout": 0.0, **overrides})
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    loaders = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    return config, dataset, loaders, get_model(model)(config, loaders[0]._dataset)
+
+
+@pytest.fixture(scope="module")
+def built(setup):
+    return build(setup)
+
+
+def first_batch(loader):
+    return next(iter(loader))
+
+
+def test_only_projector_gate_and_lora_get_gradients(built):
+    _, _, (train_data, _, _), model = built
+    model.train()
+    # LoRA's B starts at zero, so the gate's gradient is zero until one step has moved B.
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.calculate_loss(first_batch(train_data)).backward()
+    optimizer.step()
+    model.zero_grad()
+    model.calculate_loss(first_batch(train_data)).backward()
+    with_grad = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert with_grad and with_grad <= trainable
+    assert all(name.startswith(("projector.", "gate.")) or ".lora_" in name for name in trainable)
+    assert any(name.startswith("projector.") for name in with_grad) and any(name.startswith("gate.") for name in with_grad)
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+    assert not any(p.requires_grad for n, p in model.llm.named_parameters() if ".lora_" not in n)
+
+
+def test_each_placeholder_carries_its_items_projected_embedding(built):
+    _, _, (train_data, _, _), model = built
+    prompts = model.prompts
+    history, candidates = [3, 5, 9], [11, 3, 7]
+    ids = torch.tensor([prompts.prompt_ids(history, candidates)])
+    embeds = model._input_embeds(ids, [history + candidates])
+    plain = model.llm.get_input_embeddings()(ids)
+    projected = model.projector(model.encoder.item_embedding(torch.tensor(history + candidates)))
+    slots = ((ids == prompts.history_token_id) | (ids == prompts.candidate_token_id))[0].nonzero().squeeze(1)
+    assert slots.tolist() == sorted(slots.tolist()) and len(slots) == 6
+    assert (ids[0, slots[:3]] == prompts.history_token_id).all() and (ids[0, slots[3:]] == prompts.candidate_token_id).all()
+    assert torch.allclose(embeds[0, slots], projected)
+    others = torch.ones(ids.shape[1], dtype=torch.bool)
+    others[slots] = False
+    assert torch.equal(embeds[0, others], plain[0, others])
+    text = model.tokenizer.decode(ids[0])
+    titles = [model.titles[item] for item in history]
+    assert text.index(titles[0]) < text.index(titles[1]) < text.index(titles[2]) < text.index("following 3 movie")
+
+
+def test_prompts_list_the_evaluators_candidates_shuffled(built):
+    _, dataset, (_, _, test_data), model = built
+    interaction = first_batch(test_data)[0]
+    starts, candidate_lists = model._user_groups(interaction)
+    assert len(starts) == 2 and all(len(c) == 20 for c in candidate_lists)  # 40 rows = 2 users x 20
+    users = interaction[model.USER_ID][starts]
+    *_, shown = model._prompts(interaction[model.ITEM_SEQ][starts], interaction[model.ITEM_SEQ_LEN][starts],
+                                users, candidate_lists)
+    for listed, candidates in zip(shown, candidate_lists):
+        assert sorted(listed) == sorted(candidates) and listed != candidates  # all listed, positive not kept first
+        prompt = model.tokenizer.decode(model.prompts.prompt_ids([], listed))
+        assert all(f"{model.titles[item]}[CansEmb]" in prompt.replace(" [CansEmb]", "[CansEmb]") for item in listed)
+
+
+def naive_scores(model, history, candidates, gate):
+    """Reference: each candidate scored by a full forward over prompt + candidate, no cache."""
+    scores = []
+    prompt = model.prompts.prompt_ids(history, candidates)
+    for item in candidates:
+        answer = model.prompts.target_ids(item)
+        ids = torch.tensor([prompt + answer])
+        embeds = model._input_embeds(ids, [history + candidates])
+        with torch.no_grad(), model.router.route(gate):
+            logprobs = model.llm(inputs_embeds=embeds).logits[0].log_softmax(-1)
+        positions = range(len(prompt) - 1, len(prompt) + len(answer) - 1)
+        scores.append(sum(logprobs[p, t] for p, t in zip(positions, answer)) / len(answer))
+    return torch.stack(scores)
+
+
+def test_kv_cached_scoring_equals_naive_scoring(built):
+    _, _, (_, _, test_data), model = built
+    model.eval()
+    interaction = first_batch(test_data)[0]
+    starts, candidate_lists = model._user_groups(interaction)
+    item_seq, lengths = interaction[model.ITEM_SEQ][starts], interaction[model.ITEM_SEQ_LEN][starts]
+    users = interaction[model.USER_ID][starts]
+    cached = model._score_users(item_seq, lengths, users, candidate_lists)
+    _, _, gates, shown = model._prompts(item_seq, lengths, users, candidate_lists)
+    histories = model._histories(item_seq, lengths)
+    for row in range(len(starts)):
+        expected = naive_scores(model, histories[row], shown[row], gates[row:row + 1])
+        order = {item: i for i, item in enumerate(shown[row])}
+        got = cached[row * 20:(row + 1) * 20]
+        assert torch.allclose(got, expected[[order[item] for item in candidate_lists[row]]], atol=1e-4)
+
+
+def test_overfitted_model_ranks_the_memorised_target_first(setup):
+    _, _, (train_data, _, _), model = build(setup, lora_dropout=0.0)
+    batch = first_batch(train_data)
+    item_seq, lengths = batch[model.ITEM_SEQ][:4], batch[model.ITEM_SEQ_LEN][:4]
+    targets = batch[model.POS_ITEM_ID][:4]
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(60):
+        optimizer.zero_grad()
+        model.calculate_loss(batch[:4]).backward()
+        optimizer.step()
+    model.eval()
+    histories = model._histories(item_seq, lengths)
+    candidate_lists = [[t] + [c for c in model._training_candidates(h, t) if c != t]
+                       for h, t in zip(histories, targets.tolist())]
+    scores = model._score_users(item_seq, lengths, batch[model.USER_ID][:4], candidate_lists).view(4, 20)
+    assert (scores.argmax(dim=1) == 0).all(), scores
+
+
+def test_loss_covers_only_the_target_title_and_eos(built):
+    _, _, _, model = built
+    input_ids, mask, labels = model.prompts.training_batch([[3, 4]], [[5, 6, 7]], [6])
+    answer = model.prompts.target_ids(6)
+    assert labels[0][labels[0] != -100].tolist() == answer and answer[-1] == model.tokenizer.eos_token_id
+    assert input_ids[0, -len(answer):].tolist() == answer
+
+
+def test_trainer_resumes_a_killed_run_with_the_same_next_loss(setup, tmp_path):
+    overrides = dict(train_samples_per_epoch=16, gradient_accumulation_steps=1, checkpoint_steps=1, eval_step=0,
+                     lora_dropout=0.1, checkpoint_dir=str(tmp_path))
+
+    def fresh_trainer(kill_at_step=None):
+        """What a new process builds; the model's losses are recorded, and it is killed at a step if asked."""
+        config, _, (train_data, _, _), model = build(setup, **overrides)
+        losses, calculate = [], model.calculate_loss
+
+        def recorded(interaction):
+            if len(losses) == kill_at_step:
+                raise KeyboardInterrupt("killed")
+            losses.append(calculate(interaction))
+            return losses[-1]
+
+        model.calculate_loss = recorded
+        return get_trainer(config["MODEL_TYPE"], config["model"])(config, model), train_data, losses
+
+    trainer, train_data, losses = fresh_trainer()
+    trainer.fit(train_data)
+    reference = [loss.item() for loss in losses]
+    assert len(reference) == 4  # 16 samples / batches of 4
+
+    killed, train_data, _ = fresh_trainer(kill_at_step=2)
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit(train_data)  # its last checkpoint was written after step 2
+
+    resumed, train_data, losses = fresh_trainer()
+    resumed.resume_checkpoint(killed.saved_model_file)
+    resumed.fit(train_data)
+    assert [loss.item() for loss in losses] == pytest.approx(reference[2:], abs=1e-6)
+
+
+def test_adapter_round_trip_reproduces_scores(built, tmp_path):
+    _, _, (_, _, test_data), model = built
+    model.eval()
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.requires_grad:
+                param.add_(torch.randn_like(param) * 0.1)
+    interaction = first_batch(test_data)[0]
+    before = model.predict(interaction)
+    model.save_adapter(tmp_path / "adapter")
+    assert {p.name for p in (tmp_path / "adapter").iterdir()} >= {
+        "adapter_config.json", "adapter_model.safetensors", "ilora_modules.safetensors"}
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.requires_grad:
+                param.zero_()
+    model.load_adapter(tmp_path / "adapter")
+    assert torch.allclose(model.predict(interaction), before, atol=1e-5)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"num_experts": 3}, "num_experts=3 must be a positive divisor of lora_r=16"),
+    ({"lora_target_modules": ["q_proj", "qkv"]}, r"lora_target_modules \['qkv'\] are not linear layers"),
+    ({"item_text_field": "title"}, "item_text_field 'title' is not a loaded item field"),
+    ({"load_col": {"inter": ["user_id", "item_id", "timestamp"]}}, "item_text_field 'movie_title' is not a loaded"),
+    ({"llm_path": "/nowhere/model"}, "llm_path '/nowhere/model' does not exist"),
+    ({"item_domain": "book"}, "No prompt template for item_domain 'book'"),
+    ({"prompt_template": "Watched {history}. Pick one."}, r"must contain \{candidates\} exactly once"),
+    ({"load_in_4bit": True}, "need a CUDA GPU"),
+    ({"dtype": "int8"}, "dtype must be one of"),
+    ({"gate_type": "attention"}, "gate_type must be one of linear, mlp"),
+])
+def test_bad_config_values_fail_with_clear_errors(setup, overrides, message):
+    with pytest.raises(ConfigurationError, match=message):
+        build(setup, **overrides)
+
+
+def test_items_without_titles_fail_at_load_time(setup, tmp_path):
+    root = write_atomic_dataset(tmp_path / "data")
+    item_file = root / "tiny" / "tiny.item"
+    lines = item_file.read_text().splitlines()
+    item_file.write_text("\n".join(line.split("\t")[0] + "\t" if line.startswith(("i7\t", "i9\t")) else line
+                                   for line in lines) + "\n")
+    with pytest.raises(ConfigurationError, match=r"2 item\(s\) of dataset 'tiny' have no title in field "
+                                                 r"'movie_title' \(item ids i[79], i[79]\)"):
+        build({**setup, "base": {**setup["base"], "data_path": str(root)}})
+
+
+def test_text_only_ablation_needs_no_encoder(setup):
+    config, _, (train_data, _, _), model = build(setup, model="TALLRec", sasrec_checkpoint=None)
+    assert config["num_experts"] == 1 and model.encoder is None and model.projector is None and model.gate is None
+    assert "[HistoryEmb]" not in model.tokenizer.decode(model.prompts.prompt_ids([3, 4], [5, 6]))
+    assert model.calculate_loss(first_batch(train_data)).item() > 0
+
+
+def test_positions_ignore_left_padding():
+    mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    assert position_ids_from_mask(mask).tolist() == [[0, 0, 0, 1, 2], [0, 1, 2, 3, 4]]

@@ -1,0 +1,47 @@
+"""Model / trainer lookup: this package first, RecBole second, and helpful errors."""
+
+import sys
+
+import pytest
+from recbole.model.sequential_recommender import GRU4Rec, SASRec
+from recbole.trainer import Trainer
+
+from recbole_ilora import registry
+from recbole_ilora.compat import TrustedCheckpointMixin
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.trainer import RunRecordingMixin
+
+
+def test_recbole_models_are_found():
+    assert registry.get_model("SASRec") is SASRec
+    assert registry.get_model("GRU4Rec") is GRU4Rec
+
+
+def test_own_models_are_looked_up_first(tmp_path, monkeypatch):
+    (tmp_path / "own_models.py").write_text(
+        "from recbole.model.sequential_recommender import SASRec as Base\n"
+        "class SASRec(Base):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry.OWN_MODELS, "SASRec", "own_models")
+    found = registry.get_model("SASRec")
+    assert found is not SASRec and found.__module__ == "own_models"
+    sys.modules.pop("own_models", None)
+
+
+@pytest.mark.parametrize("typo, suggestion", [("SASRek", "SASRec"), ("sasrec", "SASRec"), ("GRU4rec", "GRU4Rec")])
+def test_unknown_model_suggests_close_names(typo, suggestion):
+    with pytest.raises(ConfigurationError, match=rf"Unknown model '{typo}'.*Did you mean: .*\b{suggestion}\b"):
+        registry.get_model(typo)
+
+
+def test_far_off_model_name_lists_known_models():
+    with pytest.raises(ConfigurationError, match=r"Known models: .*SASRec"):
+        registry.get_model("Zzzzzzzz")
+
+
+def test_trainer_falls_back_to_recbole_with_run_recording():
+    trainer_class = registry.get_trainer(SASRec.type, "SASRec")
+    assert issubclass(trainer_class, Trainer)
+    assert issubclass(trainer_class, RunRecordingMixin) and issubclass(trainer_class, TrustedCheckpointMixin)
+    assert registry.get_trainer(SASRec.type, "SASRec") is trainer_class  # built once, then cached

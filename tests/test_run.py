@@ -1,0 +1,100 @@
+"""One run end to end: the CLI on a tiny dataset, the JSON result, checkpoint reload and resume."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import TINY_RUN
+from recbole_ilora.cli import main as cli_main
+from recbole_ilora.quick_start import configure_cpu_threads, load_data_and_model, run
+from recbole_ilora.errors import ConfigurationError
+
+METRICS = {f"{name}@{k}" for name in ("hit", "ndcg") for k in (1, 3, 5, 10)}
+
+
+def tiny_args(data_root, epochs=1):
+    return [f"--data_path={data_root}", "--show_progress=False", f"--epochs={epochs}", "--train_batch_size=64",
+            "--hidden_size=16", "--inner_size=32", "--n_layers=1", "--n_heads=1",
+            f"--load_col={TINY_RUN['load_col']}"]
+
+
+def check_result_schema(result):
+    assert result["schema_version"] == 1
+    assert isinstance(result["config_hash"], str) and len(result["config_hash"]) == 16
+    assert set(result["test"]) == METRICS and set(result["valid"]) == METRICS
+    assert all(0.0 <= value <= 1.0 for value in result["test"].values())
+    times = result["time_s"]
+    assert times["total"] >= times["train"] > 0 and times["test"] > 0 and len(times["train_per_epoch"]) == 1
+    assert result["peak_memory_mb"]["rss"] > 0
+    assert result["parameters"]["trainable"] == result["parameters"]["total"] > 0
+    assert set(result["versions"]) >= {"python", "recbole", "torch", "transformers", "peft", "recbole-ilora"}
+    assert result["config"]["seed"] == result["seed"] and "data_path" not in result["config"]
+
+
+def ranks_match_metrics(result):
+    """Per-user ranks reproduce RecBole's aggregated metrics (one positive per user)."""
+    ranks = result["per_user_test"]["rank"]
+    for k in (1, 3, 5, 10):
+        hit = sum(r is not None and r <= k for r in ranks) / len(ranks)
+        ndcg = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks)
+        assert hit == pytest.approx(result["test"][f"hit@{k}"], abs=1e-4)
+        assert ndcg == pytest.approx(result["test"][f"ndcg@{k}"], abs=1e-4)
+
+
+def test_cli_trains_one_epoch_and_writes_json(tiny_data_root, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "recbole_ilora", "--model=SASRec", "--dataset=tiny", *tiny_args(tiny_data_root)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    files = list((tmp_path / "results" / "tiny" / "candidates20").glob("SASRec-seed2020-*.json"))
+    assert len(files) == 1 and f"result file: {files[0].relative_to(tmp_path)}" in completed.stdout
+    result = json.loads(files[0].read_text())
+    assert (result["model"], result["dataset"], result["protocol"], result["seed"]) == \
+        ("SASRec", "tiny", "candidates20", 2020)
+    check_result_schema(result)
+    assert result["candidates_sha256"]["test"] and result["candidates_sha256"]["valid"]
+    assert len(result["per_user_test"]["user"]) == len(result["per_user_test"]["rank"]) == 30
+    ranks_match_metrics(result)
+    assert result["command"][1:3] == ["--model=SASRec", "--dataset=tiny"]
+
+
+def test_full_protocol_run_and_reload_of_best_checkpoint(tiny_data_root):
+    result = run("GRU4Rec", "tiny", cmd_args=[*tiny_args(tiny_data_root), "--protocol=full"])
+    assert result["protocol"] == "full" and result["candidates_sha256"] == {"valid": None, "test": None}
+    check_result_schema(result)
+    ranks_match_metrics(result)
+    config, model, _, _, _, test_data = load_data_and_model(result["checkpoint"])
+    assert config["model"] == "GRU4Rec" and type(model).__name__ == "GRU4Rec"
+    saved = torch.load(result["checkpoint"], weights_only=False)["state_dict"]
+    assert all(torch.equal(model.state_dict()[key], value) for key, value in saved.items())
+
+
+def test_resume_continues_from_the_checkpoint_epoch(tiny_data_root):
+    first = run("SASRec", "tiny", cmd_args=tiny_args(tiny_data_root))
+    resumed = run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root, epochs=2),
+                                              f"--resume_checkpoint={first['checkpoint']}"])
+    assert resumed["epochs_trained"] == 1  # epoch 0 came from the checkpoint, only epoch 1 ran
+    assert resumed["config_hash"] != first["config_hash"]  # epochs differ: another experiment
+
+
+def test_resume_from_missing_checkpoint_names_the_file(tiny_data_root):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), "--resume_checkpoint=nope.pth"])
+
+
+def test_cli_reports_user_errors_without_traceback(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--model=SASRec", "--dataset=lastfm", f"--data_path={tmp_path}"])
+    assert exit_info.value.code == 2
+    assert "run_recbole: error: Dataset 'lastfm' not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threads", [0, -1, "two", 1.5])
+def test_cpu_threads_must_be_a_positive_integer(threads):
+    with pytest.raises(ConfigurationError, match="cpu_threads"):
+        configure_cpu_threads(threads)
