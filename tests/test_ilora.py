@@ -249,3 +249,17 @@ def test_text_only_ablation_needs_no_encoder(setup):
 def test_positions_ignore_left_padding():
     mask = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
     assert position_ids_from_mask(mask).tolist() == [[0, 0, 0, 1, 2], [0, 1, 2, 3, 4]]
+
+
+def test_encoder_run_is_the_sasrec_baseline_of_the_same_seed():
+    """With no encoder_config, the encoder's SASRec run has the baseline's config hash, so either reuses the other."""
+    from recbole_ilora.model.collaborative import encoder_run_config
+    from recbole_ilora.results import config_hash
+
+    for protocol in ("candidates20", "full"):
+        ilora = Config("iLoRA", "ml-100k", cmd_args=[f"--protocol={protocol}", "--seed=7"])
+        encoder = Config("SASRec", "ml-100k", config_dict=encoder_run_config(ilora))
+        baseline = Config("SASRec", "ml-100k", cmd_args=[f"--protocol={protocol}", "--seed=7"])
+        assert config_hash(encoder) == config_hash(baseline)
+    tuned = Config("iLoRA", "ml-100k", config_dict={"encoder_config": {"epochs": 3}})
+    assert Config("SASRec", "ml-100k", config_dict=encoder_run_config(tuned))["epochs"] == 3
