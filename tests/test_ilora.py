@@ -191,7 +191,10 @@ def test_trainer_resumes_a_killed_run_with_the_same_next_loss(setup, tmp_path):
     assert [loss.item() for loss in losses] == pytest.approx(reference[2:], abs=1e-6)
 
 
-def test_adapter_round_trip_reproduces_scores(built, tmp_path):
+def test_adapter_round_trip_reproduces_scores(setup, built, tmp_path):
+    """The adapter holds only trained weights (no embedding matrix) and reproduces the scores in a rebuilt model."""
+    from safetensors import safe_open
+
     _, _, (_, _, test_data), model = built
     model.eval()
     with torch.no_grad():
@@ -203,12 +206,26 @@ def test_adapter_round_trip_reproduces_scores(built, tmp_path):
     model.save_adapter(tmp_path / "adapter")
     assert {p.name for p in (tmp_path / "adapter").iterdir()} >= {
         "adapter_config.json", "adapter_model.safetensors", "ilora_modules.safetensors"}
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.requires_grad:
-                param.zero_()
-    model.load_adapter(tmp_path / "adapter")
-    assert torch.allclose(model.predict(interaction), before, atol=1e-5)
+    with safe_open(tmp_path / "adapter" / "adapter_model.safetensors", "pt") as saved:
+        assert saved.keys() and all("lora_" in key for key in saved.keys())
+    torch.manual_seed(12345)  # a rebuilt backbone must not depend on the RNG
+    rebuilt = build(setup)[3].eval()
+    rebuilt.load_adapter(tmp_path / "adapter")
+    assert torch.allclose(rebuilt.predict(interaction), before, atol=1e-5)
+
+
+def test_added_tokens_leave_pretrained_rows_and_start_at_their_mean(tiny_llama):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from recbole_ilora.model.backbone import add_prompt_tokens
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_llama), AutoTokenizer.from_pretrained(tiny_llama)
+    pretrained = model.get_input_embeddings().weight.detach().clone()
+    add_prompt_tokens(model, tokenizer)
+    weight = model.get_input_embeddings().weight.detach()
+    assert weight.shape[0] == len(tokenizer) > pretrained.shape[0]
+    assert torch.equal(weight[:pretrained.shape[0]], pretrained)
+    assert torch.allclose(weight[pretrained.shape[0]:], pretrained.mean(0).expand_as(weight[pretrained.shape[0]:]))
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -119,13 +119,21 @@ def quantization_config(config):
 
 def add_prompt_tokens(model, tokenizer):
     """Register the placeholder (and, if missing, pad) tokens; new embedding rows are appended after the
-    pretrained ones, which stay as they were."""
+    pretrained ones, which stay as they were. The new rows are the pretrained rows' mean, not a random draw, so a
+    rebuilt backbone is identical and a saved adapter needs no copy of the embedding matrix."""
     special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
     if tokenizer.pad_token is None:
         special["pad_token"] = PAD_TOKEN
     tokenizer.add_special_tokens(special, replace_extra_special_tokens=False)
-    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    pretrained_rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) <= pretrained_rows:
+        return
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    with torch.no_grad():
+        embeddings = (model.get_input_embeddings(), model.get_output_embeddings())
+        for embedding in {id(m): m for m in embeddings if m is not None}.values():  # once if tied
+            weight = embedding.weight
+            weight[pretrained_rows:] = weight[:pretrained_rows].float().mean(0).to(weight.dtype)
 
 
 def load_backbone(config):

@@ -283,7 +283,7 @@ class iLoRA(SequentialRecommender):
         folder = Path(folder)
         partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
-        self.llm.save_pretrained(partial)
+        self.llm.save_pretrained(partial, save_embedding_layers=False)  # the backbone rebuilds them exactly
         if self._module_state():
             save_file(self._module_state(), partial / MODULES_FILE)
         shutil.rmtree(folder, ignore_errors=True)
