@@ -4,10 +4,10 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from conftest import TINY_RUN, write_atomic_dataset
 from recbole.data import create_dataset
 from recbole.utils import init_seed
 
-from conftest import TINY_RUN, write_atomic_dataset
 from recbole_ilora.config import Config
 from recbole_ilora.data import candidates_fingerprint, data_preparation
 from recbole_ilora.data.candidates import FixedCandidateSampler

@@ -2,13 +2,14 @@
 
 import pytest
 import torch
+from conftest import TINY_RUN, write_atomic_dataset
 from recbole.data import create_dataset
 from recbole.utils import init_seed
 
-from conftest import TINY_RUN, write_atomic_dataset
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation
 from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.prompt import pad
 from recbole_ilora.model.scoring import position_ids_from_mask
 from recbole_ilora.quick_start import run
 from recbole_ilora.registry import get_model, get_trainer
@@ -154,8 +155,49 @@ def test_loss_covers_only_the_target_title_and_eos(built):
     _, _, _, model = built
     input_ids, mask, labels = model.prompts.training_batch([[3, 4]], [[5, 6, 7]], [6])
     answer = model.prompts.target_ids(6)
-    assert labels[0][labels[0] != -100].tolist() == answer and answer[-1] == model.tokenizer.eos_token_id
+    assert labels[0].tolist() == answer and answer[-1] == model.tokenizer.eos_token_id
     assert input_ids[0, -len(answer):].tolist() == answer
+
+
+def test_answer_loss_equals_the_full_logits_loss_of_a_right_padded_batch(built):
+    """Logits at the answer positions only, on left-padded rows: the same loss and gradients as transformers'
+    ``labels=`` loss over every position of the same samples padded on the right."""
+    from recbole_ilora.model.answer_loss import answer_loss
+
+    _, _, _, model = built
+    histories, candidates, targets = [[3, 4, 9, 10, 11], [5]], [[5, 6, 7], [1, 2, 8, 12]], [6, 12]
+    input_ids, mask, labels = model.prompts.training_batch(histories, candidates, targets)
+    items = [h + c for h, c in zip(histories, candidates)]
+    gate = torch.tensor([[0.7, 0.1, 0.1, 0.1], [0.1, 0.2, 0.3, 0.4]])
+    lora = [param for name, param in model.named_parameters() if "lora_B" in name]
+    saved = [param.detach().clone() for param in lora]
+    with torch.no_grad():
+        for param in lora:
+            param.normal_(0, 0.05)
+
+    def loss_and_grads(compute):
+        model.zero_grad()
+        with model.router.route(gate):
+            loss = compute()
+        loss.backward()
+        return loss.detach(), [param.grad.clone() for param in lora]
+
+    ours = loss_and_grads(lambda: answer_loss(model.llm, model._input_embeds(input_ids, items), mask, labels))
+    rows = [model.prompts.prompt_ids(h, c) + model.prompts.target_ids(t)
+            for h, c, t in zip(histories, candidates, targets)]
+    right_ids, right_mask = pad(rows, model.prompts.pad_token_id)
+    right_labels = torch.full_like(right_ids, -100)
+    for row, target in enumerate(targets):
+        answer, end = model.prompts.target_ids(target), len(rows[row])
+        right_labels[row, end - len(answer):end] = torch.tensor(answer)
+    reference = loss_and_grads(lambda: model.llm(inputs_embeds=model._input_embeds(right_ids, items),
+                                                 attention_mask=right_mask, labels=right_labels).loss)
+    assert torch.allclose(ours[0], reference[0], atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(ours[1], reference[1]))
+    model.zero_grad()
+    with torch.no_grad():
+        for param, value in zip(lora, saved):
+            param.copy_(value)
 
 
 def test_trainer_resumes_a_killed_run_with_the_same_next_loss(setup, tmp_path):

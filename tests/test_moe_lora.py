@@ -7,7 +7,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from recbole_ilora.tuners.moe_lora import GateRouter, MoELoraConfig, MoELoraLinear, inject_moe_lora
+from recbole_ilora.tuners.moe_lora import MoELoraConfig, MoELoraLinear, inject_moe_lora
 
 TARGETS = ["q_proj", "v_proj", "down_proj"]
 

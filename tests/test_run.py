@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
-
 from conftest import TINY_RUN
+
 from recbole_ilora.cli import main as cli_main
-from recbole_ilora.quick_start import configure_cpu_threads, load_data_and_model, run
 from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.quick_start import configure_cpu_threads, load_data_and_model, run
 
 METRICS = {f"{name}@{k}" for name in ("hit", "ndcg") for k in (1, 3, 5, 10)}
 

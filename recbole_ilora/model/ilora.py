@@ -19,12 +19,13 @@ import torch
 from peft import set_peft_model_state_dict
 from peft.utils import load_peft_weights
 from recbole.model.abstract_recommender import SequentialRecommender
-from safetensors.torch import load_file, save_file
 from recbole.utils import InputType
+from safetensors.torch import load_file, save_file
 
 from recbole_ilora.data.candidates import sample_distinct
 from recbole_ilora.data.titles import item_titles
 from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.answer_loss import answer_loss
 from recbole_ilora.model.backbone import load_backbone
 from recbole_ilora.model.collaborative import ENCODER_MODEL, encoder_run_config, load_frozen_encoder
 from recbole_ilora.model.gate import Gate
@@ -192,7 +193,7 @@ class iLoRA(SequentialRecommender):
         )
         embeds = self._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)])
         with self.router.route(self._gates(item_seq, lengths)):
-            return self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels).loss
+            return answer_loss(self.llm, embeds, attention_mask, labels)
 
     # ----- scoring for RecBole's evaluator -----
 
@@ -201,8 +202,7 @@ class iLoRA(SequentialRecommender):
         embeds, mask, gate, _ = self._prompts(item_seq, lengths, users, candidate_lists)
         owners = torch.tensor([u for u, c in enumerate(candidate_lists) for _ in c], device=item_seq.device)
         continuations = [self.prompts.target_ids(item) for candidates in candidate_lists for item in candidates]
-        scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners,
-                                     self.prompts.pad_token_id)
+        scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners)
         for user, weights in zip(users.tolist(), gate.float().cpu().tolist()):
             self.evaluated_gates[user] = weights
         if self.progress is not None:

@@ -71,15 +71,17 @@ class PromptBuilder:
         return self.title_ids[item] + [self.eos_token_id]
 
     def training_batch(self, histories, candidate_lists, targets):
-        """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (prompt tokens masked out)."""
-        rows, labels = [], []
+        """Left-padded ``input_ids`` and ``attention_mask`` of prompt + answer, and ``labels`` of the last ``A``
+        positions only (``A`` = longest answer; shorter answers padded with ``IGNORE_INDEX`` on the left). Every
+        answer ends in the last column, so the loss needs the LM's logits at the last ``A + 1`` positions only."""
+        rows, answers = [], []
         for history, candidates, target in zip(histories, candidate_lists, targets):
-            prompt, answer = self.prompt_ids(history, candidates), self.target_ids(target)
-            rows.append(prompt + answer)
-            labels.append([IGNORE_INDEX] * len(prompt) + answer)
-        input_ids, attention_mask = pad(rows, self.pad_token_id)
-        label_ids, _ = pad(labels, IGNORE_INDEX)
-        return input_ids, attention_mask, label_ids
+            answer = self.target_ids(target)
+            rows.append(self.prompt_ids(history, candidates) + answer)
+            answers.append(answer)
+        input_ids, attention_mask = pad(rows, self.pad_token_id, left=True)
+        labels, _ = pad(answers, IGNORE_INDEX, left=True)
+        return input_ids, attention_mask, labels
 
 
 def pad(rows, value, left=False):
