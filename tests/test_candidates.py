@@ -32,20 +32,27 @@ def candidates_by_user(loader):
     return dict(rows)
 
 
-def interacted_items(dataset):
+def interacted_items(inter_file):
+    """{raw user id: every raw item id it interacted with}, read from the atomic file itself (RecBole's
+    augmented dataset keeps each user's first item only inside histories)."""
     items = defaultdict(set)
-    users = dataset.id2token(dataset.uid_field, dataset.inter_feat[dataset.uid_field].numpy())
-    for user, item in zip(users, dataset.id2token(dataset.iid_field, dataset.inter_feat[dataset.iid_field].numpy())):
+    for line in inter_file.read_text().splitlines()[1:]:
+        user, item = line.split("\t")[:2]
         items[user].add(item)
     return items
 
 
-def test_twenty_distinct_unseen_candidates_with_the_positive_first(tiny_data_root):
-    dataset, (_, _, test_data) = prepare("SASRec", tiny_data_root)
+@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "dense"])
+def test_twenty_distinct_unseen_candidates_with_the_positive_first(tmp_path, dense):
+    # dense: 30 items, 8-10 per user, so a draw that forgot any interacted item (say the user's first one,
+    # which is never a training target) would almost surely pick it among the 19 negatives
+    shape = {"n_items": 30, "min_len": 8, "max_len": 10} if dense else {}
+    root = write_atomic_dataset(tmp_path / "data", **shape)
+    _, (_, _, test_data) = prepare("SASRec", root)
     test = test_data._dataset
     positives = dict(zip(test.id2token(test.uid_field, test.inter_feat[test.uid_field].numpy()),
                          test.id2token(test.iid_field, test.inter_feat[test.iid_field].numpy())))
-    seen = interacted_items(dataset)
+    seen = interacted_items(root / "tiny" / "tiny.inter")
     candidates = candidates_by_user(test_data)
     assert set(candidates) == set(positives) and len(candidates) == 30
     for user, items in candidates.items():
