@@ -26,7 +26,20 @@ def load_trusted_checkpoint(path, device):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint file {path!r} does not exist; check `resume_checkpoint` or the "
                                 f"`checkpoint_dir` it was saved to.")
-    return torch.load(path, map_location=device, weights_only=False)
+    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    restore_numpy_aliases(checkpoint.get("config"))
+    return checkpoint
+
+
+def restore_numpy_aliases(config):
+    """Re-create the NumPy aliases (``np.float``, ``np.long``...) RecBole 1.2.1's metrics and layers still use.
+
+    NumPy >= 1.24 removed them (RecBole issues #1604, #1714); RecBole puts them back in ``Config.__init__``
+    (``compatibility_settings``, RecBole PR #1621), so a process whose only Config was unpickled from a
+    checkpoint (``load_data_and_model``) crashes in the evaluator with ``AttributeError: np.float``.
+    """
+    if config is not None:
+        config.compatibility_settings()
 
 
 class TrustedCheckpointMixin:

@@ -74,6 +74,25 @@ def test_full_protocol_run_and_reload_of_best_checkpoint(tiny_data_root):
     assert all(torch.equal(model.state_dict()[key], value) for key, value in saved.items())
 
 
+REEVALUATE = """
+import sys
+from recbole_ilora.quick_start import load_data_and_model
+from recbole_ilora.registry import get_trainer
+config, model, _, _, _, test_data = load_data_and_model(sys.argv[1])
+result = get_trainer(config["MODEL_TYPE"], config["model"])(config, model).evaluate(test_data, load_best_model=False)
+print(round(float(result["ndcg@10"]), 6))
+"""
+
+
+def test_fresh_process_reevaluates_a_saved_checkpoint(tiny_data_root):
+    """A process whose only Config comes from a checkpoint still evaluates (RecBole's metrics use np.float)."""
+    result = run("SASRec", "tiny", cmd_args=tiny_args(tiny_data_root))
+    completed = subprocess.run([sys.executable, "-c", REEVALUATE, result["checkpoint"]],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert float(completed.stdout.split()[-1]) == pytest.approx(result["test"]["ndcg@10"], abs=1e-4)
+
+
 def test_resume_continues_from_the_checkpoint_epoch(tiny_data_root):
     first = run("SASRec", "tiny", cmd_args=tiny_args(tiny_data_root))
     resumed = run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root, epochs=2),
