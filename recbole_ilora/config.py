@@ -82,5 +82,6 @@ class Config(RecBoleConfig):
         data_root = self.final_config_dict["data_path"]
         super()._set_default_parameters()
         self.final_config_dict["data_path"] = resolve_data_path(
-            self.dataset, data_root, self.final_config_dict.get("allow_download", False)
+            self.dataset, data_root, self.final_config_dict.get("allow_download", False),
+            self.final_config_dict.get("benchmark_filename"),
         )

@@ -2,7 +2,9 @@
 
 RecBole itself always reads ml-100k from its wheel and, for any other missing dataset, starts a download that
 fails (or hangs) offline. Here a user's own ``dataset/ml-100k/`` wins over the embedded copy, and a missing
-dataset fails at once with a message that says how to produce it.
+dataset fails at once with a message that says how to produce it. A protocol with ``benchmark_filename`` (llara)
+reads pre-split files ``<dataset>.<part>.inter`` instead of ``<dataset>.inter``; a dataset prepared for the other
+kind of protocol fails with a message naming the protocol to use.
 """
 
 from pathlib import Path
@@ -11,30 +13,56 @@ from recbole_ilora.errors import DatasetNotFoundError
 from recbole_ilora.paths import EMBEDDED_DATASETS_DIR
 
 
-def _has_atomic_files(folder, dataset):
-    return (folder / f"{dataset}.inter").is_file()
+def _inter_files(dataset, benchmark_filename):
+    return [f"{dataset}.{part}.inter" for part in benchmark_filename] if benchmark_filename else [f"{dataset}.inter"]
 
 
-def resolve_data_path(dataset, data_root, allow_download=False):
+def _has_atomic_files(folder, dataset, benchmark_filename=None):
+    return all((folder / name).is_file() for name in _inter_files(dataset, benchmark_filename))
+
+
+def _prepare_command(dataset, data_root):
+    if dataset.startswith("llara-"):  # the papers' splits: one converter, one folder per variant
+        return f"python run_scripts/prepare_dataset.py llara-ref --raw PATH/{dataset[len('llara-'):]} --out {data_root}"
+    return f"python run_scripts/prepare_dataset.py {dataset} --raw PATH --out {data_root}"
+
+
+def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filename=None):
     """Return the folder holding ``<dataset>.inter`` (and its other atomic files).
 
     Args:
         dataset: dataset name, e.g. ``ml-100k``.
         data_root: the config's ``data_path`` (the folder that holds one sub-folder per dataset).
         allow_download: leave a missing dataset to RecBole's own download (needs network).
+        benchmark_filename: the config's ``benchmark_filename`` (e.g. ``[train, valid, test]``): the dataset must
+            then hold ``<dataset>.train.inter`` etc. instead of ``<dataset>.inter``.
     """
     folder = Path(data_root).expanduser().resolve() / dataset
-    if _has_atomic_files(folder, dataset):
+    if _has_atomic_files(folder, dataset, benchmark_filename):
         return str(folder)
     embedded = EMBEDDED_DATASETS_DIR / dataset
-    if _has_atomic_files(embedded, dataset):
+    if _has_atomic_files(embedded, dataset, benchmark_filename):
         return str(embedded)
+    if benchmark_filename and any(_has_atomic_files(place, dataset) for place in (folder, embedded)):
+        raise DatasetNotFoundError(
+            f"Dataset '{dataset}' has one interaction file ({dataset}.inter), but the protocol reads a pre-split "
+            f"dataset ({', '.join(_inter_files(dataset, benchmark_filename))}; benchmark_filename). Run it with a "
+            f"leave-one-out protocol (--protocol=candidates20 or full), or prepare the papers' split with "
+            f"`python run_scripts/prepare_dataset.py llara-ref --raw PATH`."
+        )
+    if not benchmark_filename and _has_atomic_files(folder, dataset, ["train", "valid", "test"]):
+        raise DatasetNotFoundError(
+            f"Dataset '{dataset}' is pre-split ({dataset}.train.inter, .valid.inter, .test.inter in {folder}) and has "
+            f"no {dataset}.inter for a leave-one-out protocol: run it with --protocol=llara."
+        )
     if allow_download:
         return str(folder)
+    expected = " and ".join(str(folder / name) for name in _inter_files(dataset, benchmark_filename))
     raise DatasetNotFoundError(
-        f"Dataset '{dataset}' not found: expected the atomic file {folder / (dataset + '.inter')} "
+        f"Dataset '{dataset}' not found: expected the atomic file {expected} "
         f"(set by `data_path`, currently {data_root!r}). Produce it from the raw files with "
-        f"`python run_scripts/prepare_dataset.py {dataset} --raw PATH --out {data_root}`, point `--data_path` at "
-        f"a folder that holds {dataset}/{dataset}.inter, or, with network access, pass `--allow_download=True` "
-        f"to let RecBole download its own copy. Only ml-100k is available offline without preparation."
+        f"`{_prepare_command(dataset, data_root)}`, point `--data_path` at "
+        f"a folder that holds {dataset}/{_inter_files(dataset, benchmark_filename)[0]}, or, with network access, pass "
+        f"`--allow_download=True` to let RecBole download its own copy. Only ml-100k is available offline without "
+        f"preparation."
     )

@@ -34,7 +34,8 @@ def item_titles(dataset, field):
     rows = rows.tolist() if hasattr(rows, "tolist") else list(rows)
     if dataset.field2type[field] == FeatureType.TOKEN:
         rows = [[value] for value in rows]
-    titles = [" ".join(vocabulary[word] for word in row if word) for row in rows]
+    # int(): before RecBole builds the splits, a token field is a float column (NaN-filled rows for the padding id)
+    titles = [" ".join(vocabulary[int(word)] for word in row if word) for row in rows]
     titles[0] = ""
     missing = [item for item in range(1, len(titles)) if not titles[item].strip()]
     if missing:

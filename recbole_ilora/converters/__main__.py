@@ -1,0 +1,3 @@
+from recbole_ilora.converters.cli import main
+
+raise SystemExit(main())

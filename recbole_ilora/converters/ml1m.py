@@ -1,0 +1,109 @@
+"""MovieLens-1M: ``ratings.dat`` + ``movies.dat`` (+ ``users.dat``) -> ``ml-1m.inter`` / ``.item`` (/ ``.user``).
+
+GroupLens' files are latin-1 and ``::``-separated. The output uses the field names of RecBole's own ml-1m
+(``user_id, item_id, rating, timestamp``; ``item_id, movie_title, release_year, genre``; ``user_id, age, gender,
+occupation, zip_code``), so configs written for RecBole's download work unchanged. As in RecBole's copy, the year
+leaves the title for ``release_year`` ("Toy Story (1995)" -> "Toy Story", 1995); ``movie_title`` is a token field
+here (RecBole's is token_seq), so that each title survives as one exact string.
+"""
+
+import re
+
+import pandas as pd
+
+from recbole_ilora.converters.pipeline import Source, to_sequences
+from recbole_ilora.converters.rawfiles import check_enough_parsed, read_lines, split_fields
+
+NAME = "ml-1m"
+SUMMARY = "MovieLens-1M: ratings.dat + movies.dat (+ users.dat), latin-1, '::'-separated"
+ENCODING = "latin-1"  # GroupLens' documented encoding for ML-1M
+SEPARATOR = "::"
+RATINGS_LAYOUT = "UserID::MovieID::Rating::Timestamp"
+MOVIES_LAYOUT = "MovieID::Title::Genres"
+USERS_LAYOUT = "UserID::Gender::Age::Occupation::Zip-code"
+TITLE_YEAR = re.compile(r"^(.*\S)\s*\((\d{4})\)\s*$")
+
+
+def add_arguments(parser):
+    """ml-1m has only the shared options."""
+
+
+def _records(path, encoding, issues, count, layout, progress=False):
+    """``(where, fields)`` for each well-formed line; checks that most lines parsed."""
+    parsed = skipped = 0
+    for number, text in read_lines(path, encoding, issues, progress=progress):
+        fields = split_fields(text, SEPARATOR, count, f"{path}:{number}", issues, layout,
+                              first=parsed + skipped == 0)
+        if fields is None:
+            skipped += 1
+            continue
+        parsed += 1
+        yield f"{path}:{number}", fields
+    check_enough_parsed(path, parsed, skipped, issues)
+
+
+def read_movies(path, encoding, issues):
+    """One row per movie id: item, movie_title, release_year, genre (list)."""
+    rows, seen = [], set()
+    for where, (movie, title, genres) in _records(path, encoding, issues, 3, MOVIES_LAYOUT):
+        if not movie.strip().isdigit():
+            issues.warn("malformed line", where, f"movie id {movie!r} is not a number: {MOVIES_LAYOUT}")
+            continue
+        movie = movie.strip()
+        if movie in seen:
+            issues.warn("duplicate movie id (first kept)", where, movie)
+            continue
+        seen.add(movie)
+        match = TITLE_YEAR.match(title)
+        name, year = (match.group(1), match.group(2)) if match else (title.strip(), "")
+        rows.append((movie, name, year, [genre.replace(" ", "_") for genre in genres.split("|") if genre]))
+    return pd.DataFrame(rows, columns=["item", "movie_title", "release_year", "genre"])
+
+
+def read_ratings(path, encoding, issues, progress):
+    """Interactions: user, item, rating, timestamp, order."""
+    users, items, ratings, times, orders = [], [], [], [], []
+    for order, (where, (user, movie, rating, stamp)) in enumerate(
+            _records(path, encoding, issues, 4, RATINGS_LAYOUT, progress)):
+        try:
+            values = float(rating), int(stamp)
+        except ValueError:
+            issues.warn("malformed line", where, f"rating and timestamp must be numbers: {RATINGS_LAYOUT}")
+            continue
+        users.append(user.strip())
+        items.append(movie.strip())
+        ratings.append(values[0])
+        times.append(values[1])
+        orders.append(order)
+    return pd.DataFrame({"user": users, "item": items, "rating": ratings, "timestamp": times, "order": orders})
+
+
+def read_users(path, encoding, issues):
+    rows = [(user, age, gender, occupation, zip_code)
+            for _, (user, gender, age, occupation, zip_code) in _records(path, encoding, issues, 5, USERS_LAYOUT)]
+    return pd.DataFrame(rows, columns=["user", "age", "gender", "occupation", "zip_code"])
+
+
+def convert(raw, options, issues):
+    encoding = options.encoding or ENCODING
+    ratings_path = raw.find("ratings.dat", hint="MovieLens-1M's ratings (UserID::MovieID::Rating::Timestamp).")
+    movies_path = raw.find("movies.dat", hint="MovieLens-1M's titles (MovieID::Title::Genres).")
+    users_path = raw.find_optional("users.dat")
+    movies = read_movies(movies_path, encoding, issues)
+    ratings = read_ratings(ratings_path, encoding, issues, options.progress)
+    users = read_users(users_path, encoding, issues) if users_path else None
+    source = Source(
+        interactions=ratings,
+        items=movies,
+        item_fields=[("item", "item_id", "token"), ("movie_title", "movie_title", "token"),
+                     ("release_year", "release_year", "token"), ("genre", "genre", "token_seq")],
+        text_column="movie_title",
+        raw_counts={"ratings": len(ratings), "users": ratings["user"].nunique(), "rated movies":
+                    ratings["item"].nunique(), "movie titles": len(movies)},
+        users=users,
+        user_fields=[("user", "user_id", "token"), ("age", "age", "token"), ("gender", "gender", "token"),
+                     ("occupation", "occupation", "token"), ("zip_code", "zip_code", "token")],
+    )
+    converted = to_sequences(source, options, options.name or NAME)
+    converted.raw_files = [p for p in (ratings_path, movies_path, users_path) if p]
+    return converted

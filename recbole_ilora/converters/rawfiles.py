@@ -1,0 +1,138 @@
+"""Finding and reading raw files: any of several folders, plain or gzip, decoded line by line with file:line errors.
+
+Every converter reads its input through here, so that a missing file, a wrong encoding or a wrong separator gives
+the same kind of message everywhere: the file, the line, what was expected and what to change.
+"""
+
+import gzip
+from pathlib import Path
+
+from tqdm import tqdm
+
+from recbole_ilora.errors import RawDataError
+
+# Separators a raw file may use instead of the expected one: named in the wrong-separator message.
+KNOWN_SEPARATORS = {"::": "'::'", "\t": "tab", ",": "comma", ";": "semicolon", "|": "'|'"}
+PROGRESS_EVERY = 65536  # lines between progress-bar updates
+
+
+class RawFolders:
+    """The folders given with ``--raw``; a file is looked up in each, in order, plain or with ``.gz``."""
+
+    def __init__(self, paths):
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        if not paths:
+            raise RawDataError("No raw folder given: pass --raw FOLDER (the folder holding the downloaded files).")
+        self.folders = []
+        for path in map(Path, paths):
+            if not path.exists():
+                raise RawDataError(f"--raw {path}: no such folder.")
+            if not path.is_dir():
+                raise RawDataError(f"--raw {path}: a file; pass the folder that holds it (--raw {path.parent}).")
+            self.folders.append(path)
+
+    def find(self, *names, hint=""):
+        """The first of ``names`` (or ``name.gz``) found in the folders; a ``RawDataError`` when none is."""
+        path = self.find_optional(*names)
+        if path is None:
+            where = ", ".join(str(folder) for folder in self.folders)
+            raise RawDataError(
+                f"Missing raw file: none of {', '.join(names)} (plain or .gz) in {where}. {hint}".strip())
+        return path
+
+    def find_optional(self, *names):
+        for folder in self.folders:
+            for name in names:
+                for candidate in (folder / name, folder / f"{name}.gz"):
+                    if candidate.is_file():
+                        return candidate
+        return None
+
+
+def _is_gzip(path):
+    with open(path, "rb") as file:
+        return file.read(2) == b"\x1f\x8b"
+
+
+def read_lines(path, encoding, issues, fallback_encoding=None, progress=False):
+    """Yield ``(line number, text)`` for each non-empty line of ``path`` (plain or gzip), without its line end.
+
+    Args:
+        encoding: the file's documented encoding. A line that does not decode is an error naming file and line,
+            unless ``fallback_encoding`` is given: then it is decoded with that and counted as a warning.
+        issues: where warnings are counted (a latin-1 file whose line is valid multi-byte UTF-8 is one).
+        progress: show a progress bar over the file's bytes.
+    """
+    size = Path(path).stat().st_size
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc=Path(path).name, disable=not progress, leave=False)
+    latin1 = encoding.replace("_", "-").lower() in ("latin-1", "latin1", "iso-8859-1", "iso8859-1")
+    with open(path, "rb") as raw:
+        stream = gzip.GzipFile(fileobj=raw) if _is_gzip(path) else raw
+        try:
+            for number, line in enumerate(stream, start=1):
+                if number % PROGRESS_EVERY == 0:
+                    bar.update(raw.tell() - bar.n)
+                line = line.rstrip(b"\r\n")
+                if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]  # a UTF-8 byte-order mark
+                if not line.strip():
+                    continue
+                yield number, _decode(line, encoding, fallback_encoding, latin1, f"{path}:{number}", issues)
+        except (OSError, EOFError) as error:  # a truncated or corrupt .gz
+            raise RawDataError(f"{path}: cannot be read to the end ({error}); download it again.") from None
+        finally:
+            bar.close()
+
+
+def _decode(line, encoding, fallback_encoding, latin1, where, issues):
+    try:
+        text = line.decode(encoding)
+    except UnicodeDecodeError as error:
+        if fallback_encoding is None:
+            raise RawDataError(
+                f"{where}: not valid {encoding} (byte {line[error.start]:#04x} at column {error.start + 1}). If the "
+                f"file uses another encoding, pass it with --encoding (e.g. --encoding=latin-1)."
+            ) from None
+        issues.warn(f"line not valid {encoding}, read as {fallback_encoding}", where)
+        return line.decode(fallback_encoding)
+    if latin1 and max(line) >= 0x80:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return text
+        issues.warn("line looks UTF-8-encoded in a latin-1 file", where,
+                    "its accented letters would be garbled; pass --encoding=utf-8 if the file was re-encoded")
+    return text
+
+
+def split_fields(text, separator, count, where, issues, layout, first=False):
+    """``text`` split into exactly ``count`` fields, else ``None`` and a counted "malformed line" warning.
+
+    On the first data line (``first``) a line without ``separator`` that uses another known separator is an
+    error: the whole file is in another format, and skipping every line would hide that.
+    """
+    fields = text.split(separator)
+    if len(fields) == count:
+        return fields
+    if first and separator not in text:
+        others = [name for sep, name in KNOWN_SEPARATORS.items() if sep != separator and sep in text]
+        if others:
+            raise RawDataError(
+                f"{where}: expected {count} fields separated by {KNOWN_SEPARATORS.get(separator, repr(separator))} "
+                f"({layout}), but the line has none and looks {others[0]}-separated: this is not the expected "
+                f"file format (a CSV export or another release of the dataset?)."
+            )
+    issues.warn("malformed line", where, f"{len(fields)} field(s) where {count} were expected: {layout}")
+    return None
+
+
+def check_enough_parsed(path, parsed, skipped, issues):
+    """A file whose lines mostly failed to parse is in the wrong format: an error, not a pile of warnings."""
+    if parsed + skipped == 0:
+        raise RawDataError(f"{path}: no data lines (an empty or truncated file); download it again.")
+    if parsed == 0 or skipped > parsed:
+        examples = "; ".join(issues.examples.get("malformed line", []))
+        raise RawDataError(
+            f"{path}: {skipped:,} of {parsed + skipped:,} lines could not be parsed, so this is not the expected "
+            f"format. First bad lines: {examples}"
+        )

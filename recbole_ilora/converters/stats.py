@@ -1,0 +1,90 @@
+"""Dataset statistics: after a conversion, or for any folder of atomic files (``prepare_dataset --stats``).
+
+A leave-one-out dataset (``NAME.inter``) is described by users, items, interactions, sparsity and sequence
+lengths; a pre-split one (``NAME.train.inter`` ...: one sample a row, protocol llara) by its samples per part,
+their history lengths and the items they reference.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from recbole_ilora.errors import RawDataError
+
+SPLIT_PARTS = ("train", "valid", "test")
+
+
+def sequence_stats(users, items):
+    """Statistics of interactions given as two equal-length sequences of user and item ids."""
+    users, items = pd.Series(users), pd.Series(items)
+    n_users, n_items, n_inter = int(users.nunique()), int(items.nunique()), len(users)
+    lengths = users.value_counts()
+    return {
+        "users": n_users,
+        "items": n_items,
+        "interactions": n_inter,
+        "sparsity": 1 - n_inter / (n_users * n_items) if n_users and n_items else float("nan"),
+        "mean seq length": n_inter / n_users if n_users else float("nan"),
+        "min / max seq length": f"{lengths.min()} / {lengths.max()}" if n_users else "-",
+    }
+
+
+def split_stats(part, histories, targets, catalogue_items):
+    """Statistics of one part of a pre-split dataset: ``histories`` (lists of item ids) and ``targets``."""
+    lengths = pd.Series([len(history) for history in histories], dtype="int64")
+    referenced = set(targets).union(*map(set, histories)) if len(targets) else set()
+    return {
+        "part": part,
+        "samples (users)": len(targets),
+        "mean history length": float(lengths.mean()) if len(lengths) else float("nan"),
+        "min / max history": f"{lengths.min()} / {lengths.max()}" if len(lengths) else "-",
+        "items referenced": len(referenced),
+        "items in catalogue": catalogue_items,
+    }
+
+
+def format_stats(name, stats):
+    """A table (``tabulate``) of one statistics dict, or of several (one per part of a pre-split dataset)."""
+    rows = stats if isinstance(stats, list) else [{"dataset": name, **stats}]
+    formatted = [{key: _format(key, value) for key, value in row.items()} for row in rows]
+    return tabulate(formatted, headers="keys", tablefmt="github", disable_numparse=True)
+
+
+def _format(key, value):
+    if key == "sparsity":
+        return f"{100 * value:.4f}%"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _read(path):
+    """An atomic file as strings, read the way RecBole reads it (tab-separated, CSV quoting)."""
+    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    frame.columns = [column.split(":")[0] for column in frame.columns]
+    return frame
+
+
+def folder_stats(folder):
+    """Statistics of the atomic files in ``folder`` (named after the dataset, as RecBole expects)."""
+    folder = Path(folder)
+    name = folder.name
+    if (folder / f"{name}.inter").is_file():
+        inter = _read(folder / f"{name}.inter")
+        return sequence_stats(inter["user_id"], inter["item_id"])
+    if all((folder / f"{name}.{part}.inter").is_file() for part in SPLIT_PARTS):
+        item_file = folder / f"{name}.item"
+        catalogue = len(_read(item_file)) if item_file.is_file() else 0
+        rows = []
+        for part in SPLIT_PARTS:
+            inter = _read(folder / f"{name}.{part}.inter")
+            rows.append(split_stats(part, [h.split() for h in inter["item_id_list"]], list(inter["item_id"]),
+                                    catalogue))
+        return rows
+    raise RawDataError(
+        f"--stats {folder}: no {name}.inter nor {name}.train.inter / .valid.inter / .test.inter there; pass a "
+        f"dataset folder such as dataset/ml-1m (the folder is named after the dataset)."
+    )
