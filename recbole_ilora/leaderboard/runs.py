@@ -1,0 +1,187 @@
+"""Plan the leaderboard's combinations and run the unfinished ones, each in its own ``run_recbole`` process.
+
+Planning builds each combination's ``Config`` exactly as ``run_recbole`` would, without training, to learn the
+path of its JSON result (``results.result_path``: the config hash is in the name). A combination whose result
+exists is skipped, so a killed leaderboard resumes where it stopped. Each run is a subprocess: a crash or an
+out-of-memory kill ends that run only, its peak memory is its own, and its output goes to a log file per run.
+"""
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recbole_ilora import results
+
+# Set by the leaderboard for every run; an override of one of them would make the plan lie.
+LEADERBOARD_KEYS = ("model", "dataset", "seed", "protocol", "results_dir", "config_files")
+
+
+@dataclass
+class Job:
+    """One combination: what to run, where its result will be, or why it cannot run."""
+
+    model: str
+    dataset: str
+    seed: int
+    protocol: str
+    cmd_args: list  # the run's --key=value arguments, as run_recbole passes them to Config
+    config_files: list = field(default_factory=list)
+    result_file: Path | None = None  # None when the config could not be built
+    error: str | None = None  # why the config could not be built (unknown model, missing dataset, ...)
+
+    @property
+    def name(self):
+        return f"{self.model} on {self.dataset}, seed {self.seed}"
+
+    def command(self, python=None):
+        """The ``python -m recbole_ilora`` command line of this run."""
+        files = [f"--config_files={' '.join(map(str, self.config_files))}"] if self.config_files else []
+        return [python or sys.executable, "-m", "recbole_ilora", f"--model={self.model}",
+                f"--dataset={self.dataset}", *files, *self.cmd_args]
+
+    def done(self):
+        return self.result_file is not None and self.result_file.is_file()
+
+
+@contextmanager
+def _environment_kept():
+    """RecBole's ``Config`` sets ``CUDA_VISIBLE_DEVICES`` from ``gpu_id``: planning must not change what the runs
+    (which inherit this environment) see."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def plan(models, datasets, seeds, protocol, results_dir, config_files=None, overrides=()):
+    """Jobs for every combination, datasets outermost, then seeds, then models in the given order (a killed
+    leaderboard has finished whole seeds rather than one model's seeds)."""
+    from recbole_ilora.config import Config  # imports torch and RecBole: only when planning
+
+    jobs = []
+    with _environment_kept():
+        for dataset in datasets:
+            for seed in seeds:
+                for model in models:
+                    cmd_args = [f"--seed={seed}", f"--protocol={protocol}", f"--results_dir={results_dir}",
+                                *overrides]
+                    job = Job(model, dataset, seed, protocol, cmd_args, list(config_files or []))
+                    try:
+                        config = Config(model, dataset, job.config_files or None, cmd_args=cmd_args)
+                        job.result_file = results.result_path(config)
+                    except Exception as error:  # noqa: BLE001 (any broken combination is that job's failure)
+                        job.error = f"{type(error).__name__}: {error}"
+                    jobs.append(job)
+    return jobs
+
+
+def log_path(job, log_dir):
+    return Path(log_dir) / f"{job.dataset}-{job.protocol}-{job.model}-seed{job.seed}.log"
+
+
+def subprocess_runner(job, log_file):
+    """Run ``job`` as ``python -m recbole_ilora``, its output into ``log_file``; return its exit status."""
+    with open(log_file, "w") as log:
+        log.write(f"$ {shlex.join(job.command())}\n\n")
+        log.flush()
+        completed = subprocess.run(job.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   check=False)
+    return completed.returncode
+
+
+@dataclass
+class Failure:
+    job: Job
+    reason: str
+    log_file: Path
+
+
+@dataclass
+class Outcome:
+    finished: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: list = field(default_factory=list)  # [Failure]
+
+
+def short(text, limit=160):
+    """First line of a failure reason, cut at ``limit`` characters (the run's log holds the whole message)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit].rstrip() + " …"
+
+
+def _exit_reason(code):
+    if code < 0:
+        return f"killed by signal {-code}" + (" (out of memory?)" if -code == 9 else "")
+    return f"exit status {code}"
+
+
+def _run_one(job, log_file, runner):
+    """Run one job; None when it wrote its result, else why it failed."""
+    try:
+        code = runner(job, log_file)
+    except Exception as error:  # noqa: BLE001 (e.g. the interpreter cannot start: this run's failure, not all)
+        return f"could not run: {type(error).__name__}: {error}"
+    if code != 0:
+        return _exit_reason(code)
+    if not job.done():
+        return f"exited 0 but wrote no result at {job.result_file}: the run's config hash differs from the planned one"
+    return None
+
+
+def _echo(line):
+    print(line, flush=True)  # progress of a leaderboard that runs for hours, also when stdout is a file
+
+
+def execute(jobs, log_dir, runner=subprocess_runner, echo=_echo):
+    """Run the unfinished jobs one after another; a failure is recorded and the next job starts.
+
+    Whether a job is finished is checked just before it would start, not only when planning: an earlier job may
+    have produced its result (iLoRA trains the SASRec of its seed as a first stage).
+    """
+    outcome = Outcome()
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    for number, job in enumerate(jobs, 1):
+        prefix = f"[{number}/{len(jobs)}] {job.name}"
+        log_file = log_path(job, log_dir)
+        if job.error:
+            log_file.write_text(f"Not started: the run's config could not be built.\n{job.error}\n")
+            outcome.failed.append(Failure(job, job.error, log_file))
+            echo(f"{prefix}: FAILED before starting: {short(job.error)}")
+            continue
+        if job.done():
+            outcome.skipped.append(job)
+            echo(f"{prefix}: skipped, finished result {job.result_file}")
+            continue
+        echo(f"{prefix}: running (log: {log_file})")
+        start = time.perf_counter()
+        reason = _run_one(job, log_file, runner)
+        seconds = time.perf_counter() - start
+        if reason is None:
+            outcome.finished.append(job)
+            echo(f"{prefix}: done in {seconds:.0f} s -> {job.result_file}")
+            continue
+        outcome.failed.append(Failure(job, reason, log_file))
+        echo(f"{prefix}: FAILED after {seconds:.0f} s ({reason}); log: {log_file}")
+    return outcome
+
+
+def describe(jobs):
+    """What ``execute`` would do, one line per job (``--dry_run``)."""
+    lines = []
+    for job in jobs:
+        if job.error:
+            lines.append(f"fail  {job.name}: {short(job.error)}")
+        elif job.done():
+            lines.append(f"skip  {job.name}: finished, {job.result_file}")
+        else:
+            lines.append(f"run   {job.name}: {shlex.join(job.command(python='python'))}")
+    counts = {word: sum(line.startswith(word) for line in lines) for word in ("run", "skip", "fail")}
+    lines.append(f"{counts['run']} to run, {counts['skip']} finished (skipped), {counts['fail']} cannot start.")
+    return lines

@@ -1,0 +1,189 @@
+"""The numbers behind the tables: mean and spread over seeds, iLoRA's relative improvement, its significance test
+against another model, and a summary of the gate's expert weights.
+
+Every function takes run results as the JSON dicts that ``quick_start.run`` writes.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One metric of one model on one dataset over its seeds; ``std`` is the sample std (None with one seed)."""
+
+    mean: float
+    std: float | None
+    n: int
+
+
+def summarize(values):
+    """``Summary`` of the values that exist (None is a run that lacks the metric); None when there are none."""
+    values = [float(value) for value in values if value is not None]
+    if not values:
+        return None
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return Summary(float(np.mean(values)), std, len(values))
+
+
+def relative_improvement(reference, other):
+    """``(reference - other) / other`` in percent: positive when the reference model (iLoRA) is better.
+
+    None when ``other`` is zero or missing, where a ratio says nothing.
+    """
+    if reference is None or other is None or other == 0:
+        return None
+    return 100.0 * (reference - other) / other
+
+
+def parse_metric(metric):
+    """``'ndcg@5'`` -> ``('ndcg', 5)``."""
+    name, _, k = metric.lower().partition("@")
+    if name not in ("hit", "ndcg") or not k.isdigit():
+        raise ValueError(f"No per-user form of metric {metric!r}: only hit@k and ndcg@k are derived from ranks.")
+    return name, int(k)
+
+
+def per_user_metric(ranks, metric):
+    """Per-user ``hit@k`` / ``ndcg@k`` from the 1-based rank of each user's single target (None: ranked below the
+    saved cut-off), exactly as RecBole computes them with one positive per user."""
+    name, k = parse_metric(metric)
+    if name == "hit":
+        return [1.0 if rank is not None and rank <= k else 0.0 for rank in ranks]
+    return [1.0 / math.log2(rank + 1) if rank is not None and rank <= k else 0.0 for rank in ranks]
+
+
+def per_user_values(result, metric):
+    """``{user: value}`` of ``metric`` from a run's saved per-user ranks; None where the run saved none, or only a
+    cut-off below ``k`` (a rank beyond ``max_rank`` is unknown, so ``hit@k`` with ``k > max_rank`` is too)."""
+    saved = result.get("per_user_test") or {}
+    users, ranks = saved.get("user"), saved.get("rank")
+    if not users or ranks is None or len(users) != len(ranks) or parse_metric(metric)[1] > saved.get("max_rank", 0):
+        return None
+    return dict(zip(users, per_user_metric(ranks, metric)))
+
+
+@dataclass(frozen=True)
+class Significance:
+    """A two-sided test of the reference model against another one on one metric."""
+
+    metric: str
+    reference: str
+    other: str
+    method: str | None  # "wilcoxon" (paired over users), "t-test" (paired over seeds) or None (not testable)
+    n: int  # paired units: users or seeds
+    seeds: int
+    difference: float | None  # mean of reference - other over the paired units
+    statistic: float | None
+    p_value: float | None
+    note: str = ""
+
+    @property
+    def paired_over(self):
+        return {"wilcoxon": "users", "t-test": "seeds"}.get(self.method)
+
+    @property
+    def label(self):
+        """What was tested, in words a reader of the table needs: the test and what it pairs."""
+        if self.method == "wilcoxon":
+            over = f", each user's value averaged over {self.seeds} seeds" if self.seeds > 1 else ""
+            return f"Wilcoxon signed-rank, paired over users (n={self.n}{over})"
+        if self.method == "t-test":
+            return f"paired t-test over seeds (n={self.n}; {self.note or 'per-user ranks missing'})"
+        return f"not testable: {self.note}"
+
+
+def _by_seed(results):
+    return {result["seed"]: result for result in results}
+
+
+def significance(reference_results, other_results, metric, reference="iLoRA", other="other"):
+    """Test ``reference`` against ``other`` on ``metric`` (a test-set key such as ``ndcg@5``).
+
+    Paired over users where every seed both models ran has per-user ranks: each user's metric is averaged over
+    those seeds, then a Wilcoxon signed-rank test (zero differences dropped, scipy's default) compares the two
+    models user by user. Otherwise a paired t-test over the seeds both ran, which needs at least two of them.
+    """
+    reference_by_seed, other_by_seed = _by_seed(reference_results), _by_seed(other_results)
+    seeds = sorted(set(reference_by_seed) & set(other_by_seed))
+    if not seeds:
+        return Significance(metric, reference, other, None, 0, 0, None, None, None, "no seed run by both models")
+
+    fallback = "per-user ranks missing"
+    try:
+        per_user = [(per_user_values(reference_by_seed[s], metric), per_user_values(other_by_seed[s], metric))
+                    for s in seeds]
+    except ValueError:  # a metric without a per-user form (generation metrics)
+        per_user, fallback = [(None, None)], "no per-user values of this metric are saved"
+    if all(a is not None and b is not None for a, b in per_user):
+        users = sorted(set.intersection(*(set(a) & set(b) for a, b in per_user)))
+        if users:
+            mine = np.array([np.mean([a[u] for a, _ in per_user]) for u in users])
+            theirs = np.array([np.mean([b[u] for _, b in per_user]) for u in users])
+            return _wilcoxon(metric, reference, other, mine, theirs, len(seeds))
+
+    mine = [reference_by_seed[s]["test"].get(metric) for s in seeds]
+    theirs = [other_by_seed[s]["test"].get(metric) for s in seeds]
+    if any(value is None for value in mine + theirs):
+        return Significance(metric, reference, other, None, 0, len(seeds), None, None, None,
+                            f"{metric} missing from some runs")
+    if len(seeds) < 2:
+        return Significance(metric, reference, other, None, 1, 1, mine[0] - theirs[0], None, None,
+                            "one seed and no per-user ranks")
+    return _t_test(metric, reference, other, np.array(mine), np.array(theirs), fallback)
+
+
+def _wilcoxon(metric, reference, other, mine, theirs, seeds):
+    difference = float(np.mean(mine - theirs))
+    if np.all(mine == theirs):
+        return Significance(metric, reference, other, "wilcoxon", len(mine), seeds, 0.0, 0.0, 1.0,
+                            "identical per-user values")
+    test = scipy_stats.wilcoxon(mine, theirs, zero_method="wilcox", alternative="two-sided")
+    return Significance(metric, reference, other, "wilcoxon", len(mine), seeds, difference,
+                        float(test.statistic), float(test.pvalue))
+
+
+def _t_test(metric, reference, other, mine, theirs, why):
+    """``why``: why the test is not paired over users (shown in the label)."""
+    differences = mine - theirs
+    if np.all(differences == differences[0]):  # zero variance: t is undefined
+        p_value = 1.0 if differences[0] == 0 else None
+        return Significance(metric, reference, other, "t-test", len(mine), len(mine), float(differences[0]), None,
+                            p_value, f"{why}; the same difference on every seed")
+    test = scipy_stats.ttest_rel(mine, theirs)
+    return Significance(metric, reference, other, "t-test", len(mine), len(mine), float(np.mean(differences)),
+                        float(test.statistic), float(test.pvalue), why)
+
+
+@dataclass(frozen=True)
+class GateSummary:
+    """How one iLoRA run's gate spread users over its experts.
+
+    ``mean`` / ``std``: per expert, the mean weight and its standard deviation across users. ``entropy``: the mean
+    over users of the gate's entropy divided by log K (1 = uniform, every user gets the same plain LoRA; 0 = each
+    user routed to one expert). ``top_share``: the fraction of users whose largest weight is on each expert.
+    """
+
+    seed: int
+    users: int
+    mean: tuple
+    std: tuple
+    entropy: float
+    top_share: tuple
+
+
+def gate_summary(result):
+    """``GateSummary`` of a run's ``gate_weights`` (None for runs without a gate)."""
+    gate = result.get("gate_weights") or {}
+    weights = np.asarray(gate.get("weights") or [], dtype=float)
+    if weights.ndim != 2 or weights.shape[0] == 0 or weights.shape[1] < 2:
+        return None
+    experts = weights.shape[1]
+    clipped = np.clip(weights, 1e-12, 1.0)
+    entropy = float(np.mean(-(weights * np.log(clipped)).sum(axis=1)) / math.log(experts))
+    top = np.bincount(weights.argmax(axis=1), minlength=experts) / weights.shape[0]
+    return GateSummary(result["seed"], weights.shape[0], tuple(weights.mean(axis=0)), tuple(weights.std(axis=0)),
+                       entropy, tuple(float(share) for share in top))

@@ -1,0 +1,355 @@
+"""The leaderboard: planning and resuming runs, surviving a failed run, statistics, and rendering.
+
+Rendering and statistics are tested on fake JSON results written here in the real schema (they test the tables,
+not the models). Planning uses real configs of a tiny dataset; resuming and failures use an injected runner that
+writes fake results; one real run checks that the planned result path is where ``run_recbole`` writes, and one
+real ``python -m recbole_ilora`` process checks that a crash is contained and logged.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import math
+import statistics
+
+import pytest
+from conftest import TINY_RUN, write_atomic_dataset
+from scipy import stats as scipy_stats
+from test_run import check_result_schema, ranks_match_metrics
+
+from recbole_ilora.cli import main as cli_main
+from recbole_ilora.leaderboard import board as board_module
+from recbole_ilora.leaderboard import runs, stats, tables
+from recbole_ilora.leaderboard.collect import collect
+from recbole_ilora.leaderboard.command import main
+
+USERS = [str(u) for u in range(1, 11)]
+
+
+def ranks_with(hits_at_1, other_rank=4, n=10):
+    """Ranks of ``n`` users: ``hits_at_1`` of them rank the target first, the others at ``other_rank``."""
+    return [1] * hits_at_1 + [other_rank] * (n - hits_at_1)
+
+
+def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candidates="c" * 64, per_user=True,
+                gate=None, generation=None, trainable=None, total=1000, train_s=12.0, test_s=3.0, rss=512.0):
+    """A run result in the schema ``quick_start.run`` writes, with test metrics computed from ``ranks``."""
+    test = {}
+    for k in (1, 3, 5, 10):
+        test[f"hit@{k}"] = round(sum(r is not None and r <= k for r in ranks) / len(ranks), 4)
+        test[f"ndcg@{k}"] = round(sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks), 4)
+    test.update(generation or {})
+    llm = model in ("iLoRA", "LoRARec", "TALLRec")
+    config = {"seed": seed, "model": model, "dataset": dataset, "epochs": 1, "MAX_ITEM_LIST_LENGTH": 10,
+              "learning_rate": 0.001}
+    if llm:
+        config.update({"llm_path": None, "dtype": "bfloat16", "lora_r": 16, "num_experts": 4 if model == "iLoRA" else 1,
+                       "history_length": 10, "train_samples_per_epoch": 256, "generation_eval": bool(generation)})
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    result = {
+        "schema_version": 1, "model": model, "dataset": dataset, "protocol": protocol, "seed": seed,
+        "config_hash": config_hash, "valid_metric": "ndcg@10", "best_valid_score": test["ndcg@10"],
+        "valid": dict(test), "test": test, "epochs_trained": 1,
+        "time_s": {"total": train_s + test_s + 1, "prerequisites": 0.0, "data": 1.0, "train": train_s,
+                   "test": test_s, "train_per_epoch": [train_s - 1], "valid_per_epoch": [1.0]},
+        "peak_memory_mb": {"rss": rss, "cuda": None},
+        "parameters": {"trainable": total if trainable is None else trainable, "total": total},
+        "candidates_sha256": {"valid": "v" * 64, "test": candidates},
+        "per_user_test": {"user": USERS[:len(ranks)], "rank": list(ranks) if per_user else None, "max_rank": 10},
+        "versions": {"python": "3.11.7", "recbole-ilora": "0.1.0", "recbole": "1.2.1", "torch": "2.13.0+cpu",
+                     "transformers": "5.23.0", "peft": "0.21.2", "numpy": "1.26.4", "pandas": "2.3.3"},
+        "started_at": "2026-11-23T08:00:00+00:00", "finished_at": f"2026-11-23T09:00:{seed % 60:02d}+00:00",
+        "command": ["run_recbole", f"--model={model}", f"--dataset={dataset}", f"--seed={seed}"],
+        "log_file": f"log/{model}.log", "checkpoint": f"saved/{model}.pth", "config": config,
+    }
+    if gate is not None:
+        result["gate_weights"] = {"user": USERS[:len(gate)], "weights": gate}
+    return result
+
+
+def write_result(root, result):
+    path = root / result["dataset"] / result["protocol"] / \
+        f"{result['model']}-seed{result['seed']}-{result['config_hash']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result["result_file"] = str(path)
+    path.write_text(json.dumps(result))
+    return path
+
+
+GATE = [[0.7, 0.1, 0.1, 0.1]] * 5 + [[0.1, 0.1, 0.1, 0.7]] * 5
+
+
+@pytest.fixture
+def fake_board_results(tmp_path):
+    """ml-100k: SASRec best on Hit@1 (0.6, 0.8), iLoRA second (0.5, 0.5), GRU4Rec last with one seed (0.2)."""
+    root = tmp_path / "results"
+    for seed, sasrec, ilora in ((2020, 6, 5), (2021, 8, 5)):
+        write_result(root, fake_result("SASRec", "ml-100k", seed, ranks_with(sasrec)))
+        write_result(root, fake_result("iLoRA", "ml-100k", seed, ranks_with(ilora, other_rank=2), gate=GATE,
+                                       trainable=50, total=1000, generation={"generation_valid_ratio": 0.9,
+                                                                             "generation_hr@1": 0.4}))
+    write_result(root, fake_result("GRU4Rec", "ml-100k", 2020, ranks_with(2, other_rank=9)))
+    return root
+
+
+def collected(root, models=("iLoRA", "SASRec", "GRU4Rec"), seeds=(2020, 2021), warn=lambda message: None):
+    return collect(root, list(models), ["ml-100k"], list(seeds), "candidates20", warn=warn)
+
+
+def test_fake_results_follow_the_schema_of_real_runs():
+    result = fake_result("SASRec", "ml-100k", 2020, [1, 2, None, 7, 3, 1, 11, 4, 5, 10])
+    result["result_file"] = "x.json"
+    check_result_schema(result)
+    ranks_match_metrics(result)
+
+
+# --- statistics ------------------------------------------------------------------------------------------------
+
+
+def test_per_user_metrics_match_recbole_definitions():
+    assert stats.per_user_metric([1, 3, None, 6], "hit@5") == [1.0, 1.0, 0.0, 0.0]
+    assert stats.per_user_metric([1, 3, None, 6], "ndcg@5") == pytest.approx([1.0, 0.5, 0.0, 0.0])
+
+
+def test_wilcoxon_paired_over_users_on_known_ranks():
+    """Differences 1-1/log2(r+1) for r = 2..5 and 1 (target missed): five distinct positive differences, so the
+    exact two-sided p-value is 2 / 2**5."""
+    mine = fake_result("iLoRA", "d", 2020, [1, 1, 1, 1, 1])
+    theirs = fake_result("SASRec", "d", 2020, [2, 3, 4, 5, None])
+    test = stats.significance([mine], [theirs], "ndcg@5", "iLoRA", "SASRec")
+    assert test.method == "wilcoxon" and test.paired_over == "users" and test.n == 5
+    assert test.p_value == pytest.approx(2 / 2**5)
+    assert test.difference > 0 and "paired over users" in test.label
+
+
+def test_t_test_over_seeds_when_per_user_ranks_are_missing():
+    """Seed differences 0.1, 0.2, 0.3: t = 0.2 / (0.1 / sqrt 3), and with 2 degrees of freedom the two-sided
+    p-value is 1 - t / sqrt(t**2 + 2)."""
+    mine = [fake_result("iLoRA", "d", s, ranks_with(h), per_user=False) for s, h in ((1, 3), (2, 4), (3, 5))]
+    theirs = [fake_result("SASRec", "d", s, ranks_with(2), per_user=False) for s in (1, 2, 3)]
+    test = stats.significance(mine, theirs, "hit@1", "iLoRA", "SASRec")
+    t = 0.2 / (0.1 / math.sqrt(3))
+    assert test.method == "t-test" and test.n == 3 and "over seeds" in test.label
+    assert test.statistic == pytest.approx(t)
+    assert test.p_value == pytest.approx(1 - t / math.sqrt(t**2 + 2))
+    assert test.p_value == pytest.approx(scipy_stats.ttest_rel([0.3, 0.4, 0.5], [0.2, 0.2, 0.2]).pvalue)
+
+
+def test_one_seed_without_per_user_ranks_is_not_testable():
+    test = stats.significance([fake_result("iLoRA", "d", 1, ranks_with(3), per_user=False)],
+                              [fake_result("SASRec", "d", 1, ranks_with(2))], "hit@1")
+    assert test.method is None and test.p_value is None and test.label.startswith("not testable")
+
+
+def test_relative_improvement_sign_and_zero():
+    assert stats.relative_improvement(0.5, 0.4) == pytest.approx(25.0)
+    assert stats.relative_improvement(0.3, 0.4) == pytest.approx(-25.0)
+    assert stats.relative_improvement(0.3, 0.0) is None
+
+
+def test_gate_summary_of_two_groups_of_users():
+    gate = stats.gate_summary(fake_result("iLoRA", "d", 2020, ranks_with(3), gate=GATE))
+    assert gate.users == 10 and gate.mean == pytest.approx((0.4, 0.1, 0.1, 0.4))
+    assert gate.std == pytest.approx((0.3, 0.0, 0.0, 0.3)) and gate.top_share == (0.5, 0.0, 0.0, 0.5)
+    entropy = -(0.7 * math.log(0.7) + 3 * 0.1 * math.log(0.1)) / math.log(4)
+    assert gate.entropy == pytest.approx(entropy)
+
+
+# --- collecting and rendering ----------------------------------------------------------------------------------
+
+
+def test_markdown_table_marks_best_and_second_with_mean_and_std(fake_board_results):
+    board = board_module.build_board(collected(fake_board_results), "ml-100k")
+    text = tables.markdown_table(board, "metrics")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()[2:]}
+    header = [c.strip() for c in text.splitlines()[0].split("|")[2:-1]]
+    hit1 = header.index("Hit@1")
+    sasrec_mean, sasrec_std = statistics.mean([0.6, 0.8]), statistics.stdev([0.6, 0.8])
+    assert rows["SASRec"][hit1] == f"**{sasrec_mean:.4f} ± {sasrec_std:.4f}**"
+    assert rows["iLoRA"][hit1] == "<u>0.5000 ± 0.0000</u>"
+    assert rows["GRU4Rec"][hit1] == "0.2000"  # one seed: no std, and third: no mark
+    assert rows["GRU4Rec"][0] == "1" and rows["SASRec"][0] == "2"
+    # generation metrics appear as columns because iLoRA logged them; only one model has them: no marks
+    assert "ValidRatio" in header and rows["iLoRA"][header.index("ValidRatio")] == "0.9000 ± 0.0000"
+    assert rows["SASRec"][header.index("ValidRatio")] == "–"
+
+
+def test_improvement_and_significance_tables(fake_board_results):
+    board = board_module.build_board(collected(fake_board_results), "ml-100k")
+    improvement = tables.markdown_table(board, "improvement")
+    sasrec = next(line for line in improvement.splitlines() if line.startswith("| SASRec"))
+    gru = next(line for line in improvement.splitlines() if line.startswith("| GRU4Rec"))
+    assert "-28.6%" in sasrec and "+150.0%" in gru  # (0.5 - 0.7) / 0.7 and (0.5 - 0.2) / 0.2 on Hit@1
+
+    significance = tables.markdown_table(board, "significance")
+    hit1 = next(line for line in significance.splitlines() if line.startswith("| Hit@1"))
+    assert "SASRec" in hit1 and "Wilcoxon signed-rank, paired over users (n=10" in hit1 and "yes, worse" not in hit1
+    assert "| ValidRatio" not in significance  # no other model decodes: nothing to test against
+
+
+def test_significance_falls_back_to_seeds_without_per_user_ranks(tmp_path):
+    root = tmp_path / "results"
+    for seed, (mine, theirs) in zip((2020, 2021, 2022), ((3, 5), (4, 7), (2, 6))):
+        write_result(root, fake_result("iLoRA", "ml-100k", seed, ranks_with(mine), per_user=False))
+        write_result(root, fake_result("SASRec", "ml-100k", seed, ranks_with(theirs), per_user=False))
+    board = board_module.build_board(collected(root, ("iLoRA", "SASRec"), (2020, 2021, 2022)), "ml-100k")
+    hit1 = next(t for t in board.significance if t.metric == "hit@1")
+    assert hit1.label == "paired t-test over seeds (n=3; per-user ranks missing)"
+    assert "paired t-test over seeds" in tables.markdown_table(board, "significance")
+
+
+def test_different_candidates_are_reported_loudly(tmp_path):
+    root = tmp_path / "results"
+    write_result(root, fake_result("iLoRA", "ml-100k", 2020, ranks_with(3), candidates="a" * 64))
+    write_result(root, fake_result("SASRec", "ml-100k", 2020, ranks_with(3), candidates="b" * 64))
+    warnings = []
+    collection = collected(root, ("iLoRA", "SASRec"), (2020,), warn=warnings.append)
+    assert len(warnings) == 1 and warnings[0].startswith("CANDIDATES DIFFER on ml-100k, seed 2020")
+    assert collection.warnings == warnings
+
+
+def test_latex_and_csv(fake_board_results):
+    boards = board_module.build_boards(collected(fake_board_results))
+    latex = tables.latex_document(boards)
+    assert r"\textbf{0.7000 $\pm$ 0.1414}" in latex and r"\underline{0.5000 $\pm$ 0.0000}" in latex
+    assert r"\begin{tabular}" in latex and r"-28.6\%" in latex
+    rows = {row["model"]: row for row in csv.DictReader(io.StringIO(tables.metrics_csv(boards)))}
+    assert float(rows["SASRec"]["hit@1_mean"]) == pytest.approx(0.7)
+    assert float(rows["SASRec"]["hit@1_std"]) == pytest.approx(statistics.stdev([0.6, 0.8]))
+    assert rows["GRU4Rec"]["hit@1_std"] == "" and float(rows["GRU4Rec"]["iLoRA_vs_pct_hit@1"]) == pytest.approx(150)
+    cost = {row["model"]: row for row in csv.DictReader(io.StringIO(tables.cost_csv(boards)))}
+    assert float(cost["iLoRA"]["trainable_params_mean"]) == 50 and float(cost["SASRec"]["train_s_mean"]) == 12
+
+
+def test_report_only_renders_report_tables_and_plots(fake_board_results, tmp_path, capsys):
+    notes = tmp_path / "notes.md"
+    notes.write_text("iLoRA loses to SASRec here because the budget is tiny.\n")
+    code = main(["--report_only", f"--out={fake_board_results}", "--models=iLoRA,SASRec,GRU4Rec,Caser",
+                 "--datasets=ml-100k", "--seeds=2020,2021", "--report=out/LEADERBOARD.md", "--figures=out/fig",
+                 "--tables=out/tab", f"--notes={notes}"])
+    assert code == 0
+    report = (tmp_path / "out" / "LEADERBOARD.md").read_text()
+    assert "## Differences from the paper's setting" in report and "Llama-2-7B" in report
+    assert "**2nd of 3**" in report and "SmolLM2-135M-Instruct" in report
+    assert ("Missing results (not in the tables): GRU4Rec on ml-100k seed 2021, Caser on ml-100k seed 2020, Caser "
+            "on ml-100k seed 2021") in report
+    assert "every model's test candidates have the same sha256" in report
+    assert "python run_scripts/leaderboard.py --report_only" in report
+    assert "![Metrics per model and dataset](fig/leaderboard_metrics.png)" in report
+    assert "![Gate weights per expert](fig/leaderboard_gates.png)" in report
+    assert "iLoRA loses to SASRec here" in report and "Wilcoxon signed-rank, paired over users" in report
+    for name in ("leaderboard_metrics.png", "leaderboard_gates.png"):
+        assert (tmp_path / "out" / "fig" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.name for p in (tmp_path / "out" / "tab").iterdir()} == {
+        "leaderboard.tex", "leaderboard_metrics.csv", "leaderboard_cost.csv", "leaderboard_significance.csv"}
+
+
+def test_report_only_without_results_fails_clearly(tmp_path, capsys):
+    assert main(["--report_only", f"--out={tmp_path}/none", "--models=SASRec", "--datasets=ml-100k"]) == 1
+    assert "No results under" in capsys.readouterr().err
+    assert not (tmp_path / "LEADERBOARD.md").exists()
+
+
+def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dry_run", "--seed=7"])
+    assert exit_info.value.code == 2 and "--seed is set by the leaderboard" in capsys.readouterr().err
+
+
+# --- planning, resuming, failures ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_args(tmp_path):
+    root = write_atomic_dataset(tmp_path / "data")
+    return [f"--data_path={root}", "--epochs=1", "--hidden_size=16", "--inner_size=32", "--n_layers=1",
+            "--n_heads=1", "--embedding_size=16", "--show_progress=False", "--state=WARNING", "--cpu_threads=1",
+            f"--load_col={TINY_RUN['load_col']}"]
+
+
+class FakeRunner:
+    """Stands in for ``run_recbole``: records each job and writes a result where the plan expects it."""
+
+    def __init__(self, fail=(), crash=()):
+        self.launched, self.fail, self.crash = [], set(fail), set(crash)
+
+    def __call__(self, job, log_file):
+        self.launched.append((job.model, job.seed))
+        log_file.write_text("fake run\n")
+        if (job.model, job.seed) in self.crash:
+            raise OSError("cannot start the interpreter")
+        if (job.model, job.seed) in self.fail:
+            return 1
+        result = fake_result(job.model, job.dataset, job.seed, ranks_with(3))
+        job.result_file.parent.mkdir(parents=True, exist_ok=True)
+        job.result_file.write_text(json.dumps(result))
+        return 0
+
+
+def leaderboard_args(models, tiny_args, seeds="2020,2021"):
+    return [f"--models={models}", "--datasets=tiny", f"--seeds={seeds}", "--out=res", "--report=LB.md",
+            "--figures=fig", "--tables=fig", *tiny_args]
+
+
+def test_resume_skips_runs_whose_result_exists(tiny_args, capsys):
+    jobs = runs.plan(["SASRec", "GRU4Rec"], ["tiny"], [2020, 2021], "candidates20", "res", overrides=tiny_args)
+    assert [(j.model, j.seed) for j in jobs] == [("SASRec", 2020), ("GRU4Rec", 2020), ("SASRec", 2021),
+                                                 ("GRU4Rec", 2021)]
+    assert len({j.result_file for j in jobs}) == 4 and all(j.error is None for j in jobs)
+    finished = jobs[1]
+    finished.result_file.parent.mkdir(parents=True)
+    finished.result_file.write_text(json.dumps(fake_result("GRU4Rec", "tiny", 2020, ranks_with(3))))
+
+    runner = FakeRunner()
+    assert main(leaderboard_args("SASRec,GRU4Rec", tiny_args), runner=runner) == 0
+    assert runner.launched == [("SASRec", 2020), ("SASRec", 2021), ("GRU4Rec", 2021)]
+    out = capsys.readouterr().out
+    assert "GRU4Rec on tiny, seed 2020: skipped" in out and "1 skipped" in out
+
+    again = FakeRunner()
+    assert main(leaderboard_args("SASRec,GRU4Rec", tiny_args), runner=again) == 0
+    assert again.launched == []  # a second invocation (a resumed leaderboard) has nothing left to do
+    capsys.readouterr()
+
+    assert main(["--dry_run", *leaderboard_args("SASRec,GRU4Rec,Caser", tiny_args, "2020")]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listing[:3]] == ["skip", "skip", "run"]
+    assert listing[3] == "1 to run, 2 finished (skipped), 0 cannot start."
+    assert "python -m recbole_ilora --model=Caser --dataset=tiny" in listing[2]
+
+
+def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_args, tmp_path, capsys):
+    runner = FakeRunner(fail={("GRU4Rec", 2020)}, crash={("GRU4Rec", 2021)})
+    code = main(leaderboard_args("NoSuchModel,GRU4Rec,SASRec", tiny_args), runner=runner)
+    assert code == 1
+    assert runner.launched == [("GRU4Rec", 2020), ("SASRec", 2020), ("GRU4Rec", 2021), ("SASRec", 2021)]
+    err = capsys.readouterr().err
+    assert "4 run(s) FAILED" in err and "Unknown model 'NoSuchModel'" in err and "exit status 1" in err
+    assert "could not run: OSError: cannot start the interpreter" in err
+    assert "log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" in err
+    report = (tmp_path / "LB.md").read_text()  # the report is still written from the runs that finished
+    assert "Run failed: GRU4Rec on tiny, seed 2020: exit status 1" in report and "| SASRec" in report
+
+
+def test_planned_result_file_is_where_run_recbole_writes_it(tiny_args):
+    """The planner's config hash is the run's: ``run_recbole`` with the job's own arguments (in this process, to
+    keep the test fast) writes its JSON exactly at the planned path, and the leaderboard then skips the job."""
+    (job,) = runs.plan(["SASRec"], ["tiny"], [2020], "candidates20", "res", overrides=tiny_args)
+    assert not job.done()
+    cli_main(job.command()[3:])  # the arguments after ``python -m recbole_ilora``
+    assert job.done() and json.loads(job.result_file.read_text())["model"] == "SASRec"
+
+    def must_not_run(job, log_file):
+        raise AssertionError(f"{job.name} has a result and must be skipped")
+
+    assert main(leaderboard_args("SASRec", tiny_args, "2020"), runner=must_not_run) == 0
+
+
+def test_a_crashing_run_process_is_reported_with_its_log(tiny_args, tmp_path):
+    """A real ``python -m recbole_ilora`` process that exits 2 (unknown model) is a failure with its log kept."""
+    broken = runs.Job("NoSuchModel", "tiny", 2020, "candidates20", ["--seed=2020", *tiny_args])
+    outcome = runs.execute([broken], tmp_path / "logs", echo=lambda line: None)
+    assert [f.reason for f in outcome.failed] == ["exit status 2"] and not outcome.finished
+    log = outcome.failed[0].log_file.read_text()
+    assert log.startswith("$ ") and "Unknown model 'NoSuchModel'" in log
