@@ -149,6 +149,7 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
             "max_rank": max(config["topk"]),
         },
         "versions": results.package_versions(),
+        "machine": results.machine_description(),
         "started_at": started_at,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": results.command_line(),

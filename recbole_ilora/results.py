@@ -63,6 +63,28 @@ def package_versions():
     return versions
 
 
+def machine_description():
+    """Where the run executes, as lines (platform; CPU model and count; memory; GPU): timings mean little without it."""
+    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = next((int(line.split()[1]) / 2**20 for line in _read_lines("/proc/meminfo")
+                   if line.startswith("MemTotal:")), None)
+    lines = [f"platform: {platform.platform()}", f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable} usable)"]
+    if memory:
+        lines.append(f"memory: {memory:.1f} GiB")
+    if torch.cuda.is_available():
+        lines.append(f"GPU: {torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
+    return lines
+
+
+def _read_lines(path):
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
 def peak_memory_mb():
     """Peak resident memory of this process and, on GPU, peak allocated CUDA memory (MiB)."""
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

@@ -59,6 +59,7 @@ def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candida
         "per_user_test": {"user": USERS[:len(ranks)], "rank": list(ranks) if per_user else None, "max_rank": 10},
         "versions": {"python": "3.11.7", "recbole-ilora": "0.1.0", "recbole": "1.2.1", "torch": "2.13.0+cpu",
                      "transformers": "5.23.0", "peft": "0.21.2", "numpy": "1.26.4", "pandas": "2.3.3"},
+        "machine": ["platform: Linux-test", "CPU: Test CPU, 2 logical CPUs (2 usable)", "memory: 23.5 GiB"],
         "started_at": "2026-11-23T08:00:00+00:00", "finished_at": f"2026-11-23T09:00:{seed % 60:02d}+00:00",
         "command": ["run_recbole", f"--model={model}", f"--dataset={dataset}", f"--seed={seed}"],
         "log_file": f"log/{model}.log", "checkpoint": f"saved/{model}.pth", "config": config,
@@ -235,6 +236,7 @@ def test_report_only_renders_report_tables_and_plots(fake_board_results, tmp_pat
     assert ("Missing results (not in the tables): GRU4Rec on ml-100k seed 2021, Caser on ml-100k seed 2020, Caser "
             "on ml-100k seed 2021") in report
     assert "every model's test candidates have the same sha256" in report
+    assert "Machine (where these runs were made, from their JSON results):\n\n- platform: Linux-test\n" in report
     assert "python run_scripts/leaderboard.py --report_only" in report
     assert "![Metrics per model and dataset](fig/leaderboard_metrics.png)" in report
     assert "![Gate weights per expert](fig/leaderboard_gates.png)" in report

@@ -31,6 +31,7 @@ def check_result_schema(result):
     assert times["total"] >= times["train"] > 0 and times["test"] > 0 and len(times["train_per_epoch"]) == 1
     assert result["peak_memory_mb"]["rss"] > 0
     assert result["parameters"]["trainable"] == result["parameters"]["total"] > 0
+    assert any(line.startswith("CPU: ") and "logical CPUs" in line for line in result["machine"])
     assert set(result["versions"]) >= {"python", "recbole", "torch", "transformers", "peft", "recbole-ilora"}
     assert result["config"]["seed"] == result["seed"] and "data_path" not in result["config"]
 

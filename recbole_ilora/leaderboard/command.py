@@ -151,7 +151,6 @@ def main(argv=None, runner=runs.subprocess_runner):
     text = report.build_report(
         boards, collection, args.report, _invocation(argv), metric_figure, gate_figure, table_files, failures,
         notes=Path(args.notes).read_text() if args.notes else None, alpha=args.alpha, reference=args.reference,
-        ran_here=bool(outcome and outcome.finished and not outcome.skipped),
     )
     _write(args.report, text)
     print(f"Report: {args.report}; figures: {figures}; tables: {tables_dir}")

@@ -6,11 +6,11 @@ analysis is added with ``--notes FILE``, kept verbatim, so re-running the leader
 """
 
 import os
-import platform
 import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+from recbole_ilora import results
 from recbole_ilora.leaderboard import runs, tables
 from recbole_ilora.registry import OWN_MODELS
 
@@ -24,31 +24,16 @@ LLM_KEYS = ("dtype", "lora_r", "num_experts", "history_length", "train_samples_p
             "gradient_accumulation_steps", "train_batch_size", "learning_rate", "generation_eval")
 
 
-def machine_lines():
-    """Where this report is generated: platform, CPU model and count, memory, accelerator."""
-    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    memory = next((int(line.split()[1]) / 2**20 for line in _read_lines("/proc/meminfo")
-                   if line.startswith("MemTotal:")), None)
-    lines = [f"platform: {platform.platform()}", f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable} usable)"]
-    if memory:
-        lines.append(f"memory: {memory:.1f} GiB")
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            lines.append(f"GPU: {torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
-    except ImportError:
-        pass
-    return lines
-
-
-def _read_lines(path):
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
+def machine_lines(collection):
+    """Where the runs were made, from their JSON results; older results without it: where this report is made."""
+    recorded = [tuple(run.result["machine"]) for run in collection.all_runs() if run.result.get("machine")]
+    if recorded and len(recorded) == len(collection.all_runs()):
+        machines = list(dict.fromkeys(recorded))
+        title = "where these runs were made, from their JSON results" + (
+            "" if len(machines) == 1 else f": {len(machines)} different machines")
+        return title, [line for machine in machines for line in machine]
+    return ("where this report was generated; the JSON results do not all record their machine",
+            results.machine_description())
 
 
 def _distinct(values):
@@ -219,7 +204,7 @@ def dataset_section(board, alpha):
 
 
 def build_report(boards, collection, report_path, command, metric_figure=None, gate_figure=None, table_files=(),
-                 failures=(), notes=None, ran_here=False, alpha=0.05, reference="iLoRA"):
+                 failures=(), notes=None, alpha=0.05, reference="iLoRA"):
     """The Markdown text of LEADERBOARD.md."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
@@ -234,10 +219,9 @@ def build_report(boards, collection, report_path, command, metric_figure=None, g
         "",
     ]
     out += warnings_section(collection, failures)
-    machine_title = "where these runs were made" if ran_here else \
-        "where this report was generated; the JSON results do not record their machine"
+    machine_title, machine = machine_lines(collection)
     out += ["## Setting", "", f"Machine ({machine_title}):", ""]
-    out += [f"- {line}" for line in machine_lines()]
+    out += [f"- {line}" for line in machine]
     out += ["", f"Software (from the JSON results): {software_line(collection)}.", ""]
     out += [f"- {line}" for line in [protocol_line(collection)] + setting_lines(collection)]
     out += ["", ("Mean ± sample std over seeds; per column the best mean is **bold** and the second "
