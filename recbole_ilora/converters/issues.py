@@ -24,14 +24,14 @@ class Issues:
 
     def warn(self, kind, where, detail=""):
         """Record one occurrence of ``kind`` (e.g. "malformed line") at ``where`` (e.g. "ratings.dat:17")."""
-        place = where + (f" ({detail})" if detail else "")
+        detail = f" ({detail})" if detail else ""
         if self.strict:
-            raise RawDataError(f"{where}: {kind}" + (f" ({detail})" if detail else "") +
-                               ". Without --strict this is a counted warning and the entry is skipped.")
+            raise RawDataError(f"{where}: {kind}{detail}. Without --strict this is a counted warning and the entry "
+                               f"is skipped.")
         self.counts[kind] = self.counts.get(kind, 0) + 1
         examples = self.examples.setdefault(kind, [])
         if len(examples) < EXAMPLES_PER_KIND:
-            examples.append(place)
+            examples.append(where + detail)
 
     def count(self, kind):
         return self.counts.get(kind, 0)

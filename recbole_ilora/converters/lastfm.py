@@ -14,7 +14,7 @@ from functools import cache
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import check_enough_parsed, read_lines, split_fields
+from recbole_ilora.converters.rawfiles import HEADER, parse_lines, split_fields
 
 NAME = "lastfm"
 SUMMARY = "HetRec 2011 Last.fm-2k: user_taggedartists[-timestamps].dat + artists.dat (+ user_artists.dat)"
@@ -42,19 +42,13 @@ def _rows(path, kind, issues, encoding, fallback=None, progress=False):
     """``(where, order, fields)`` per data line of a tab-separated HetRec file (its header line skipped)."""
     header = HEADERS[kind]
     layout = "\\t".join(header)
-    parsed = skipped = 0
-    for number, text in read_lines(path, encoding, issues, fallback_encoding=fallback, progress=progress):
-        fields = text.split("\t")
-        if parsed + skipped == 0 and [f.strip().lower() for f in fields] == [h.lower() for h in header]:
-            continue
-        fields = split_fields(text, "\t", len(header), f"{path}:{number}", issues, layout,
-                              first=parsed + skipped == 0)
-        if fields is None:
-            skipped += 1
-            continue
-        parsed += 1
-        yield f"{path}:{number}", number, fields
-    check_enough_parsed(path, parsed, skipped, issues)
+
+    def fields(text, where, first):
+        if first and [f.strip().lower() for f in text.split("\t")] == [h.lower() for h in header]:
+            return HEADER
+        return split_fields(text, "\t", len(header), where, issues, layout, first=first)
+
+    return parse_lines(path, encoding, issues, fields, fallback_encoding=fallback, progress=progress)
 
 
 def _ids(where, issues, *values):

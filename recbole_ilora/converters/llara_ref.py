@@ -22,7 +22,7 @@ import pandas as pd
 
 from recbole_ilora.converters.atomic import Table
 from recbole_ilora.converters.pipeline import Converted, clean_titles
-from recbole_ilora.converters.rawfiles import check_enough_parsed, read_lines
+from recbole_ilora.converters.rawfiles import parse_lines
 from recbole_ilora.converters.stats import split_stats
 from recbole_ilora.errors import ConfigurationError, RawDataError
 
@@ -89,26 +89,20 @@ def movielens_title(title):
 
 def read_catalogue(path, variant, encoding, issues):
     """One row per item id (the papers' ids, as strings) with its title."""
-    rows, parsed, skipped = [], 0, 0
-    for number, text in read_lines(path, encoding, issues):
-        where = f"{path}:{number}"
+    def entry(text, where, _first):
         if variant == "movielens":
             fields = text.split("|")
-            ok = len(fields) >= 2 and fields[0].strip().isdigit()
-            item = str(int(fields[0]) - 1) if ok else None
-            title = movielens_title(fields[1]) if ok else None
-        else:
-            fields = text.split("::", 1)  # a name holding '::' keeps it (the papers' loader cut it there)
-            ok = len(fields) == 2 and fields[0].strip().isdigit()
-            item, title = (fields[0].strip(), fields[1].strip()) if ok else (None, None)
-        if not ok:
-            issues.warn("malformed line", where, "expected 'id::name'" if variant != "movielens"
-                        else "expected u.item's 'id|title|...'")
-            skipped += 1
-            continue
-        parsed += 1
-        rows.append((item, title))
-    check_enough_parsed(path, parsed, skipped, issues)
+            if len(fields) >= 2 and fields[0].strip().isdigit():
+                return str(int(fields[0]) - 1), movielens_title(fields[1])
+            issues.warn("malformed line", where, "expected u.item's 'id|title|...'")
+            return None
+        fields = text.split("::", 1)  # a name holding '::' keeps it (the papers' loader cut it there)
+        if len(fields) == 2 and fields[0].strip().isdigit():
+            return fields[0].strip(), fields[1].strip()
+        issues.warn("malformed line", where, "expected 'id::name'")
+        return None
+
+    rows = [row for _, _, row in parse_lines(path, encoding, issues, entry)]
     catalogue = pd.DataFrame(rows, columns=["item", VARIANTS[variant].text_field]).drop_duplicates("item")
     if len(catalogue) != len(rows):
         issues.warn("duplicate item id in the catalogue (first kept)", str(path), f"{len(rows) - len(catalogue)}")
@@ -141,18 +135,14 @@ def parse_sample(record, padding, where, issues):
 
 def read_samples(path, padding, issues):
     """``[(line, history, target)]`` of every well-formed sample in ``path``."""
-    samples, skipped = [], 0
-    for number, text in read_lines(path, "utf-8", issues):
-        where = f"{path}:{number}"
+    def sample(text, where, _first):
         try:
-            history, target = parse_sample(json.loads(text), padding, where, issues)
+            return parse_sample(json.loads(text), padding, where, issues)
         except ValueError as error:  # json.JSONDecodeError is a ValueError too
             issues.warn("malformed sample", where, str(error))
-            skipped += 1
-            continue
-        samples.append((number, history, target))
-    check_enough_parsed(path, len(samples), skipped, issues)
-    return samples
+            return None
+
+    return [(number, *history_target) for _, number, history_target in parse_lines(path, "utf-8", issues, sample)]
 
 
 def _prefixes(parts, min_history):
@@ -211,7 +201,7 @@ def convert(raw, options, issues):
                 f"(not the papers' training data; evaluation still uses exactly their valid and test samples), or "
                 f"add the file."
             )
-        parts["train"] = [(line, history, target) for line, history, target in _prefixes(parts, options.min_history)]
+        parts["train"] = _prefixes(parts, options.min_history)
         notes.append(f"train: {len(parts['train']):,} prefixes of the valid and test histories "
                      f"(--train_from_histories; the papers' training samples are not available)")
     tables, stats = {}, []

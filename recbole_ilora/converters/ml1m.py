@@ -12,7 +12,7 @@ import re
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import check_enough_parsed, read_lines, split_fields
+from recbole_ilora.converters.rawfiles import parse_lines, split_fields
 
 NAME = "ml-1m"
 SUMMARY = "MovieLens-1M: ratings.dat + movies.dat (+ users.dat), latin-1, '::'-separated"
@@ -30,16 +30,11 @@ def add_arguments(parser):
 
 def _records(path, encoding, issues, count, layout, progress=False):
     """``(where, fields)`` for each well-formed line; checks that most lines parsed."""
-    parsed = skipped = 0
-    for number, text in read_lines(path, encoding, issues, progress=progress):
-        fields = split_fields(text, SEPARATOR, count, f"{path}:{number}", issues, layout,
-                              first=parsed + skipped == 0)
-        if fields is None:
-            skipped += 1
-            continue
-        parsed += 1
-        yield f"{path}:{number}", fields
-    check_enough_parsed(path, parsed, skipped, issues)
+    def fields(text, where, first):
+        return split_fields(text, SEPARATOR, count, where, issues, layout, first=first)
+
+    for where, _, record in parse_lines(path, encoding, issues, fields, progress=progress):
+        yield where, record
 
 
 def read_movies(path, encoding, issues):

@@ -102,7 +102,7 @@ def clean_titles(items, text_column, steps):
     changed = int((cleaned.notna() & (cleaned != raw)).sum())
     if changed:
         steps.append(f"{changed:,} title(s) had tabs or line breaks, replaced by spaces")
-    missing = cleaned.map(lambda title: is_missing(title))
+    missing = cleaned.map(is_missing)
     unreadable = int((missing & raw.map(lambda t: isinstance(t, str) and t.strip() != "")).sum())
     if unreadable:
         steps.append(f"{unreadable:,} title(s) such as 'NA' or 'None', which RecBole reads as missing, count as "

@@ -126,6 +126,30 @@ def split_fields(text, separator, count, where, issues, layout, first=False):
     return None
 
 
+HEADER = object()  # what a ``parse_lines`` parser returns for a header line: skipped, counted neither way
+
+
+def parse_lines(path, encoding, issues, parse, fallback_encoding=None, progress=False):
+    """Yield ``(where, number, record)`` for each line of ``path`` that ``parse`` turns into a record.
+
+    ``parse(text, where, first)`` returns the record, ``None`` for a bad line (after counting its warning in
+    ``issues``) or ``HEADER``; ``first`` is true until a data line has been seen. Once the file is read,
+    ``check_enough_parsed`` turns a file of mostly bad lines into an error. Other arguments: see ``read_lines``.
+    """
+    parsed = skipped = 0
+    for number, text in read_lines(path, encoding, issues, fallback_encoding=fallback_encoding, progress=progress):
+        where = f"{path}:{number}"
+        record = parse(text, where, parsed + skipped == 0)
+        if record is HEADER:
+            continue
+        if record is None:
+            skipped += 1
+            continue
+        parsed += 1
+        yield where, number, record
+    check_enough_parsed(path, parsed, skipped, issues)
+
+
 def check_enough_parsed(path, parsed, skipped, issues):
     """A file whose lines mostly failed to parse is in the wrong format: an error, not a pile of warnings."""
     if parsed + skipped == 0:

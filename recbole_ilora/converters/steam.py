@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import check_enough_parsed, read_lines
+from recbole_ilora.converters.rawfiles import parse_lines
 
 NAME = "steam"
 SUMMARY = "Steam (Kang & McAuley): steam_reviews.json.gz or australian_user_reviews.json.gz + steam_games.json.gz"
@@ -34,25 +34,21 @@ def add_arguments(group):
 
 def _dicts(path, issues, encoding, progress=False):
     """``(where, order, dict)`` per line that is a Python dict literal (or JSON); others count as malformed."""
-    parsed = skipped = 0
-    for number, text in read_lines(path, encoding, issues, progress=progress):
-        where = f"{path}:{number}"
+    def record(text, where, _first):
         try:
-            record = ast.literal_eval(text)
+            value = ast.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
             try:  # a JSON-lines re-export of the same data (true / false / null) is fine too
-                record = json.loads(text)
+                value = json.loads(text)
             except ValueError:
                 issues.warn("malformed line", where, f"neither a Python dict literal nor JSON: {error}")
-                skipped += 1
-                continue
-        if not isinstance(record, dict):
-            issues.warn("malformed line", where, f"a {type(record).__name__}, not a dict")
-            skipped += 1
-            continue
-        parsed += 1
-        yield where, number, record
-    check_enough_parsed(path, parsed, skipped, issues)
+                return None
+        if not isinstance(value, dict):
+            issues.warn("malformed line", where, f"a {type(value).__name__}, not a dict")
+            return None
+        return value
+
+    return parse_lines(path, encoding, issues, record, progress=progress)
 
 
 def read_games(path, encoding, issues):
