@@ -109,13 +109,19 @@ def to_floats(metrics):
     return None if metrics is None else {key: float(value) for key, value in metrics.items()}
 
 
-def write_json_atomic(payload, path):
-    """Write JSON so that a reader never sees a half-written file."""
+def write_text_atomic(text, path):
+    """Write ``text`` to ``path`` so that a reader never sees a half-written file; return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(payload, indent=2) + "\n")
+    partial.write_text(text)
     os.replace(partial, path)
+    return path
+
+
+def write_json_atomic(payload, path):
+    """Write JSON so that a reader never sees a half-written file."""
+    write_text_atomic(json.dumps(payload, indent=2) + "\n", path)
 
 
 def command_line():

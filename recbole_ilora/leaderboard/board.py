@@ -46,10 +46,6 @@ class Board:
         return max(others, key=lambda pair: pair[0])[1] if others else None
 
 
-def _mean(summary):
-    return None if summary is None else summary.mean
-
-
 def _cost_summary(results):
     def read(getter, result):
         try:
@@ -82,7 +78,7 @@ def build_board(collection, dataset, reference="iLoRA"):
     for model in models:
         if model != reference:
             board.improvement[model] = {
-                key: stats.relative_improvement(_mean(mine[key]), _mean(board.summary[model][key]))
+                key: stats.relative_improvement(stats.mean_of(mine[key]), stats.mean_of(board.summary[model][key]))
                 for key, _ in columns
             }
     for key, _ in columns:

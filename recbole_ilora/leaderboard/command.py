@@ -10,6 +10,7 @@ from pathlib import Path
 from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
+from recbole_ilora.results import write_text_atomic
 
 DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser"
 
@@ -70,15 +71,6 @@ def _quote(arg):
     if quoted != arg and not any(char in arg for char in '"$`\\!'):
         return f'"{arg}"'
     return quoted
-
-
-def _write(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-    return path
 
 
 def parse_arguments(argv):
@@ -143,16 +135,16 @@ def main(argv=None, runner=runs.subprocess_runner):
     if gate_runs:
         plots.gate_plot(gate_runs, gate_figure, args.reference)
     table_files = [
-        _write(tables_dir / "leaderboard.tex", tables.latex_document(boards)),
-        _write(tables_dir / "leaderboard_metrics.csv", tables.metrics_csv(boards, args.reference)),
-        _write(tables_dir / "leaderboard_cost.csv", tables.cost_csv(boards)),
-        _write(tables_dir / "leaderboard_significance.csv", tables.significance_csv(boards)),
+        write_text_atomic(tables.latex_document(boards), tables_dir / "leaderboard.tex"),
+        write_text_atomic(tables.metrics_csv(boards, args.reference), tables_dir / "leaderboard_metrics.csv"),
+        write_text_atomic(tables.cost_csv(boards), tables_dir / "leaderboard_cost.csv"),
+        write_text_atomic(tables.significance_csv(boards), tables_dir / "leaderboard_significance.csv"),
     ]
     text = report.build_report(
         boards, collection, args.report, _invocation(argv), metric_figure, gate_figure, table_files, failures,
         notes=Path(args.notes).read_text() if args.notes else None, alpha=args.alpha, reference=args.reference,
     )
-    _write(args.report, text)
+    write_text_atomic(text, args.report)
     print(f"Report: {args.report}; figures: {figures}; tables: {tables_dir}")
     if outcome:
         print(f"Runs: {len(outcome.finished)} finished, {len(outcome.skipped)} skipped (already done), "

@@ -20,6 +20,11 @@ class Summary:
     n: int
 
 
+def mean_of(summary):
+    """The mean of a ``Summary``, None for a missing one."""
+    return None if summary is None else summary.mean
+
+
 def summarize(values):
     """``Summary`` of the values that exist (None is a run that lacks the metric); None when there are none."""
     values = [float(value) for value in values if value is not None]

@@ -10,6 +10,9 @@ import io
 
 from tabulate import tabulate
 
+from recbole_ilora.leaderboard.board import COSTS
+from recbole_ilora.leaderboard.stats import mean_of
+
 DIGITS = 4  # metric precision in Markdown and LaTeX
 
 
@@ -29,10 +32,6 @@ def _latex_escape(text):
 
 MARKDOWN = Style("github", "**{}**".format, "<u>{}</u>".format, " ± ", "%")
 LATEX = Style("latex_raw", r"\textbf{{{}}}".format, r"\underline{{{}}}".format, r" $\pm$ ", r"\%", _latex_escape)
-
-
-def _mean(summary):
-    return None if summary is None else summary.mean
 
 
 def format_summary(summary, style, digits=DIGITS):
@@ -65,7 +64,7 @@ def format_p_value(p_value):
 
 def metric_rows(board, style):
     """Header and rows of the main table: one row per model, ``mean ± std`` per metric, best / second marked."""
-    marks = {key: ranks_in_column({m: _mean(board.summary[m][key]) for m in board.models}) for key, _ in board.columns}
+    marks = {key: ranks_in_column({m: mean_of(board.summary[m][key]) for m in board.models}) for key, _ in board.columns}
     headers = ["Model", "Seeds"] + [header for _, header in board.columns]
     rows = []
     for model in board.models:
@@ -132,7 +131,7 @@ def format_count(value):
 def cost_rows(board, style):
     """Train time, eval time, peak memory and parameters per model (mean ± std over seeds)."""
     columns = [("Train time", "train_s", _duration), ("Eval time", "eval_s", _duration)]
-    if any((_mean(board.cost[m]["prerequisites_s"]) or 0) >= 1 for m in board.models):
+    if any((mean_of(board.cost[m]["prerequisites_s"]) or 0) >= 1 for m in board.models):
         columns.append(("Encoder stage", "prerequisites_s", _duration))
     columns.append(("Peak RSS", "peak_rss_mb", _memory))
     if any(board.cost[m]["peak_cuda_mb"] is not None for m in board.models):
@@ -211,8 +210,7 @@ def metrics_csv(boards, reference="iLoRA"):
 
 
 def cost_csv(boards):
-    names = ["train_s", "eval_s", "prerequisites_s", "peak_rss_mb", "peak_cuda_mb", "trainable_params",
-             "total_params", "epochs"]
+    names = list(COSTS)
     header = ["dataset", "protocol", "model", "seeds"] + [f"{n}_{part}" for n in names for part in ("mean", "std")]
     rows = []
     for board in boards:
