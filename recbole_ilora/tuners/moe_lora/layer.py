@@ -1,5 +1,6 @@
 """The MoE-LoRA linear layer: peft's LoRA Linear with a variant that scales the rank dimension by the gate."""
 
+import torch.nn.functional as F
 from peft.tuners.lora.layer import Linear as LoraLinear
 from peft.tuners.lora.layer import LoraVariant
 
@@ -10,6 +11,10 @@ class MoELoraVariant(LoraVariant):
     Expert k owns rank rows ``k*r_e .. (k+1)*r_e`` of A and the matching columns of B. ``module.gate_router`` holds
     the current forward pass's gate already expanded to rank width and multiplied by K, so that
     ``scaling * K = lora_alpha / r_e`` (see ``GateRouter``).
+
+    The update is computed in the input's dtype (the backbone's), with the float32 LoRA weights cast to it, as
+    autocast would: peft instead casts every input to float32, which on a bf16 backbone was ~10% of a CPU training
+    step in copies of activations (run_scripts/bench_speed.py). Gradients still reach the float32 weights.
     """
 
     def supports_lora_conversion(self):
@@ -21,11 +26,11 @@ class MoELoraVariant(LoraVariant):
 
     @staticmethod
     def forward(module, active_adapter, x, result, **kwargs):
-        lora_A = module.lora_A[active_adapter]
-        lora_B = module.lora_B[active_adapter]
-        hidden = lora_A(module.lora_dropout[active_adapter](x))
+        weight_A = module.lora_A[active_adapter].weight.to(x.dtype)
+        weight_B = module.lora_B[active_adapter].weight.to(x.dtype)
+        hidden = F.linear(module.lora_dropout[active_adapter](x), weight_A)
         rank_weights = module.gate_router.rank_weights(hidden)
-        return result + lora_B(hidden * rank_weights) * module.scaling[active_adapter]
+        return result + F.linear(hidden * rank_weights, weight_B) * module.scaling[active_adapter]
 
     @staticmethod
     def _cannot_merge(*args, **kwargs):
@@ -39,6 +44,10 @@ class MoELoraLinear(LoraLinear):
     """A ``peft.tuners.lora.Linear`` whose every adapter uses ``MoELoraVariant``."""
 
     gate_router = None  # set by ``inject_moe_lora``; shared by every MoE-LoRA layer of one model
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cast_input_dtype_enabled = False  # peft's switch: inputs keep the backbone's dtype (MoELoraVariant)
 
     @property
     def lora_variants(self):
