@@ -149,7 +149,8 @@ def load_backbone(config):
             dequantize_gguf(path, folder)
         path = folder
     model = AutoModelForCausalLM.from_pretrained(
-        path, dtype=DTYPES[config["dtype"]], quantization_config=quantization_config(config)
+        path, dtype=DTYPES[config["dtype"]], quantization_config=quantization_config(config),
+        attn_implementation=config["attn_implementation"],
     )
     tokenizer = AutoTokenizer.from_pretrained(path)
     add_prompt_tokens(model, tokenizer)

@@ -3,7 +3,9 @@
 Its run is an ordinary ``run_recbole --model=SASRec`` run whose config copies every data, split and evaluation
 key of the LLM run (plus ``encoder_config`` overrides). So the encoder sees exactly the LLM run's items, split and
 candidates, and, with no overrides, it *is* the SASRec baseline of the same seed: the config hash finds a finished
-run's JSON result and checkpoint, and only a missing one is trained, as the first stage of the command.
+run's JSON result and checkpoint, and only a missing one is trained, as the first stage of the command. With
+overrides (the CPU default caps its epochs) it is another experiment than the baseline, so its JSON result goes to
+``<results_dir>/encoders/``, where a leaderboard reading ``<results_dir>`` does not mistake it for the baseline.
 """
 
 from pathlib import Path
@@ -14,6 +16,7 @@ from recbole_ilora.compat import load_trusted_checkpoint
 from recbole_ilora.errors import ConfigurationError
 
 ENCODER_MODEL = "SASRec"
+ENCODER_RESULTS_FOLDER = "encoders"
 
 # Besides the dataset keys (RecBole's ``parameters["Dataset"]``), what the encoder run shares with the LLM run.
 SHARED_KEYS = ("seed", "reproducibility", "protocol", "eval_args", "repeatable", "metrics", "topk", "valid_metric",
@@ -25,7 +28,9 @@ def encoder_run_config(config):
     keys = list(config.parameters["Dataset"]) + list(SHARED_KEYS)
     shared = {key: config[key] for key in keys if key in config}
     shared["data_path"] = str(Path(config["data_path"]).parent)  # the resolved folder's parent resolves back to it
-    shared.update(config["encoder_config"] or {})
+    if config["encoder_config"]:
+        shared["results_dir"] = str(Path(config["results_dir"]) / ENCODER_RESULTS_FOLDER)
+        shared.update(config["encoder_config"])
     return shared
 
 

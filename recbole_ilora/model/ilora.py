@@ -25,21 +25,22 @@ from safetensors.torch import load_file, save_file
 from recbole_ilora.data.candidates import sample_distinct
 from recbole_ilora.data.titles import item_titles
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.model.answer_loss import answer_loss
 from recbole_ilora.model.backbone import load_backbone
 from recbole_ilora.model.collaborative import ENCODER_MODEL, encoder_run_config, load_frozen_encoder
 from recbole_ilora.model.gate import Gate
 from recbole_ilora.model.generation import greedy_answers
+from recbole_ilora.model.losses import LOSS_TYPES, answer_loss, candidate_losses
 from recbole_ilora.model.projector import Projector
 from recbole_ilora.model.prompt import PromptBuilder, pad
-from recbole_ilora.model.scoring import score_continuations
+from recbole_ilora.model.scoring import SCORE_REDUCTIONS, continuation_logprobs, score_continuations
 from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora, linear_module_names
 
 # The projector and gate, beside peft's own adapter files in an exported adapter folder.
 MODULES_FILE = "ilora_modules.safetensors"
 
-# Streams of the seeded RNGs, so that training negatives and prompt shuffles never share random numbers.
-NEGATIVES_STREAM, PROMPT_ORDER_STREAM = 1, 2
+# Streams of the seeded RNGs, so that training draws (negatives, curriculum) and prompt shuffles never share
+# random numbers.
+TRAINING_STREAM, PROMPT_ORDER_STREAM = 1, 2
 
 
 def prompt_template(config):
@@ -68,6 +69,26 @@ class iLoRA(SequentialRecommender):
         return bool(config["use_item_embeddings"]) or config["num_experts"] > 1 or full_ranking
 
     @classmethod
+    def validate_config(cls, config):
+        """Checks of this model's keys that need no data or backbone, run before any prerequisite run."""
+        choices = {"loss_type": LOSS_TYPES, "score_reduction": SCORE_REDUCTIONS}
+        for key, allowed in choices.items():
+            if config[key] not in allowed:
+                raise ConfigurationError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}.")
+        if config["num_experts"] < 1 or config["lora_r"] % config["num_experts"]:
+            raise ConfigurationError(f"num_experts={config['num_experts']} must be a positive divisor of "
+                                     f"lora_r={config['lora_r']}: each expert gets lora_r / num_experts ranks.")
+        for phase in ("valid", "test"):
+            sampled = config[f"{phase}_neg_sample_args"]
+            if sampled and sampled.get("distribution") != "none" and sampled.get("sample_num") != "none":
+                per_user = sampled["sample_num"] + 1
+                if config["eval_batch_size"] < per_user:
+                    raise ConfigurationError(
+                        f"eval_batch_size={config['eval_batch_size']} is below the {per_user} candidates of one "
+                        f"{phase} user: RecBole would split a user's candidates over several predict calls and "
+                        f"{cls.__name__} would rank partial lists. Use a multiple of {per_user}.")
+
+    @classmethod
     def required_runs(cls, config):
         """Runs that must exist before this one: ``{config key: (model, config_dict)}`` (see quick_start)."""
         if config["sasrec_checkpoint"] or not cls.needs_encoder(config):
@@ -81,6 +102,9 @@ class iLoRA(SequentialRecommender):
         self.history_length = config["history_length"]
         self.train_negatives = config["train_negatives"]
         self.rerank_top_n = config["rerank_top_n"]
+        self.loss_type = config["loss_type"]
+        self.score_reduction = config["score_reduction"]
+        self.curriculum = bool(config["curriculum"]) and self.use_item_embeddings
         self.seed = config["seed"]
         self.titles = item_titles(dataset, config["item_text_field"])
         if self.needs_encoder(config) and not config["sasrec_checkpoint"]:
@@ -93,20 +117,19 @@ class iLoRA(SequentialRecommender):
         self.gate = (Gate(encoder_dim, self.num_experts, config["gate_type"], config["gate_temperature"])
                      if self.num_experts > 1 else None)
         self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings)
-        self.negative_rng = np.random.default_rng([self.seed, NEGATIVES_STREAM])
+        self.training_rng = np.random.default_rng([self.seed, TRAINING_STREAM])
+        self.last_statistics = {}
         self.progress = None  # a tqdm bar the trainer sets while evaluating; counts users
         self.evaluated_gates = {}  # raw user id -> gate weights, of the current evaluation
 
     def _lora_config(self, config, backbone):
+        self.validate_config(config)
         targets = list(config["lora_target_modules"])
         available = linear_module_names(backbone)
         unknown = [name for name in targets if name not in available]
         if unknown:
             raise ConfigurationError(f"lora_target_modules {unknown} are not linear layers of the backbone; "
                                      f"available: {', '.join(available)}.")
-        if config["num_experts"] < 1 or config["lora_r"] % config["num_experts"]:
-            raise ConfigurationError(f"num_experts={config['num_experts']} must be a positive divisor of "
-                                     f"lora_r={config['lora_r']}: each expert gets lora_r / num_experts ranks.")
         return MoELoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"], lora_dropout=config["lora_dropout"],
                              target_modules=targets, num_experts=config["num_experts"], task_type="CAUSAL_LM")
 
@@ -137,13 +160,14 @@ class iLoRA(SequentialRecommender):
             sequence_repr = self.encoder(item_seq, lengths)
         return self.gate(sequence_repr)
 
-    def _input_embeds(self, input_ids, prompt_items):
+    def _input_embeds(self, input_ids, prompt_items, text_only=False):
         """Token embeddings, with each placeholder replaced by its item's projected SASRec embedding.
 
-        ``prompt_items`` lists, per row, the items whose placeholders appear in that row, in prompt order.
+        ``prompt_items`` lists, per row, the items whose placeholders appear in that row, in prompt order. With
+        ``text_only`` the placeholders keep their token's own embedding (the curriculum's text-only prompts).
         """
         embeds = self.llm.get_input_embeddings()(input_ids)
-        if not self.use_item_embeddings:
+        if not self.use_item_embeddings or text_only:
             return embeds
         slots = (input_ids == self.prompts.history_token_id) | (input_ids == self.prompts.candidate_token_id)
         items = torch.tensor([item for row in prompt_items for item in row], device=input_ids.device)
@@ -158,17 +182,26 @@ class iLoRA(SequentialRecommender):
         did the same would leak the answer's position."""
         return np.random.default_rng([self.seed, PROMPT_ORDER_STREAM, int(user)]).permutation(count).tolist()
 
+    def _encode_prompts(self, histories, candidate_lists, device, text_only=False):
+        """Left-padded input embeddings and attention mask of the prompts listing ``candidate_lists`` in order."""
+        ids, mask = pad([self.prompts.prompt_ids(h, c) for h, c in zip(histories, candidate_lists)],
+                        self.prompts.pad_token_id, left=True)
+        ids, mask = ids.to(device), mask.to(device)
+        return self._input_embeds(ids, [h + c for h, c in zip(histories, candidate_lists)], text_only), mask
+
     def _prompts(self, item_seq, lengths, users, candidate_lists):
         """Left-padded prompt embeddings, mask and gate for users whose candidates are listed (shuffled)."""
         histories = self._histories(item_seq, lengths)
         shown = []
         for user, candidates in zip(users.tolist(), candidate_lists):
             shown.append([candidates[i] for i in self._prompt_order(user, len(candidates))])
-        ids, mask = pad([self.prompts.prompt_ids(h, c) for h, c in zip(histories, shown)],
-                        self.prompts.pad_token_id, left=True)
-        ids, mask = ids.to(item_seq.device), mask.to(item_seq.device)
-        embeds = self._input_embeds(ids, [h + c for h, c in zip(histories, shown)])
+        embeds, mask = self._encode_prompts(histories, shown, item_seq.device)
         return embeds, mask, self._gates(item_seq, lengths), shown
+
+    def _candidate_continuations(self, candidate_lists, device):
+        """Each candidate's answer tokens (title + EOS), and the index of the prompt that lists it."""
+        owners = torch.tensor([u for u, c in enumerate(candidate_lists) for _ in c], device=device)
+        return [self.prompts.target_ids(item) for candidates in candidate_lists for item in candidates], owners
 
     # ----- training -----
 
@@ -176,33 +209,60 @@ class iLoRA(SequentialRecommender):
         excluded = set(history) | {target, 0}
         if self.n_items - len(excluded) < self.train_negatives:
             raise ValueError(f"Too few items outside the history to draw {self.train_negatives} negatives.")
-        candidates = sample_distinct(self.negative_rng, self.n_items, excluded, self.train_negatives).tolist()
+        candidates = sample_distinct(self.training_rng, self.n_items, excluded, self.train_negatives).tolist()
         candidates.append(target)
-        self.negative_rng.shuffle(candidates)
+        self.training_rng.shuffle(candidates)
         return candidates
 
-    def calculate_loss(self, interaction):
-        """Cross-entropy on the target title tokens (+ EOS) after a prompt listing the target and sampled
-        negatives in random order; prompt tokens are masked out of the loss."""
+    def calculate_loss(self, interaction, training_progress=1.0):
+        """The ``loss_type`` loss of prompts listing each target with sampled negatives in random order.
+
+        ``training_progress`` (optimizer steps done / all steps) drives the curriculum: with ``curriculum`` on, a
+        batch is text-only (placeholders without item embeddings) with probability 1 - training_progress.
+        """
         item_seq, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
         targets = interaction[self.POS_ITEM_ID].tolist()
         histories = self._histories(item_seq, lengths)
         candidates = [self._training_candidates(h, t) for h, t in zip(histories, targets)]
-        input_ids, attention_mask, labels = (
-            tensor.to(item_seq.device) for tensor in self.prompts.training_batch(histories, candidates, targets)
-        )
-        embeds = self._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)])
-        with self.router.route(self._gates(item_seq, lengths)):
-            return answer_loss(self.llm, embeds, attention_mask, labels)
+        text_only = self.curriculum and self.training_rng.random() >= training_progress
+        gate = self._gates(item_seq, lengths)
+        statistics = {"text_only": float(text_only)}
+        if self.gate is not None:
+            entropy = -(gate * gate.clamp_min(1e-12).log()).sum(-1) / np.log(self.num_experts)
+            statistics["gate_entropy"] = entropy.mean().item()
+        if self.loss_type == "lm":
+            input_ids, attention_mask, labels = (
+                tensor.to(item_seq.device) for tensor in self.prompts.training_batch(histories, candidates, targets))
+            embeds = self._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)], text_only)
+            with self.router.route(gate):
+                loss = answer_loss(self.llm, embeds, attention_mask, labels)
+            self.last_statistics = {"lm_loss": loss.item(), **statistics}
+            return loss
+        embeds, mask = self._encode_prompts(histories, candidates, item_seq.device, text_only)
+        continuations, owners = self._candidate_continuations(candidates, item_seq.device)
+        logprobs = continuation_logprobs(self.llm, self.router, embeds, mask, gate, continuations, owners)
+        logprobs = logprobs.view(len(candidates), -1)
+        target_index = torch.tensor([c.index(t) for c, t in zip(candidates, targets)], device=item_seq.device)
+        target_lengths = torch.tensor([len(self.prompts.target_ids(t)) for t in targets], device=item_seq.device)
+        softmax, lm = candidate_losses(logprobs, target_index, target_lengths)
+        hits = (logprobs.argmax(1) == target_index).float().mean()
+        self.last_statistics = {"softmax_loss": softmax.item(), "lm_loss": lm.item(), "hit@1": hits.item(),
+                                **statistics}
+        return softmax if self.loss_type == "softmax" else softmax + lm
+
+    def training_statistics(self):
+        """Scalars of the last ``calculate_loss`` for the trainer's log: its losses, training Hit@1 among the
+        listed candidates (softmax losses), the gate's normalised entropy, whether the batch was text-only."""
+        return dict(self.last_statistics)
 
     # ----- scoring for RecBole's evaluator -----
 
     def _score_users(self, item_seq, lengths, users, candidate_lists):
         """Scores of each user's candidates (in the given order), one flat tensor."""
         embeds, mask, gate, _ = self._prompts(item_seq, lengths, users, candidate_lists)
-        owners = torch.tensor([u for u, c in enumerate(candidate_lists) for _ in c], device=item_seq.device)
-        continuations = [self.prompts.target_ids(item) for candidates in candidate_lists for item in candidates]
-        scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners)
+        continuations, owners = self._candidate_continuations(candidate_lists, item_seq.device)
+        scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners,
+                                     self.score_reduction)
         for user, weights in zip(users.tolist(), gate.float().cpu().tolist()):
             self.evaluated_gates[user] = weights
         if self.progress is not None:
@@ -271,6 +331,15 @@ class iLoRA(SequentialRecommender):
             raise ValueError(f"Checkpoint does not match this model's trainable weights: missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}; was it written with another config?")
         self.load_state_dict(state, strict=False)
+
+    def other_parameter(self):
+        """RecBole's hook for state beyond the weights, saved with checkpoints: the training RNG (negatives and
+        curriculum draws), so that a resumed run draws what the uninterrupted one would."""
+        return {"training_rng": self.training_rng.bit_generator.state}
+
+    def load_other_parameter(self, para):
+        if para:
+            self.training_rng.bit_generator.state = para["training_rng"]
 
     def _module_state(self):
         return {name: param.detach().contiguous() for name, param in self.named_parameters()
