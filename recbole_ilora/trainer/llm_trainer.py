@@ -1,14 +1,17 @@
 """Trainer of the LLM recommenders (iLoRA and its ablations).
 
 On top of RecBole's ``Trainer`` (whose ``fit`` loop, early stopping and evaluator it keeps): AdamW over three
-parameter groups (LoRA, projector, gate) with linear warmup and cosine decay, gradient accumulation and clipping,
-a per-epoch sample budget, progress bars in samples/s and users/s, optional generation metrics, and checkpoints
-that hold only the trained weights plus optimizer, scheduler and RNG states. A checkpoint is written every
+parameter groups (LoRA, projector, gate) with linear warmup from ``learning_rate x min_lr_ratio`` and cosine decay
+back to it (the reference's schedule: no step is wasted at lr 0), gradient accumulation and clipping, a per-epoch
+sample budget, progress bars in samples/s and users/s, per-step losses, learning rates and the model's training
+statistics in RecBole's tensorboard folder, optional generation metrics, and checkpoints that hold only the trained
+weights plus optimizer, scheduler and RNG states. A checkpoint is written every
 ``checkpoint_steps`` optimizer steps and at the end of each epoch, so ``resume_checkpoint`` continues a killed run
 from the batch after its last checkpoint with the same data order, negatives and dropout.
 """
 
 import math
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -16,13 +19,21 @@ from recbole.data.dataloader import FullSortEvalDataLoader
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 from torch.nn.utils import clip_grad_norm_
+from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
-from transformers import get_cosine_schedule_with_warmup
 
 from recbole_ilora.compat import TrustedCheckpointMixin, load_trusted_checkpoint
 from recbole_ilora.model.generation import GenerationTally
 
-CHECKPOINT_FORMAT = "recbole_ilora.llm_checkpoint/1"
+CHECKPOINT_FORMAT = "recbole_ilora.llm_checkpoint/2"
+
+
+def warmup_cosine_factor(step, warmup_steps, total_steps, floor):
+    """Learning-rate multiplier: linear from ``floor`` to 1 over the warmup steps, then cosine down to ``floor``."""
+    if step < warmup_steps:
+        return floor + (1 - floor) * step / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 class iLoRATrainer(TrustedCheckpointMixin, Trainer):
@@ -34,9 +45,11 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
         self.samples_per_epoch = config["train_samples_per_epoch"]
         self.checkpoint_steps = config["checkpoint_steps"]
         self.warmup_ratio = config["warmup_ratio"]
+        self.min_lr_ratio = config["min_lr_ratio"]
         self.generation_eval = config["generation_eval"]
         self.generation_max_new_tokens = config["generation_max_new_tokens"]
         self.scheduler = None  # needs the number of batches per epoch: built by fit
+        self.total_steps = None
         self.pending_scheduler_state = None  # from resume_checkpoint, applied once the scheduler exists
         self.resume_position, self.resume_loss = 0, 0.0  # batches (and their loss) of start_epoch already done
         self.loader_state = None  # the train loader's RNG state at the start of the current epoch
@@ -62,9 +75,10 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
         steps_per_epoch = math.ceil(self._batches_per_epoch(train_data) / self.accumulation)
-        total_steps = steps_per_epoch * self.epochs
-        self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, round(self.warmup_ratio * total_steps),
-                                                         total_steps)
+        self.total_steps = total_steps = steps_per_epoch * self.epochs
+        self.scheduler = LambdaLR(self.optimizer, partial(
+            warmup_cosine_factor, warmup_steps=round(self.warmup_ratio * total_steps), total_steps=total_steps,
+            floor=self.min_lr_ratio))
         if self.pending_scheduler_state is not None:
             self.scheduler.load_state_dict(self.pending_scheduler_state)
             for group, rate in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
@@ -93,10 +107,17 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
                 break
             if batch_idx < skip:
                 continue
-            loss = (loss_func or self.model.calculate_loss)(interaction.to(self.device))
+            step = self.scheduler.last_epoch  # optimizer steps done
+            interaction = interaction.to(self.device)
+            if loss_func is None:
+                loss = self.model.calculate_loss(interaction, training_progress=step / self.total_steps)
+            else:
+                loss = loss_func(interaction)
             self._check_nan(loss)
             (loss / self.accumulation).backward()
             total_loss += loss.item()
+            statistics = self.model.training_statistics()
+            self._log_step(epoch_idx * batches + batch_idx, loss.item(), statistics)
             done = batch_idx + 1
             if done % self.accumulation == 0 or done == batches:
                 if self.clip_grad_norm:
@@ -107,11 +128,21 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
                 if self.checkpoint_steps and self.scheduler.last_epoch % self.checkpoint_steps == 0 and done < batches:
                     self._save_checkpoint(epoch_idx, verbose=False, position=done, epoch_loss=total_loss)
             bar.update(len(interaction))
-            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
+                            **{key: f"{statistics[key]:.2f}" for key in ("hit@1",) if key in statistics})
         bar.close()
         # Training of this epoch is done; its validation may still be interrupted: resuming re-validates it.
         self._save_checkpoint(epoch_idx, verbose=False, position=batches, epoch_loss=total_loss)
         return total_loss / batches
+
+    def _log_step(self, batch, loss, statistics):
+        """One micro-batch in tensorboard (RecBole's ``log_tensorboard`` folder): loss, each group's learning rate,
+        and the model's training statistics (the softmax loss is ln(candidates) at chance)."""
+        self.tensorboard.add_scalar("Train/loss", loss, batch)
+        for group in self.optimizer.param_groups:
+            self.tensorboard.add_scalar(f"Train/lr_{group['name']}", group["lr"], batch)
+        for key, value in statistics.items():
+            self.tensorboard.add_scalar(f"Train/{key}", value, batch)
 
     def _save_checkpoint(self, epoch, verbose=True, position=None, epoch_loss=0.0, **kwargs):
         """Without ``position`` this is RecBole's call after a better validation (or after every epoch when there
@@ -133,8 +164,8 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
             "best_trainable_state": self.best_state,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "rng": {"torch": torch.get_rng_state(), "negatives": self.model.negative_rng.bit_generator.state,
-                    "loader": self.loader_state},
+            "other_parameter": self.model.other_parameter(),
+            "rng": {"torch": torch.get_rng_state(), "loader": self.loader_state},
         }, saved_model_file)
         if verbose:
             self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
@@ -159,7 +190,7 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.pending_scheduler_state = checkpoint["scheduler"]
         torch.set_rng_state(checkpoint["rng"]["torch"])
-        self.model.negative_rng.bit_generator.state = checkpoint["rng"]["negatives"]
+        self.model.load_other_parameter(checkpoint["other_parameter"])
         self.loader_state = checkpoint["rng"]["loader"]
         self.logger.info(set_color("Checkpoint loaded", "blue") +
                          f": resume training at epoch {self.start_epoch}, batch {self.resume_position}")
