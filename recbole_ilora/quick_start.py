@@ -74,6 +74,7 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
     start = time.perf_counter()
     config = Config(model, dataset, config_file_list, config_dict, cmd_args)
     configure_cpu_threads(config["cpu_threads"])
+    getattr(get_model(config["model"]), "validate_config", lambda _: None)(config)
     stage = time.perf_counter()
     prerequisites = ensure_required_runs(config)
     prerequisite_seconds = time.perf_counter() - stage
@@ -124,7 +125,7 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         "seed": config["seed"],
         "config_hash": results.config_hash(config),
         "valid_metric": config["valid_metric"].lower(),
-        "best_valid_score": float(best_valid_score),
+        "best_valid_score": float(best_valid_score) if best_valid_result is not None else None,
         "valid": results.to_floats(best_valid_result),
         "test": results.to_floats(test_result),
         "epochs_trained": len(trainer.train_epoch_seconds),

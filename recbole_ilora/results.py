@@ -24,12 +24,17 @@ RUNTIME_KEYS = frozenset({
     "sasrec_checkpoint",
 })
 
+# Keys added after results were published: left out of the hash while unset, so that the results of runs that did
+# not use them keep their hash (and are still found and reused).
+OPTIONAL_KEYS = frozenset({"eval_users"})
+
 VERSIONED_PACKAGES = ("recbole-ilora", "recbole", "torch", "transformers", "peft", "numpy", "pandas")
 
 
 def experiment_config(config):
     """The config keys that determine a run's results, as JSON-safe values."""
-    relevant = {key: value for key, value in config.final_config_dict.items() if key not in RUNTIME_KEYS}
+    relevant = {key: value for key, value in config.final_config_dict.items()
+                if key not in RUNTIME_KEYS and not (key in OPTIONAL_KEYS and value is None)}
     return json.loads(json.dumps(relevant, sort_keys=True, default=str))
 
 

@@ -101,7 +101,7 @@ def test_prompts_list_the_evaluators_candidates_shuffled(built):
 
 
 def naive_scores(model, history, candidates, gate):
-    """Reference: each candidate scored by a full forward over prompt + candidate, no cache."""
+    """Reference: each candidate's log P(title + EOS | prompt) by a full forward over prompt + candidate, no cache."""
     scores = []
     prompt = model.prompts.prompt_ids(history, candidates)
     for item in candidates:
@@ -111,7 +111,7 @@ def naive_scores(model, history, candidates, gate):
         with torch.no_grad(), model.router.route(gate):
             logprobs = model.llm(inputs_embeds=embeds).logits[0].log_softmax(-1)
         positions = range(len(prompt) - 1, len(prompt) + len(answer) - 1)
-        scores.append(sum(logprobs[p, t] for p, t in zip(positions, answer)) / len(answer))
+        scores.append(sum(logprobs[p, t] for p, t in zip(positions, answer)))
     return torch.stack(scores)
 
 
@@ -132,8 +132,9 @@ def test_kv_cached_scoring_equals_naive_scoring(built):
         assert torch.allclose(got, expected[[order[item] for item in candidate_lists[row]]], atol=1e-4)
 
 
-def test_overfitted_model_ranks_the_memorised_target_first(setup):
-    _, _, (train_data, _, _), model = build(setup, lora_dropout=0.0)
+@pytest.mark.parametrize("loss_type", ["lm", "softmax"])
+def test_overfitted_model_ranks_the_memorised_target_first(setup, loss_type):
+    _, _, (train_data, _, _), model = build(setup, lora_dropout=0.0, loss_type=loss_type)
     batch = first_batch(train_data)
     item_seq, lengths = batch[model.ITEM_SEQ][:4], batch[model.ITEM_SEQ_LEN][:4]
     targets = batch[model.POS_ITEM_ID][:4]
@@ -162,7 +163,7 @@ def test_loss_covers_only_the_target_title_and_eos(built):
 def test_answer_loss_equals_the_full_logits_loss_of_a_right_padded_batch(built):
     """Logits at the answer positions only, on left-padded rows: the same loss and gradients as transformers'
     ``labels=`` loss over every position of the same samples padded on the right."""
-    from recbole_ilora.model.answer_loss import answer_loss
+    from recbole_ilora.model.losses import answer_loss
 
     _, _, _, model = built
     histories, candidates, targets = [[3, 4, 9, 10, 11], [5]], [[5, 6, 7], [1, 2, 8, 12]], [6, 12]
@@ -209,10 +210,10 @@ def test_trainer_resumes_a_killed_run_with_the_same_next_loss(setup, tmp_path):
         config, _, (train_data, _, _), model = build(setup, **overrides)
         losses, calculate = [], model.calculate_loss
 
-        def recorded(interaction):
+        def recorded(interaction, **kwargs):
             if len(losses) == kill_at_step:
                 raise KeyboardInterrupt("killed")
-            losses.append(calculate(interaction))
+            losses.append(calculate(interaction, **kwargs))
             return losses[-1]
 
         model.calculate_loss = recorded
@@ -311,14 +312,129 @@ def test_positions_ignore_left_padding():
 
 
 def test_encoder_run_is_the_sasrec_baseline_of_the_same_seed():
-    """With no encoder_config, the encoder's SASRec run has the baseline's config hash, so either reuses the other."""
+    """With an empty encoder_config, the encoder's SASRec run has the baseline's config hash, so either reuses the
+    other; the default (capped epochs) is another experiment, whose result stays out of the leaderboard's folder."""
     from recbole_ilora.model.collaborative import encoder_run_config
     from recbole_ilora.results import config_hash
 
     for protocol in ("candidates20", "full"):
-        ilora = Config("iLoRA", "ml-100k", cmd_args=[f"--protocol={protocol}", "--seed=7"])
+        ilora = Config("iLoRA", "ml-100k", cmd_args=[f"--protocol={protocol}", "--seed=7", "--encoder_config={}"])
         encoder = Config("SASRec", "ml-100k", config_dict=encoder_run_config(ilora))
         baseline = Config("SASRec", "ml-100k", cmd_args=[f"--protocol={protocol}", "--seed=7"])
         assert config_hash(encoder) == config_hash(baseline)
-    tuned = Config("iLoRA", "ml-100k", config_dict={"encoder_config": {"epochs": 3}})
-    assert Config("SASRec", "ml-100k", config_dict=encoder_run_config(tuned))["epochs"] == 3
+        assert encoder["results_dir"] == baseline["results_dir"]
+    default = Config("iLoRA", "ml-100k", config_dict={"results_dir": "out"})
+    encoder = Config("SASRec", "ml-100k", config_dict=encoder_run_config(default))
+    assert encoder["epochs"] == default["encoder_config"]["epochs"] < baseline["epochs"]
+    assert encoder["results_dir"] == "out/encoders"
+
+
+def test_lm_term_of_the_softmax_pass_equals_the_answer_loss(built):
+    """``lm+softmax`` takes its lm term from the packed candidates pass (target title over the prompt's cache): it
+    must be the loss of the prompt with the answer appended, and so must its gradients."""
+    from recbole_ilora.model.losses import answer_loss, candidate_losses
+    from recbole_ilora.model.scoring import continuation_logprobs
+
+    _, _, _, model = built
+    model.train()
+    histories, candidates, targets = [[3, 4, 5], [7]], [[9, 11, 13, 6], [2, 8, 10, 12]], [11, 12]
+    gate = torch.softmax(torch.randn(2, model.num_experts), dim=-1)
+    lora = [param for name, param in model.named_parameters() if ".lora_B" in name][:3]
+
+    def loss_and_grads(compute):
+        model.zero_grad()
+        loss = compute()
+        loss.backward()
+        return loss.detach(), [param.grad.clone() for param in lora]
+
+    def appended():
+        input_ids, mask, labels = model.prompts.training_batch(histories, candidates, targets)
+        with model.router.route(gate):
+            return answer_loss(model.llm, model._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)]),
+                               mask, labels)
+
+    def packed():
+        embeds, mask = model._encode_prompts(histories, candidates, "cpu")
+        continuations, owners = model._candidate_continuations(candidates, "cpu")
+        logprobs = continuation_logprobs(model.llm, model.router, embeds, mask, gate, continuations, owners).view(2, 4)
+        lengths = torch.tensor([len(model.prompts.target_ids(t)) for t in targets])
+        return candidate_losses(logprobs, torch.tensor([1, 3]), lengths)[1]
+
+    with torch.no_grad():  # LoRA B starts at zero: give it weights so that its gradients mean something
+        for param in lora:
+            param.normal_(0, 0.1)
+    expected, expected_grads = loss_and_grads(appended)
+    got, grads = loss_and_grads(packed)
+    assert got.item() == pytest.approx(expected.item(), abs=1e-5)
+    for grad, reference in zip(grads, expected_grads):
+        assert torch.allclose(grad, reference, atol=1e-5)
+    with torch.no_grad():
+        for param in lora:
+            param.zero_()
+
+
+@pytest.mark.parametrize("progress, text_only", [(0.0, True), (1.0, False)])
+def test_curriculum_starts_text_only_and_ends_hybrid(setup, progress, text_only):
+    _, _, (train_data, _, _), model = build(setup, curriculum=True)
+    model.train()
+    model.calculate_loss(first_batch(train_data), training_progress=progress).backward()
+    assert model.training_statistics()["text_only"] == float(text_only)
+    projector_grads = [p.grad for p in model.projector.parameters()]
+    assert all(g is None for g in projector_grads) == text_only  # the projector is idle on text-only batches
+
+
+def test_learning_rate_warms_up_from_and_decays_to_the_floor():
+    from recbole_ilora.trainer.llm_trainer import warmup_cosine_factor
+
+    factors = [warmup_cosine_factor(step, 10, 100, 0.01) for step in range(101)]
+    assert factors[0] == pytest.approx(0.01) and factors[10] == pytest.approx(1.0) and factors[100] == pytest.approx(0.01)
+    assert max(factors) == pytest.approx(1.0) and min(factors) == pytest.approx(0.01)
+    assert all(a < b for a, b in zip(factors[:10], factors[1:11])) and all(a >= b for a, b in zip(factors[10:], factors[11:]))
+
+
+def test_eval_batch_size_below_one_users_candidates_is_refused_before_any_run(setup, tmp_path):
+    with pytest.raises(ConfigurationError, match="eval_batch_size=10 is below the 20 candidates of one valid user"):
+        run("iLoRA", "tiny", config_dict={**setup["base"], "llm_path": setup["llm"], "eval_batch_size": 10,
+                                          "item_domain": "movie", "item_text_field": "movie_title",
+                                          "results_dir": str(tmp_path / "results")})
+    assert not (tmp_path / "results").exists()  # not even the SASRec stage ran
+
+
+@pytest.mark.parametrize("key, value", [("loss_type", "ranknet"), ("score_reduction", "max")])
+def test_unknown_loss_or_reduction_is_refused(setup, key, value):
+    with pytest.raises(ConfigurationError, match=f"{key} must be one of"):
+        build(setup, **{key: value})
+
+
+def test_eval_users_evaluates_a_fixed_subset_on_the_same_candidates(setup):
+    from recbole_ilora.data import candidates_fingerprint
+
+    _, _, (_, full_valid, full_test), _ = build(setup)
+    config, _, (_, valid, test), _ = build(setup, eval_users=7)
+    users = set(test._dataset.inter_feat["user_id"].tolist())
+    assert len(users) == 7 and users == set(valid._dataset.inter_feat["user_id"].tolist())
+    assert users == set(build(setup, eval_users=7)[2][2]._dataset.inter_feat["user_id"].tolist())  # fixed by seed
+    kept = [next(iter(full_test))[0], next(iter(test))[0]]
+    for interaction in kept:  # every kept user's 20 rows are the full run's rows for that user
+        assert len(interaction) % 20 == 0
+    full_rows = {(u, i) for u, i in zip(kept[0]["user_id"].tolist(), kept[0]["item_id"].tolist())}
+    subset_rows = [(u, i) for u, i in zip(kept[1]["user_id"].tolist(), kept[1]["item_id"].tolist())]
+    assert all(row in full_rows for row in subset_rows if row[0] in {u for u, _ in full_rows})
+    assert candidates_fingerprint(test) != candidates_fingerprint(full_test)
+
+
+def test_training_logs_loss_learning_rate_and_gate_entropy_to_tensorboard(setup, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config, _, (train_data, _, _), model = build(setup, train_samples_per_epoch=8, eval_step=0,
+                                                 checkpoint_dir=str(tmp_path))
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    trainer.fit(train_data)
+    trainer.tensorboard.flush()
+    events = EventAccumulator(trainer.tensorboard.log_dir)
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"Train/loss", "Train/softmax_loss", "Train/hit@1", "Train/gate_entropy", "Train/lr_lora"} <= tags
+    assert len(events.Scalars("Train/loss")) == 2  # 8 samples / batches of 4
+    entropy = [event.value for event in events.Scalars("Train/gate_entropy")]
+    assert all(0 < value <= 1 for value in entropy)

@@ -1,9 +1,14 @@
-"""RecBole's dataset split and data loaders, with sampled-evaluation candidates fixed per (seed, user)."""
+"""RecBole's dataset split and data loaders, with sampled-evaluation candidates fixed per (seed, user), and
+optionally evaluation restricted to a fixed random subset of users (``eval_users``)."""
 
+import numpy as np
+import torch
 from recbole.data import data_preparation as recbole_data_preparation
 from recbole.data.dataloader import NegSampleEvalDataLoader
 
 from recbole_ilora.data.candidates import FixedCandidateSampler
+
+EVAL_USERS_STREAM = 3  # seeded RNG stream of the evaluated users' draw (candidates.py uses 0 and 1 per phase)
 
 
 def _samples_uniform_negatives(loader):
@@ -12,16 +17,36 @@ def _samples_uniform_negatives(loader):
         and args.get("sample_num") != "none"
 
 
+def evaluated_users(loader, count, seed):
+    """``count`` internal user ids of an evaluation loader, drawn without replacement by ``seed`` (sorted): the
+    same users for every model and run of that seed."""
+    users = np.unique(loader._dataset.inter_feat[loader._dataset.uid_field].numpy())
+    if count >= len(users):
+        return users
+    return np.sort(np.random.default_rng([seed, EVAL_USERS_STREAM]).choice(users, size=count, replace=False))
+
+
+def restrict_to_users(loader, config, users):
+    """The same evaluation loader over the given users' rows only."""
+    dataset = loader._dataset
+    keep = torch.from_numpy(np.isin(dataset.inter_feat[dataset.uid_field].numpy(), users))
+    return type(loader)(config, dataset.copy(dataset.inter_feat[keep]), loader._sampler, shuffle=False)
+
+
 def data_preparation(config, dataset):
     """Split ``dataset`` and build RecBole's train / valid / test loaders.
 
     The uniform sampled-evaluation loaders (``mode: uniN``) get a ``FixedCandidateSampler``, so every model run
-    under the same seed ranks exactly the same candidates (see ``recbole_ilora.data.candidates``).
+    under the same seed ranks exactly the same candidates (see ``recbole_ilora.data.candidates``). With
+    ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models).
     """
     train_data, valid_data, test_data = recbole_data_preparation(config, dataset)
     for loader in (valid_data, test_data):
         if _samples_uniform_negatives(loader):
             loader._sampler = FixedCandidateSampler(dataset, loader._sampler.phase, config["seed"])
+    if config["eval_users"]:
+        users = evaluated_users(test_data, config["eval_users"], config["seed"])
+        valid_data, test_data = (restrict_to_users(loader, config, users) for loader in (valid_data, test_data))
     return train_data, valid_data, test_data
 
 

@@ -34,6 +34,16 @@ def summarize(values):
     return Summary(float(np.mean(values)), std, len(values))
 
 
+def mean_interval(values, confidence=0.95):
+    """``(mean, low, high)``: the mean of per-user values and its t-interval (a run's uncertainty over its users)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean, mean
+    half = float(scipy_stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
 def relative_improvement(reference, other):
     """``(reference - other) / other`` in percent: positive when the reference model (iLoRA) is better.
 
