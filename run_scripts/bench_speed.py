@@ -26,7 +26,7 @@ from peft import LoraConfig, get_peft_model  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from recbole_ilora.model.answer_loss import answer_loss  # noqa: E402
+from recbole_ilora.model.losses import answer_loss  # noqa: E402
 from recbole_ilora.model.backbone import load_backbone  # noqa: E402
 from recbole_ilora.model.generation import greedy_answers  # noqa: E402
 from recbole_ilora.model.prompt import IGNORE_INDEX, PromptBuilder, pad  # noqa: E402
