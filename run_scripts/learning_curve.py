@@ -18,7 +18,6 @@ Writes OUT/learning_curve.md (the table) and FIGURE (Hit@1 against training prom
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from tabulate import tabulate
 
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.leaderboard.collect import candidate_files
-from recbole_ilora.leaderboard.stats import mean_interval, per_user_values, significance
+from recbole_ilora.leaderboard.stats import mean_interval, per_user_values, random_ranking_metric, significance
 from recbole_ilora.results import write_text_atomic
 
 DATASET, SEED, PROTOCOL, CANDIDATES = "ml-100k", 2020, "candidates20", 20
@@ -84,15 +83,6 @@ def on_users(result, users, metric):
     return mean_interval([values[user] for user in users])
 
 
-def random_expectation(metric, candidates=CANDIDATES):
-    """Expected ``hit@k`` / ``ndcg@k`` of a uniformly random ranking of ``candidates`` items."""
-    name, k = metric.split("@")
-    k = int(k)
-    if name == "hit":
-        return k / candidates
-    return sum(1 / math.log2(rank + 1) for rank in range(1, k + 1)) / candidates
-
-
 def _interval(value):
     return "-" if value is None else f"{value[0]:.4f} [{value[1]:.3f}, {value[2]:.3f}]"
 
@@ -139,7 +129,7 @@ def figure(points, references, path):
     for model, (color, style) in lines.items():
         if references.get(model):
             ax.axhline(references[model]["test"]["hit@1"], color=color, linestyle=style, label=f"{model} (all users)")
-    ax.axhline(random_expectation("hit@1"), color="grey", linestyle=":", label="random")
+    ax.axhline(random_ranking_metric("hit@1", CANDIDATES), color="grey", linestyle=":", label="random")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("training prompts")
     ax.set_ylabel("test Hit@1 (20 candidates)")
@@ -188,7 +178,7 @@ def main(argv=None):
             "Recipes:", *[f"- ({r}) {RECIPES[r][0]}: `{' '.join(f'--{k}={v}' for k, v in RECIPES[r][1].items())}`"
                           for r in recipes], "",
             table(points, references), "", *comparisons(points, recipes, max(budgets)), "",
-            f"Random ranking: Hit@1 {random_expectation('hit@1'):.4f}, NDCG@5 {random_expectation('ndcg@5'):.4f}."]
+            f"Random ranking: Hit@1 {random_ranking_metric('hit@1', CANDIDATES):.4f}, NDCG@5 {random_ranking_metric('ndcg@5', CANDIDATES):.4f}."]
     write_text_atomic("\n".join(text) + "\n", Path(args.out) / "learning_curve.md")
     figure(points, references, args.figure)
     print("\n".join(text))

@@ -42,7 +42,9 @@ def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candida
     test.update(generation or {})
     llm = model in ("iLoRA", "LoRARec", "TALLRec")
     config = {"seed": seed, "model": model, "dataset": dataset, "epochs": 1, "MAX_ITEM_LIST_LENGTH": 10,
-              "learning_rate": 0.001}
+              "learning_rate": 0.001,
+              "test_neg_sample_args": ({"distribution": "uniform", "sample_num": 19} if protocol == "candidates20"
+                                       else {"distribution": "none", "sample_num": "none"})}
     if llm:
         config.update({"llm_path": None, "dtype": "bfloat16", "lora_r": 16, "num_experts": 4 if model == "iLoRA" else 1,
                        "history_length": 10, "train_samples_per_epoch": 256, "generation_eval": bool(generation)})
@@ -174,6 +176,18 @@ def test_markdown_table_marks_best_and_second_with_mean_and_std(fake_board_resul
     # generation metrics appear as columns because iLoRA logged them; only one model has them: no marks
     assert "ValidRatio" in header and rows["iLoRA"][header.index("ValidRatio")] == "0.9000 ± 0.0000"
     assert rows["SASRec"][header.index("ValidRatio")] == "–"
+    # the floor: a random ranking of the 20 candidates, unmarked, with no value for generation metrics
+    assert rows["Random (expected)"][hit1] == "0.0500" and rows["Random (expected)"][header.index("NDCG@5")] == "0.1474"
+    assert rows["Random (expected)"][header.index("ValidRatio")] == "–"
+
+
+def test_random_row_is_the_mean_over_every_rank_and_absent_for_full_ranking(tmp_path):
+    for metric in ("hit@1", "hit@5", "ndcg@3", "ndcg@10"):
+        every_rank = stats.per_user_metric(list(range(1, 21)), metric)
+        assert stats.random_ranking_metric(metric, 20) == pytest.approx(sum(every_rank) / 20)
+    write_result(tmp_path, fake_result("SASRec", "ml-100k", 2020, ranks_with(5), protocol="full"))
+    full = board_module.build_board(collect(tmp_path, ["SASRec"], ["ml-100k"], [2020], "full"), "ml-100k")
+    assert full.random is None and "Random" not in tables.markdown_table(full, "metrics")
 
 
 def test_improvement_and_significance_tables(fake_board_results):
@@ -219,6 +233,7 @@ def test_latex_and_csv(fake_board_results):
     assert float(rows["SASRec"]["hit@1_mean"]) == pytest.approx(0.7)
     assert float(rows["SASRec"]["hit@1_std"]) == pytest.approx(statistics.stdev([0.6, 0.8]))
     assert rows["GRU4Rec"]["hit@1_std"] == "" and float(rows["GRU4Rec"]["iLoRA_vs_pct_hit@1"]) == pytest.approx(150)
+    assert float(rows["Random (expected)"]["hit@1_mean"]) == pytest.approx(0.05)
     cost = {row["model"]: row for row in csv.DictReader(io.StringIO(tables.cost_csv(boards)))}
     assert float(cost["iLoRA"]["trainable_params_mean"]) == 50 and float(cost["SASRec"]["train_s_mean"]) == 12
 

@@ -39,6 +39,7 @@ class Board:
     significance: list = field(default_factory=list)  # [stats.Significance], one per column
     gates: list = field(default_factory=list)  # [stats.GateSummary] of the reference's runs
     seeds: dict = field(default_factory=dict)  # model -> number of runs
+    random: dict | None = None  # key -> expected value of a random ranking (sampled candidates only)
 
     def best_other(self, key):
         """The non-reference model with the highest mean on ``key`` (None if none has it)."""
@@ -56,6 +57,25 @@ def _cost_summary(results):
     return {name: stats.summarize([read(getter, r) for r in results]) for name, getter in COSTS.items()}
 
 
+def sampled_candidates(results):
+    """Candidates per test user when the runs rank sampled candidates (positive + N negatives), else None."""
+    counts = set()
+    for result in results:
+        sampled = result["config"].get("test_neg_sample_args") or {}
+        if sampled.get("distribution") != "uniform" or not isinstance(sampled.get("sample_num"), int):
+            return None
+        counts.add(sampled["sample_num"] + 1)
+    return counts.pop() if len(counts) == 1 else None
+
+
+def random_row(columns, candidates):
+    """The analytic reference row: each ranking metric's expectation under a uniformly random ranking."""
+    if candidates is None:
+        return None
+    return {key: (stats.random_ranking_metric(key, candidates) if stats.has_per_user_form(key) else None)
+            for key, _ in columns}
+
+
 def build_board(collection, dataset, reference="iLoRA"):
     models = [model for model in collection.models if collection.of(dataset, model)]
     results = {model: collection.results(dataset, model) for model in models}
@@ -71,6 +91,7 @@ def build_board(collection, dataset, reference="iLoRA"):
         cost={m: _cost_summary(results[m]) for m in models},
         reference=reference if reference in models else None,
         seeds={m: len(results[m]) for m in models},
+        random=random_row(columns, sampled_candidates([r for rs in results.values() for r in rs])),
     )
     if board.reference is None:
         return board

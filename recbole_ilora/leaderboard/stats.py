@@ -62,6 +62,25 @@ def parse_metric(metric):
     return name, int(k)
 
 
+def has_per_user_form(metric):
+    """Whether ``metric`` is a ranking metric (``hit@k`` / ``ndcg@k``) that ranks and random rankings determine."""
+    try:
+        parse_metric(metric)
+    except ValueError:
+        return False
+    return True
+
+
+def random_ranking_metric(metric, candidates):
+    """Expected ``hit@k`` / ``ndcg@k`` of a uniformly random ranking of ``candidates`` items, one of them the
+    target (its rank is uniform over 1..candidates)."""
+    name, k = parse_metric(metric)
+    k = min(k, candidates)
+    if name == "hit":
+        return k / candidates
+    return sum(1.0 / math.log2(rank + 1) for rank in range(1, k + 1)) / candidates
+
+
 def per_user_metric(ranks, metric):
     """Per-user ``hit@k`` / ``ndcg@k`` from the 1-based rank of each user's single target (None: ranked below the
     saved cut-off), exactly as RecBole computes them with one positive per user."""

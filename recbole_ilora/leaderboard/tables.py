@@ -2,7 +2,8 @@
 
 In the metric tables each cell is ``mean ± std`` over seeds (the mean alone with one seed); per column the best
 mean is bold and the second best underlined, compared at the printed precision so that printed ties share the
-mark. CSV cells are unformatted numbers with separate mean and std columns.
+mark. Where candidates are sampled, a last row gives a random ranking's expected value, the floor every model must
+clear. CSV cells are unformatted numbers with separate mean and std columns.
 """
 
 import csv
@@ -14,6 +15,7 @@ from recbole_ilora.leaderboard.board import COSTS
 from recbole_ilora.leaderboard.stats import mean_of
 
 DIGITS = 4  # metric precision in Markdown and LaTeX
+RANDOM_ROW = "Random (expected)"  # the analytic reference row of sampled-candidate protocols
 
 
 class Style:
@@ -62,6 +64,10 @@ def format_p_value(p_value):
     return "< 1e-4" if p_value < 1e-4 else f"{p_value:.4f}"
 
 
+def format_value(value, digits=DIGITS):
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
 def metric_rows(board, style):
     """Header and rows of the main table: one row per model, ``mean ± std`` per metric, best / second marked."""
     marks = {key: ranks_in_column({m: mean_of(board.summary[m][key]) for m in board.models}) for key, _ in board.columns}
@@ -74,6 +80,8 @@ def metric_rows(board, style):
             rank = marks[key].get(model)
             row.append(style.bold(cell) if rank == 1 else style.underline(cell) if rank == 2 else cell)
         rows.append(row)
+    if board.random:
+        rows.append([RANDOM_ROW, "–"] + [format_value(board.random[key]) for key, _ in board.columns])
     return headers, rows
 
 
@@ -206,6 +214,11 @@ def metrics_csv(boards, reference="iLoRA"):
                 row += [None, None] if summary is None else [summary.mean, summary.std]
             row += [board.improvement.get(model, {}).get(key) for key in keys]
             rows.append(row)
+        if board.random:
+            row = [board.dataset, board.protocol, RANDOM_ROW, None]
+            for key in keys:
+                row += [board.random.get(key), None]
+            rows.append(row + [None] * len(keys))
     return _csv(header, rows)
 
 
