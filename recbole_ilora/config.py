@@ -7,6 +7,8 @@ Layers, later wins:
     -> properties/protocol/<protocol>.yaml -> user config files -> config_dict -> command-line overrides.
 """
 
+from pathlib import Path
+
 from recbole.config import Config as RecBoleConfig
 
 from recbole_ilora.data.location import resolve_data_path
@@ -49,7 +51,17 @@ class Config(RecBoleConfig):
 
     def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=()):
         self._cmd_args = list(cmd_args)
+        self._prerequisites = {}
         super().__init__(model, dataset, config_file_list, config_dict)
+
+    def set_prerequisite(self, key, checkpoint_file):
+        """Point ``key`` (e.g. ``sasrec_checkpoint``) at a prerequisite run's checkpoint; part of ``settings()``."""
+        self[key] = self._prerequisites[key] = str(checkpoint_file)
+
+    def settings(self):
+        """What rebuilds this config with ``Config(model, dataset, config_dict=settings)``: the user's settings
+        (config files, config_dict and command line merged), the dataset's folder and prerequisite checkpoints."""
+        return {**self.external_config_dict, "data_path": str(Path(self["data_path"]).parent), **self._prerequisites}
 
     def _load_cmd_line(self):
         return self._convert_config_dict(parse_cmd_args(self._cmd_args))

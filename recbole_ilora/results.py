@@ -6,10 +6,15 @@ import os
 import platform
 import resource
 import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 import torch
+
+from recbole_ilora.files import write_json_atomic
 
 SCHEMA_VERSION = 1
 
@@ -19,7 +24,7 @@ RUNTIME_KEYS = frozenset({
     "data_path", "checkpoint_dir", "results_dir", "dataset_save_path", "dataloaders_save_path", "save_dataset",
     "save_dataloaders", "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "nproc", "ip",
     "port", "offset", "worker", "cpu_threads", "state", "show_progress", "log_wandb", "wandb_project",
-    "resume_checkpoint", "allow_download", "llm_cache_dir",
+    "resume_checkpoint", "allow_download", "llm_cache_dir", "strict_data",
     # a path; which encoder a run uses is fixed by its data, split, seed and encoder_config, all hashed
     "sasrec_checkpoint",
 })
@@ -31,11 +36,15 @@ OPTIONAL_KEYS = frozenset({"eval_users"})
 VERSIONED_PACKAGES = ("recbole-ilora", "recbole", "torch", "transformers", "peft", "numpy", "pandas")
 
 
+def json_safe(values):
+    """``values`` as JSON would hold them (anything else as its string)."""
+    return json.loads(json.dumps(values, sort_keys=True, default=str))
+
+
 def experiment_config(config):
     """The config keys that determine a run's results, as JSON-safe values."""
-    relevant = {key: value for key, value in config.final_config_dict.items()
-                if key not in RUNTIME_KEYS and not (key in OPTIONAL_KEYS and value is None)}
-    return json.loads(json.dumps(relevant, sort_keys=True, default=str))
+    return json_safe({key: value for key, value in config.final_config_dict.items()
+                      if key not in RUNTIME_KEYS and not (key in OPTIONAL_KEYS and value is None)})
 
 
 def config_hash(config):
@@ -51,11 +60,15 @@ def result_path(config):
 
 
 def finished_checkpoint(result_file):
-    """The checkpoint of a finished run, if its JSON result and checkpoint file both exist."""
+    """The checkpoint of a finished run: the one its JSON result names, if that file is a checkpoint of the same
+    experiment (a path read from a JSON file is never followed unchecked)."""
+    from recbole_ilora import checkpoint as checkpoints
+
     if not Path(result_file).is_file():
         return None
-    checkpoint = json.loads(Path(result_file).read_text()).get("checkpoint")
-    return checkpoint if checkpoint and Path(checkpoint).is_file() else None
+    result = json.loads(Path(result_file).read_text())
+    path = result.get("checkpoint")
+    return path if path and checkpoints.is_checkpoint_of(path, result.get("config_hash")) else None
 
 
 def package_versions():
@@ -104,30 +117,77 @@ def parameter_counts(model):
     }
 
 
-def evaluated_user_tokens(loader):
-    """Raw user ids of an evaluation loader's rows, in the order RecBole's collector stores them."""
-    dataset = loader._dataset
-    return dataset.id2token(dataset.uid_field, dataset.inter_feat[dataset.uid_field].numpy()).tolist()
-
-
 def to_floats(metrics):
     return None if metrics is None else {key: float(value) for key, value in metrics.items()}
 
 
-def write_text_atomic(text, path):
-    """Write ``text`` to ``path`` so that a reader never sees a half-written file; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-    return path
-
-
-def write_json_atomic(payload, path):
-    """Write JSON so that a reader never sees a half-written file."""
-    write_text_atomic(json.dumps(payload, indent=2) + "\n", path)
-
-
 def command_line():
     return [Path(sys.argv[0]).name] + sys.argv[1:]
+
+
+class StageClock:
+    """Wall time per stage of a run (a stage may be entered more than once)."""
+
+    def __init__(self):
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.start = time.perf_counter()
+        self.seconds = {}
+
+    def add(self, name, seconds):
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    @contextmanager
+    def stage(self, name):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+
+def build_result(config, clock, trainer, model, valid_data, test_data, best_valid_score, best_valid_result,
+                 test_result, log_file, checkpoint, extras):
+    """The run's JSON result (schema ``SCHEMA_VERSION``), written atomically to ``result_path(config)``."""
+    from recbole_ilora.data import candidates_fingerprint, evaluated_user_tokens
+
+    validated = best_valid_result is not None
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "model": config["model"],
+        "dataset": config["dataset"],
+        "protocol": config["protocol"],
+        "seed": config["seed"],
+        "config_hash": config_hash(config),
+        "valid_metric": config["valid_metric"].lower(),
+        "best_valid_score": float(best_valid_score) if validated else None,
+        "valid": to_floats(best_valid_result),
+        "test": to_floats(test_result),
+        "epochs_trained": len(trainer.train_epoch_seconds),
+        "time_s": {
+            "total": round(time.perf_counter() - clock.start, 3),
+            **{name: round(seconds, 3) for name, seconds in clock.seconds.items()},
+            "train_per_epoch": [round(s, 3) for s in trainer.train_epoch_seconds],
+            "valid_per_epoch": [round(s, 3) for s in trainer.valid_epoch_seconds],
+        },
+        "peak_memory_mb": peak_memory_mb(),
+        "parameters": parameter_counts(model),
+        "candidates_sha256": {"valid": candidates_fingerprint(valid_data), "test": candidates_fingerprint(test_data)},
+        "per_user_test": {
+            "user": evaluated_user_tokens(test_data),
+            "rank": trainer.last_eval_ranks(),
+            "max_rank": max(config["topk"]),
+        },
+        "versions": package_versions(),
+        "machine": machine_description(),
+        "started_at": clock.started_at,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": command_line(),
+        "log_file": log_file,
+        "checkpoint": checkpoint,
+        "config": experiment_config(config),
+        **extras,
+    }
+    path = result_path(config)
+    result["result_file"] = str(path)
+    write_json_atomic(result, path)
+    return result

@@ -1,40 +1,49 @@
-"""Benchmark: what iLoRA costs next to plain LoRA, and what scoring costs next to generation.
+"""Benchmark: what the LLM recommenders' training steps and scoring cost, and where the time goes.
 
-In one process, on the same batch, with the real backbone (default SmolLM2-135M-Instruct):
-  1. training step (forward + backward) of MoE-LoRA (K experts, rank r) / plain peft LoRA (rank r): goal <= 1.05;
-  2. training FLOP/s (FLOPs counted by torch's FlopCounterMode) as a fraction of a matmul's FLOP/s measured here;
-  3. users/s of KV-cached candidate scoring (prompt once, 20 candidates packed over its cache) vs greedy generation,
-     and vs the padded layout it replaced (one padded row per candidate over a copied cache).
-Measurements alternate between the variants, so machine noise hits both alike. Prompts are real ml-100k prompts
-(titles from the .item file embedded in recbole), with random histories and candidates.
+In one process, on the same batch, with the real backbone (default SmolLM2-135M-Instruct, bf16), measurements
+alternating between variants so that machine noise hits all alike:
+  1. training steps (forward + backward): the default (softmax loss over 20 candidates, MoE-LoRA K=4 r=16) and the
+     lm loss; plain peft LoRA on the lm loss (goal: MoE-LoRA / LoRA <= 1.05); and the lm step with each of the
+     changes profiling led to undone, one at a time: peft's float32 LoRA inputs, LoRA dropout 0.1, sdpa attention,
+     and an integer ``logits_to_keep`` (the LM head over a strided slice);
+  2. training FLOP/s of the default and lm steps (torch's FlopCounterMode) against a bf16 matmul measured here;
+  3. with ``--profile``: torch.profiler's split of the default step's time by operator kind;
+  4. users/s of KV-cached candidate scoring (prompt once, 20 titles packed over its cache), of the padded layout it
+     replaced, and of greedy generation.
+Prompts are real ml-100k prompts (titles from the .item file embedded in recbole) with random histories and
+candidates.
 
-    python run_scripts/bench_speed.py                      # bf16 on CPU, a few minutes on 2 cores
-    python run_scripts/bench_speed.py --dtype float32 --repeats 5
+    python run_scripts/bench_speed.py --threads 1                  # ~5 minutes on this 2-core VM
+    python run_scripts/bench_speed.py --threads 2 --profile
 """
 
 import argparse
 import os
 import statistics
 import time
-from contextlib import nullcontext
+from collections import defaultdict
+from contextlib import contextmanager, nullcontext
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as run_recbole does (README: CPU threads)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from peft import LoraConfig, get_peft_model  # noqa: E402
 from tabulate import tabulate  # noqa: E402
+from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from recbole_ilora.model.losses import answer_loss  # noqa: E402
-from recbole_ilora.model.backbone import load_backbone  # noqa: E402
-from recbole_ilora.model.generation import greedy_answers  # noqa: E402
-from recbole_ilora.model.prompt import IGNORE_INDEX, PromptBuilder, pad  # noqa: E402
-from recbole_ilora.model.scoring import position_ids_from_mask, score_continuations  # noqa: E402
+from recbole_ilora.model.parts.backbone import load_backbone  # noqa: E402
+from recbole_ilora.model.parts.generation import greedy_answers  # noqa: E402
+from recbole_ilora.model.parts.losses import answer_loss, candidate_losses  # noqa: E402
+from recbole_ilora.model.parts.prompt import IGNORE_INDEX, PromptBuilder, pad  # noqa: E402
+from recbole_ilora.model.parts.scoring import continuation_logprobs, position_ids_from_mask, score_continuations  # noqa: E402
 from recbole_ilora.paths import EMBEDDED_DATASETS_DIR, PROPERTIES_DIR  # noqa: E402
-from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora  # noqa: E402
+from recbole_ilora.tuners.moe_lora import MoELoraConfig, MoELoraLinear, inject_moe_lora  # noqa: E402
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+CANDIDATES = 20
 
 
 def ml100k_titles():
@@ -50,7 +59,8 @@ def movie_template():
 
 def backbone(args):
     config = {"llm_path": args.llm_path, "llm_cache_dir": "~/.cache/recbole_ilora", "dtype": args.dtype,
-              "load_in_8bit": False, "load_in_4bit": False, "device": torch.device("cpu")}
+              "load_in_8bit": False, "load_in_4bit": False, "device": torch.device("cpu"),
+              "attn_implementation": "eager"}
     return load_backbone(config)
 
 
@@ -60,20 +70,23 @@ def timed(fn):
     return time.perf_counter() - start
 
 
-def train_step(model, gate_scope, loss_fn):
-    with gate_scope():
-        loss = loss_fn(model)
-    loss.backward()
-    model.zero_grad(set_to_none=True)
+# --- the layouts profiling replaced, kept as comparators -------------------------------------------------------
+
+def answer_loss_strided_head(lm, inputs_embeds, attention_mask, labels):
+    """``answer_loss`` with an integer ``logits_to_keep``: under autograd, F.linear on the strided slice expands the
+    vocabulary-sized head weight once per row."""
+    logits = lm(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                position_ids=position_ids_from_mask(attention_mask), logits_to_keep=labels.shape[1] + 1).logits
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE_INDEX)
 
 
 @torch.no_grad()
 def padded_scores(lm, router, prompt_embeds, prompt_mask, gate, continuations, owners, pad_token_id):
-    """The layout packed scoring replaced, kept here as its comparator: one row per candidate, padded to the longest
-    title, over a per-candidate copy of the prompt's cache."""
+    """One row per candidate, padded to the longest title, over a per-candidate copy of the prompt's cache."""
     with router.route(gate):
         out = lm(inputs_embeds=prompt_embeds, attention_mask=prompt_mask,
-                 position_ids=position_ids_from_mask(prompt_mask), use_cache=True, logits_to_keep=1)
+                 position_ids=position_ids_from_mask(prompt_mask), use_cache=True,
+                 logits_to_keep=torch.tensor([prompt_mask.shape[1] - 1]))
     tokens, mask = pad(continuations, pad_token_id)
     total = out.logits[:, -1].float().log_softmax(-1)[owners].gather(1, tokens[:, :1]).squeeze(1)
     out.past_key_values.batch_select_indices(owners)
@@ -83,14 +96,75 @@ def padded_scores(lm, router, prompt_embeds, prompt_mask, gate, continuations, o
         logits = lm(input_ids=inputs, attention_mask=torch.cat([prompt_mask[owners], mask[:, :-1]], dim=1),
                     position_ids=positions, past_key_values=out.past_key_values).logits.float()
     token_logprobs = logits.gather(2, targets.unsqueeze(2)).squeeze(2) - logits.logsumexp(-1)
-    return (total + (token_logprobs * mask[:, 1:]).sum(1)) / mask.sum(1)
+    return total + (token_logprobs * mask[:, 1:]).sum(1)
 
+
+@contextmanager
+def undone(model, change):
+    """Undo one of the speed changes on ``model`` for the duration of the block."""
+    layers = [m for m in model.modules() if isinstance(m, MoELoraLinear)]
+    if change == "float32 LoRA inputs":
+        for layer in layers:
+            layer.cast_input_dtype_enabled = True
+    elif change == "LoRA dropout 0.1":
+        for layer in layers:
+            layer.lora_dropout["default"] = nn.Dropout(0.1)
+    elif change == "sdpa attention":
+        model.set_attn_implementation("sdpa")
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.cast_input_dtype_enabled = False
+            layer.lora_dropout["default"] = nn.Identity()
+        model.set_attn_implementation("eager")
+
+
+# --- measurements ------------------------------------------------------------------------------------------------
 
 def matmul_flops_per_second(dtype, size=1024, repeats=10):
     a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b
     seconds = min(timed(lambda: a @ b) for _ in range(repeats))
     return 2 * size ** 3 / seconds
+
+
+def step_flops(step):
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+OPERATOR_KINDS = (
+    ("matmul", ("aten::mm", "aten::bmm", "aten::addmm", "aten::matmul", "aten::linear")),
+    ("attention softmax / mask", ("aten::_softmax", "aten::_softmax_backward_data", "aten::masked_fill",
+                                  "aten::where")),
+    ("copies and casts", ("aten::copy_", "aten::_to_copy", "aten::to", "aten::contiguous", "aten::clone",
+                          "aten::cat", "aten::index", "aten::index_put_", "aten::gather")),
+    ("LM-head log-softmax", ("aten::_log_softmax", "aten::_log_softmax_backward_data", "aten::nll_loss_forward",
+                             "aten::nll_loss_backward", "aten::exp", "aten::logsumexp")),
+    ("elementwise", ("aten::mul", "aten::add", "aten::add_", "aten::sub", "aten::div", "aten::div_", "aten::pow",
+                     "aten::rsqrt", "aten::silu", "aten::silu_backward", "aten::mean", "aten::sum", "aten::neg",
+                     "aten::fill_", "aten::zero_", "aten::mul_", "aten::sum_", "aten::bernoulli_")),
+)
+
+
+def profile_split(step):
+    """Share of the step's self CPU time per operator kind, and the top operators."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    events = prof.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    kinds = defaultdict(float)
+    for event in events:
+        kind = next((name for name, ops in OPERATOR_KINDS if event.key in ops), "other (Python, autograd, views)")
+        kinds[kind] += event.self_cpu_time_total
+    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
+    return ([[kind, f"{value / total:.1%}", f"{value / 1e6:.2f} s"] for kind, value in
+             sorted(kinds.items(), key=lambda item: -item[1])],
+            [[event.key, f"{event.self_cpu_time_total / total:.1%}", event.count] for event in top])
 
 
 def main():
@@ -104,16 +178,17 @@ def main():
     parser.add_argument("--new_tokens", type=int, default=16, help="greedy tokens per answer")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--profile", action="store_true", help="also split the default step's time by operator")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
 
     base, tokenizer = backbone(args)
-    moe, router = inject_moe_lora(base, MoELoraConfig(r=args.rank, lora_alpha=args.rank, lora_dropout=0.0,
+    moe, router = inject_moe_lora(base, MoELoraConfig(r=args.rank, lora_alpha=4 * args.rank, lora_dropout=0.0,
                                                       target_modules=TARGETS, num_experts=args.experts))
     plain_base, _ = backbone(args)
-    plain = get_peft_model(plain_base, LoraConfig(r=args.rank, lora_alpha=args.rank, lora_dropout=0.0,
+    plain = get_peft_model(plain_base, LoraConfig(r=args.rank, lora_alpha=4 * args.rank, lora_dropout=0.0,
                                                   target_modules=TARGETS))
     for model in (moe, plain):  # non-zero B, as after training, so that the LoRA path is really computed
         for name, param in model.named_parameters():
@@ -124,86 +199,105 @@ def main():
     prompts = PromptBuilder(tokenizer, titles, movie_template(), use_item_embeddings=True)
 
     def random_prompt_items():
-        items = rng.choice(np.arange(1, len(titles)), size=30, replace=False).tolist()
+        items = rng.choice(np.arange(1, len(titles)), size=10 + CANDIDATES, replace=False).tolist()
         return items[:10], items[10:]
 
     samples = [random_prompt_items() for _ in range(args.batch)]
-    ids, mask, labels = prompts.training_batch([h for h, _ in samples], [c for _, c in samples],
-                                               [c[0] for _, c in samples])
-    full_labels = torch.full_like(ids, IGNORE_INDEX)
-    full_labels[:, -labels.shape[1]:] = labels
-
-    def ours(model):
-        return answer_loss(model, model.get_input_embeddings()(ids), mask, labels)
-
-    def all_positions(model):  # the comparator: transformers' own loss, LM head over every position
-        return model(input_ids=ids, attention_mask=mask, position_ids=position_ids_from_mask(mask),
-                     labels=full_labels).loss
-
+    histories, candidate_lists = [h for h, _ in samples], [c for _, c in samples]
+    targets = [c[0] for c in candidate_lists]
+    ids, mask, labels = prompts.training_batch(histories, candidate_lists, targets)
+    prompt_ids, prompt_mask = pad([prompts.prompt_ids(h, c) for h, c in samples], prompts.pad_token_id, left=True)
+    continuations = [prompts.target_ids(item) for c in candidate_lists for item in c]
+    owners = torch.arange(args.batch).repeat_interleave(CANDIDATES)
     gate = torch.softmax(torch.randn(args.batch, args.experts), dim=-1)
-    variants = {"MoE-LoRA": (moe, lambda: router.route(gate), ours),
-                "plain LoRA": (plain, nullcontext, ours),
-                "MoE-LoRA, labels= loss": (moe, lambda: router.route(gate), all_positions)}
-    step_times = {name: [] for name in variants}
-    for variant in variants.values():
-        train_step(*variant)  # warm-up
+
+    def lm_loss(model, loss=answer_loss):
+        return loss(model, model.get_input_embeddings()(ids), mask, labels)
+
+    def softmax_loss(model):
+        logprobs = continuation_logprobs(model, router, model.get_input_embeddings()(prompt_ids), prompt_mask, gate,
+                                         continuations, owners).view(args.batch, CANDIDATES)
+        lengths = torch.tensor([len(prompts.target_ids(t)) for t in targets])
+        return candidate_losses(logprobs, torch.zeros(args.batch, dtype=torch.long), lengths)[0]
+
+    def step(model, loss_fn, scope=nullcontext, gated=True):
+        def run():
+            with scope(), (router.route(gate) if gated else nullcontext()):
+                loss = loss_fn(model)
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+        return run
+
+    variants = {
+        "softmax loss (default)": step(moe, softmax_loss),
+        "lm loss": step(moe, lm_loss),
+        "lm loss, plain peft LoRA": step(plain, lm_loss, gated=False),
+        "lm loss + float32 LoRA inputs": step(moe, lm_loss, lambda: undone(moe, "float32 LoRA inputs")),
+        "lm loss + LoRA dropout 0.1": step(moe, lm_loss, lambda: undone(moe, "LoRA dropout 0.1")),
+        "lm loss + sdpa attention": step(moe, lm_loss, lambda: undone(moe, "sdpa attention")),
+        "lm loss + strided LM-head slice": step(moe, lambda m: lm_loss(m, answer_loss_strided_head)),
+    }
+    moe.train()
+    plain.train()
+    times = {name: [] for name in variants}
+    for run in variants.values():
+        run()  # warm-up
     for _ in range(args.repeats):
-        for name, variant in variants.items():
-            step_times[name].append(timed(lambda: train_step(*variant)))
-    with FlopCounterMode(display=False) as counter:
-        train_step(*variants["MoE-LoRA"])
-    step_flops = counter.get_total_flops()
+        for name, run in variants.items():
+            times[name].append(timed(run))
+    median = {name: statistics.median(values) for name, values in times.items()}
     peak = matmul_flops_per_second(base.dtype)
+    flops = {name: step_flops(variants[name]) for name in ("softmax loss (default)", "lm loss")}
+    split = profile_split(variants["softmax loss (default)"]) if args.profile else None
 
     # Scoring vs generation, users x 20 candidates, on the MoE-LoRA model.
     moe.eval()
     users = [random_prompt_items() for _ in range(args.users)]
-    prompt_ids, prompt_mask = pad([prompts.prompt_ids(h, c) for h, c in users], prompts.pad_token_id, left=True)
-    embeds = moe.get_input_embeddings()(prompt_ids)
+    user_ids, user_mask = pad([prompts.prompt_ids(h, c) for h, c in users], prompts.pad_token_id, left=True)
+    embeds = moe.get_input_embeddings()(user_ids)
     user_gate = torch.softmax(torch.randn(args.users, args.experts), dim=-1)
-    continuations = [prompts.target_ids(item) for _, c in users for item in c]
-    owners = torch.arange(args.users).repeat_interleave(20)
-
-    def score():
-        return score_continuations(moe, router, embeds, prompt_mask, user_gate, continuations, owners)
-
-    def score_padded():
-        return padded_scores(moe, router, embeds, prompt_mask, user_gate, continuations, owners, prompts.pad_token_id)
-
-    def generate():
-        greedy_answers(moe, router, tokenizer, embeds, prompt_mask, user_gate, args.new_tokens)
-
-    disagreement = (score() - score_padded()).abs().max().item()  # also the warm-up
-    generate()
-    eval_times = {"score": [], "padded": [], "generate": []}
+    user_continuations = [prompts.target_ids(item) for _, c in users for item in c]
+    user_owners = torch.arange(args.users).repeat_interleave(CANDIDATES)
+    scorers = {
+        "score": lambda: score_continuations(moe, router, embeds, user_mask, user_gate, user_continuations,
+                                             user_owners),
+        "padded": lambda: padded_scores(moe, router, embeds, user_mask, user_gate, user_continuations, user_owners,
+                                        prompts.pad_token_id),
+        "generate": lambda: greedy_answers(moe, router, tokenizer, embeds, user_mask, user_gate, args.new_tokens),
+    }
+    disagreement = (scorers["score"]() - scorers["padded"]()).abs().max().item()  # also the warm-up
+    scorers["generate"]()
+    eval_times = {name: [] for name in scorers}
     for _ in range(args.repeats):
-        eval_times["score"].append(timed(score))
-        eval_times["padded"].append(timed(score_padded))
-        eval_times["generate"].append(timed(generate))
+        for name, run in scorers.items():
+            eval_times[name].append(timed(run))
+    score_s, padded_s, generate_s = (statistics.median(eval_times[name]) for name in scorers)
 
-    moe_step, plain_step, full_step = (statistics.median(times) for times in step_times.values())
-    score_s, padded_s, generate_s = (statistics.median(eval_times[name]) for name in ("score", "padded", "generate"))
-    tokens = int(mask.sum())
+    prompt_tokens = int(prompt_mask.sum())
     print(f"backbone {base.config.name_or_path}, {args.dtype}, {args.threads} thread(s); training batch "
-          f"{args.batch} prompts, {tokens} tokens; medians of {args.repeats} alternating repeats")
-    print(tabulate([
-        [f"MoE-LoRA K={args.experts} r={args.rank} training step", f"{moe_step:.3f} s", f"{tokens / moe_step:.0f} tokens/s"],
-        [f"plain LoRA r={args.rank} training step", f"{plain_step:.3f} s", f"{tokens / plain_step:.0f} tokens/s"],
-        ["MoE-LoRA / plain LoRA step time", f"{moe_step / plain_step:.3f}", "goal <= 1.05"],
-        ["MoE-LoRA step, LM head over every position", f"{full_step:.3f} s",
-         f"answer-only logits {full_step / moe_step:.2f}x faster"],
-        ["training FLOP/s (FlopCounterMode)", f"{step_flops / moe_step / 1e9:.1f} GFLOP/s",
-         f"{step_flops / moe_step / peak:.1%} of matmul peak"],
-        [f"matmul peak ({base.dtype}, 1024^3)", f"{peak / 1e9:.1f} GFLOP/s", ""],
-        [f"KV-cached scoring, {args.users} users x 20 candidates", f"{score_s:.3f} s",
-         f"{args.users / score_s:.2f} users/s"],
-        ["padded-row scoring (the layout it replaced)", f"{padded_s:.3f} s", f"{args.users / padded_s:.2f} users/s"],
-        ["packed over padded scoring speed-up", f"{padded_s / score_s:.2f}x",
-         f"max |score difference| {disagreement:.1e}"],
+          f"{args.batch} prompts ({prompt_tokens} prompt tokens, {sum(map(len, continuations))} candidate-title "
+          f"tokens); medians of {args.repeats} alternating repeats")
+    rows = [[f"{name} step", f"{seconds:.3f} s", f"{seconds / args.batch:.3f} s/prompt",
+             f"{seconds / median['lm loss']:.2f}x the lm step"] for name, seconds in median.items()]
+    rows[2][3] = f"MoE-LoRA / plain LoRA = {median['lm loss'] / median['lm loss, plain peft LoRA']:.3f} (goal <= 1.05)"
+    for name, count in flops.items():
+        rows.append([f"{name}: FLOP/s (FlopCounterMode)", f"{count / median[name] / 1e9:.1f} GFLOP/s",
+                     f"{count / median[name] / peak:.1%} of matmul peak", f"{count / 1e9:.0f} GFLOP per step"])
+    rows.append([f"matmul peak ({base.dtype}, 1024^3)", f"{peak / 1e9:.1f} GFLOP/s", "", ""])
+    rows += [
+        [f"KV-cached scoring, {args.users} users x {CANDIDATES} candidates", f"{score_s:.3f} s",
+         f"{args.users / score_s:.2f} users/s", ""],
+        ["padded-row scoring (the layout it replaced)", f"{padded_s:.3f} s", f"{args.users / padded_s:.2f} users/s",
+         f"packed: {padded_s / score_s:.2f}x faster, max |score difference| {disagreement:.1e}"],
         [f"greedy generation, {args.users} users x {args.new_tokens} tokens", f"{generate_s:.3f} s",
-         f"{args.users / generate_s:.2f} users/s"],
-        ["scoring speed-up over generation", f"{generate_s / score_s:.1f}x", ""],
-    ], headers=["measure", "value", ""], tablefmt="github"))
+         f"{args.users / generate_s:.2f} users/s", f"scoring: {generate_s / score_s:.1f}x faster"],
+    ]
+    print(tabulate(rows, headers=["measure", "time", "rate", "compared"], tablefmt="github"))
+    if split:
+        kinds, top = split
+        print("\nWhere the default step's time goes (torch.profiler, self CPU time):")
+        print(tabulate(kinds, headers=["operator kind", "share", "time"], tablefmt="github"))
+        print(tabulate(top, headers=["top operators", "share", "calls"], tablefmt="github"))
 
 
 if __name__ == "__main__":

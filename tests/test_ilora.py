@@ -9,8 +9,8 @@ from recbole.utils import init_seed
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.model.prompt import pad
-from recbole_ilora.model.scoring import position_ids_from_mask
+from recbole_ilora.model.parts.prompt import pad
+from recbole_ilora.model.parts.scoring import position_ids_from_mask
 from recbole_ilora.quick_start import run
 from recbole_ilora.registry import get_model, get_trainer
 
@@ -163,7 +163,7 @@ def test_loss_covers_only_the_target_title_and_eos(built):
 def test_answer_loss_equals_the_full_logits_loss_of_a_right_padded_batch(built):
     """Logits at the answer positions only, on left-padded rows: the same loss and gradients as transformers'
     ``labels=`` loss over every position of the same samples padded on the right."""
-    from recbole_ilora.model.losses import answer_loss
+    from recbole_ilora.model.parts.losses import answer_loss
 
     _, _, _, model = built
     histories, candidates, targets = [[3, 4, 9, 10, 11], [5]], [[5, 6, 7], [1, 2, 8, 12]], [6, 12]
@@ -260,7 +260,7 @@ def test_adapter_round_trip_reproduces_scores(setup, built, tmp_path):
 def test_added_tokens_leave_pretrained_rows_and_start_at_their_mean(tiny_llama):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from recbole_ilora.model.backbone import add_prompt_tokens
+    from recbole_ilora.model.parts.backbone import add_prompt_tokens
 
     model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_llama), AutoTokenizer.from_pretrained(tiny_llama)
     pretrained = model.get_input_embeddings().weight.detach().clone()
@@ -314,7 +314,7 @@ def test_positions_ignore_left_padding():
 def test_encoder_run_is_the_sasrec_baseline_of_the_same_seed():
     """With an empty encoder_config, the encoder's SASRec run has the baseline's config hash, so either reuses the
     other; the default (capped epochs) is another experiment, whose result stays out of the leaderboard's folder."""
-    from recbole_ilora.model.collaborative import encoder_run_config
+    from recbole_ilora.prerequisites import encoder_run_config
     from recbole_ilora.results import config_hash
 
     for protocol in ("candidates20", "full"):
@@ -332,8 +332,8 @@ def test_encoder_run_is_the_sasrec_baseline_of_the_same_seed():
 def test_lm_term_of_the_softmax_pass_equals_the_answer_loss(built):
     """``lm+softmax`` takes its lm term from the packed candidates pass (target title over the prompt's cache): it
     must be the loss of the prompt with the answer appended, and so must its gradients."""
-    from recbole_ilora.model.losses import answer_loss, candidate_losses
-    from recbole_ilora.model.scoring import continuation_logprobs
+    from recbole_ilora.model.parts.losses import answer_loss, candidate_losses
+    from recbole_ilora.model.parts.scoring import continuation_logprobs
 
     _, _, _, model = built
     model.train()

@@ -7,9 +7,9 @@ from recbole.model.sequential_recommender import GRU4Rec, SASRec
 from recbole.trainer import Trainer
 
 from recbole_ilora import registry
-from recbole_ilora.compat import TrustedCheckpointMixin
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.trainer import RunRecordingMixin
+from recbole_ilora.trainer.recording import RecBoleCheckpoints
 
 
 def test_recbole_models_are_found():
@@ -43,5 +43,5 @@ def test_far_off_model_name_lists_known_models():
 def test_trainer_falls_back_to_recbole_with_run_recording():
     trainer_class = registry.get_trainer(SASRec.type, "SASRec")
     assert issubclass(trainer_class, Trainer)
-    assert issubclass(trainer_class, RunRecordingMixin) and issubclass(trainer_class, TrustedCheckpointMixin)
+    assert issubclass(trainer_class, RunRecordingMixin) and issubclass(trainer_class, RecBoleCheckpoints)
     assert registry.get_trainer(SASRec.type, "SASRec") is trainer_class  # built once, then cached

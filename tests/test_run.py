@@ -10,7 +10,7 @@ import torch
 from conftest import TINY_RUN
 
 from recbole_ilora.cli import main as cli_main
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.errors import CheckpointError, ConfigurationError
 from recbole_ilora.quick_start import configure_cpu_threads, load_data_and_model, run
 
 METRICS = {f"{name}@{k}" for name in ("hit", "ndcg") for k in (1, 3, 5, 10)}
@@ -71,7 +71,7 @@ def test_full_protocol_run_and_reload_of_best_checkpoint(tiny_data_root):
     ranks_match_metrics(result)
     config, model, _, _, _, test_data = load_data_and_model(result["checkpoint"])
     assert config["model"] == "GRU4Rec" and type(model).__name__ == "GRU4Rec"
-    saved = torch.load(result["checkpoint"], weights_only=False)["state_dict"]
+    saved = torch.load(result["checkpoint"], weights_only=True)["weights"]  # plain data: no unpickling needed
     assert all(torch.equal(model.state_dict()[key], value) for key, value in saved.items())
 
 
@@ -94,17 +94,59 @@ def test_fresh_process_reevaluates_a_saved_checkpoint(tiny_data_root):
     assert float(completed.stdout.split()[-1]) == pytest.approx(result["test"]["ndcg@10"], abs=1e-4)
 
 
-def test_resume_continues_from_the_checkpoint_epoch(tiny_data_root):
+def killed_at_epoch(epoch, monkeypatch):
+    """Make RecBole's training raise, as a kill would, when it reaches ``epoch`` (after earlier checkpoints)."""
+    from recbole.trainer import Trainer
+
+    train_epoch = Trainer._train_epoch
+
+    def maybe_killed(self, train_data, epoch_idx, *args, **kwargs):
+        if epoch_idx == epoch:
+            raise KeyboardInterrupt("killed")
+        return train_epoch(self, train_data, epoch_idx, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", maybe_killed)
+
+
+def test_resume_continues_a_killed_run_into_new_files_and_counts_all_epochs(tiny_data_root, tmp_path, monkeypatch):
+    args = [*tiny_args(tiny_data_root, epochs=3), f"--checkpoint_dir={tmp_path / 'saved'}"]
+    with monkeypatch.context() as patch:
+        killed_at_epoch(2, patch)
+        with pytest.raises(KeyboardInterrupt):
+            run("SASRec", "tiny", cmd_args=args)
+    [interrupted] = (tmp_path / "saved").glob("SASRec-*.pth")
+    before = interrupted.read_bytes()
+    checkpoint = torch.load(interrupted, weights_only=True)
+    resumed = run("SASRec", "tiny", cmd_args=[*args, f"--resume_checkpoint={interrupted}"])
+    assert interrupted.read_bytes() == before and resumed["checkpoint"] != str(interrupted)  # never written over
+    assert resumed["resumed_from"] == str(interrupted)
+    assert resumed["epochs_trained"] == 3 - (checkpoint["epoch"] + 1) + len(checkpoint["timing"]["train_epoch_seconds"])
+    assert resumed["time_s"]["train"] >= checkpoint["timing"]["fit_seconds"]
+
+
+def test_resume_under_another_config_is_refused_naming_the_keys(tiny_data_root):
     first = run("SASRec", "tiny", cmd_args=tiny_args(tiny_data_root))
-    resumed = run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root, epochs=2),
-                                              f"--resume_checkpoint={first['checkpoint']}"])
-    assert resumed["epochs_trained"] == 1  # epoch 0 came from the checkpoint, only epoch 1 ran
-    assert resumed["config_hash"] != first["config_hash"]  # epochs differ: another experiment
+    with pytest.raises(CheckpointError, match=r"epochs \(1 there, 2 here\)"):
+        run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root, epochs=2),
+                                        f"--resume_checkpoint={first['checkpoint']}"])
 
 
 def test_resume_from_missing_checkpoint_names_the_file(tiny_data_root):
-    with pytest.raises(FileNotFoundError, match="nope.pth"):
+    with pytest.raises(CheckpointError, match="nope.pth"):
         run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), "--resume_checkpoint=nope.pth"])
+
+
+def test_a_pickled_checkpoint_is_refused_without_unpickling(tiny_data_root, tmp_path):
+    from recbole_ilora.checkpoint import load
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    path = tmp_path / "foreign.pth"
+    torch.save({"format": "recbole_ilora.checkpoint/1", "config": Payload()}, path)
+    with pytest.raises(CheckpointError, match="not a checkpoint written by this version"):
+        load(path)
 
 
 def test_cli_reports_user_errors_without_traceback(capsys, tmp_path):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from recbole_ilora.model.losses import candidate_losses
-from recbole_ilora.model.scoring import score_continuations
+from recbole_ilora.model.parts.losses import candidate_losses
+from recbole_ilora.model.parts.scoring import score_continuations
 from recbole_ilora.tuners.moe_lora import GateRouter
 
 PROMPT_END, EOS = 0, 1

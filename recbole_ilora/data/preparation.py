@@ -55,3 +55,9 @@ def candidates_fingerprint(loader):
     if isinstance(getattr(loader, "_sampler", None), FixedCandidateSampler):
         return loader._sampler.fingerprint(loader._dataset, loader.neg_sample_num)
     return None
+
+
+def evaluated_user_tokens(loader):
+    """Raw user ids of an evaluation loader's rows, in the order RecBole's collector stores them."""
+    dataset = loader._dataset
+    return dataset.id2token(dataset.uid_field, dataset.inter_feat[dataset.uid_field].numpy()).tolist()

@@ -10,7 +10,7 @@ from pathlib import Path
 from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
-from recbole_ilora.results import write_text_atomic
+from recbole_ilora.files import write_text_atomic
 
 DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser,Pop"
 

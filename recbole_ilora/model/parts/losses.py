@@ -13,8 +13,8 @@ candidates), so it costs nothing more than ``softmax``.
 import torch
 import torch.nn.functional as F
 
-from recbole_ilora.model.prompt import IGNORE_INDEX
-from recbole_ilora.model.scoring import position_ids_from_mask
+from recbole_ilora.model.parts.prompt import IGNORE_INDEX
+from recbole_ilora.model.parts.scoring import position_ids_from_mask
 
 LOSS_TYPES = ("lm", "softmax", "lm+softmax")
 

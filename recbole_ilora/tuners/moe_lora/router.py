@@ -1,11 +1,6 @@
-"""Putting MoE-LoRA into a model: peft's injection with a custom module, and the router carrying the gate."""
+"""The router: carries one forward pass's per-sequence gate to every MoE-LoRA layer of a model."""
 
 from contextlib import contextmanager
-
-from peft import get_peft_model
-from torch import nn
-
-from recbole_ilora.tuners.moe_lora.layer import MoELoraLinear
 
 
 class GateRouter:
@@ -40,22 +35,3 @@ class GateRouter:
         if weights.shape[0] not in (1, hidden.shape[0]):
             raise ValueError(f"gate batch {weights.shape[0]} does not match the input batch {hidden.shape[0]}")
         return weights.view(weights.shape[0], *([1] * (hidden.dim() - 2)), -1).to(hidden.dtype)
-
-
-def linear_module_names(model):
-    """Short names of the model's linear layers (``q_proj``, ``down_proj``, ...), the valid target modules."""
-    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, nn.Linear)})
-
-
-def inject_moe_lora(model, config):
-    """Wrap ``model`` in a peft model whose target linears are ``MoELoraLinear``; return ``(peft_model, router)``.
-
-    Only the LoRA weights are trainable afterwards (peft freezes the rest).
-    """
-    config._register_custom_module({nn.Linear: MoELoraLinear})
-    peft_model = get_peft_model(model, config)
-    router = GateRouter(config.num_experts, config.r)
-    for module in peft_model.modules():
-        if isinstance(module, MoELoraLinear):
-            module.gate_router = router
-    return peft_model, router

@@ -11,7 +11,7 @@ tokenising each prompt string: faster, and each placeholder's position is known 
 import torch
 
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.model.backbone import CANDIDATE_TOKEN, HISTORY_TOKEN
+from recbole_ilora.model.parts.backbone import CANDIDATE_TOKEN, HISTORY_TOKEN
 
 IGNORE_INDEX = -100  # label of positions the loss skips
 

@@ -17,7 +17,7 @@ shorter). ``first`` scores the first token only and skips the packed pass.
 import torch
 import torch.nn.functional as F
 
-from recbole_ilora.model.prompt import IGNORE_INDEX
+from recbole_ilora.model.parts.prompt import IGNORE_INDEX
 
 SCORE_REDUCTIONS = ("sum", "mean", "first")
 

@@ -1,0 +1,115 @@
+"""Checkpoints: the one place where this package saves and loads them, for every model and trainer.
+
+A checkpoint is plain data: tensors, numbers, strings, lists and dicts. The run's config is stored as the plain dict
+its JSON result holds (``results.experiment_config``) with its hash, and as the user's settings that built it
+(config files, ``config_dict`` and command line merged, with the dataset folder), so that nothing needs unpickling: files are loaded with ``torch.load(weights_only=True)`` and a file from elsewhere cannot run code.
+(RecBole itself pickles its ``Config`` into checkpoints, which torch >= 2.6 refuses to load by default: RecBole
+issues #2212, #2215.) A checkpoint is only resumed, reused or evaluated by a run with the same config hash; a
+mismatch names the keys that differ.
+
+Keys: ``format``, ``model``, ``dataset``, ``config``, ``config_hash``, ``settings``, ``weights`` (the weights to evaluate:
+RecBole's best ones, or an LLM model's trainable ones), then whatever the trainer needs to resume (see
+``RunRecordingMixin`` and ``iLoRATrainer``).
+"""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from recbole_ilora import results
+from recbole_ilora.errors import CheckpointError
+from recbole_ilora.files import write_file_atomic
+
+FORMAT = "recbole_ilora.checkpoint/1"
+HEADER = ("format", "model", "dataset", "config", "config_hash", "settings")  # what save() adds to the content
+
+
+def plain(value):
+    """``value`` with NumPy scalars and arrays (RecBole's scores, some models' ``other_parameter``) as Python
+    numbers and tensors, which ``weights_only`` loading accepts."""
+    if isinstance(value, dict):
+        return type(value)((key, plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    return value
+
+
+def save(path, config, **content):
+    """Write a checkpoint of the run configured by ``config`` atomically to ``path``; return ``path``."""
+    content = plain(content)
+    payload = {"format": FORMAT, "model": config["model"], "dataset": config["dataset"],
+               "config": results.experiment_config(config), "config_hash": results.config_hash(config),
+               "settings": results.json_safe(config.settings()), **content}
+    return write_file_atomic(path, lambda partial: torch.save(payload, partial))
+
+
+def content(checkpoint):
+    """What a trainer put into ``checkpoint`` (for a resumed run's first copy of it)."""
+    return {key: value for key, value in checkpoint.items() if key not in HEADER}
+
+
+def load(path, device="cpu"):
+    """A checkpoint this package wrote, loaded without unpickling; ``CheckpointError`` for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint file {str(path)!r} does not exist; check the path (resume_checkpoint, "
+                              f"sasrec_checkpoint) or the checkpoint_dir it was saved to.")
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path} is not a checkpoint written by this version of recbole-ilora: loading it would need unpickling "
+            f"({str(error).splitlines()[0][:160]}). RecBole's own checkpoints and those of earlier versions pickle "
+            f"their Config; re-run the training that produced it."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as error:
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({error}); it may be truncated: re-run the "
+                              f"training that produced it.") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a recbole-ilora checkpoint ({FORMAT}).")
+    return checkpoint
+
+
+def differing_keys(saved, current):
+    """Keys whose values differ between two plain experiment configs, sorted."""
+    return sorted(key for key in set(saved) | set(current) if saved.get(key) != current.get(key))
+
+
+def check_same_experiment(checkpoint, config, path, purpose):
+    """Raise ``CheckpointError`` unless ``checkpoint`` was written by a run with ``config``'s hash."""
+    if checkpoint["config_hash"] == results.config_hash(config):
+        return
+    current = results.experiment_config(config)
+    keys = differing_keys(checkpoint["config"], current)
+    shown = ", ".join(f"{key} ({checkpoint['config'].get(key)!r} there, {current.get(key)!r} here)"
+                      for key in keys[:6])
+    more = f" and {len(keys) - 6} more" if len(keys) > 6 else ""
+    raise CheckpointError(
+        f"Checkpoint {path} was written by another experiment than this run, so it cannot be {purpose}: "
+        f"{shown}{more} differ. Run with the checkpoint's own settings, or start this run without it."
+    )
+
+
+def is_checkpoint_of(path, expected_hash):
+    """Whether ``path`` holds a readable checkpoint of the experiment with ``expected_hash`` (a path read from a
+    JSON result is followed only after this check)."""
+    try:
+        return load(path)["config_hash"] == expected_hash
+    except CheckpointError:
+        return False
+
+
+def rebuilt_config(path, checkpoint):
+    """The ``Config`` of the run that wrote ``checkpoint``, from its settings; refused if this package's defaults
+    have changed since (another hash)."""
+    from recbole_ilora.config import Config  # imports RecBole: only when rebuilding
+
+    config = Config(checkpoint["model"], checkpoint["dataset"], config_dict=checkpoint["settings"])
+    check_same_experiment(checkpoint, config, path, "rebuilt with today's defaults")
+    return config

@@ -1,0 +1,132 @@
+"""Checks of a dataset before any training, each failing with one message that names the file or field and the fix.
+
+``check_atomic_files`` runs before RecBole reads the files (RecBole answers an empty file, a missing column or a
+text timestamp with a traceback, or drops interactions silently); ``check_loaded_dataset`` runs on RecBole's
+filtered dataset (enough interactions for the split, enough items for the candidates).
+"""
+
+from logging import getLogger
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recbole_ilora.errors import DataError
+
+
+def _inter_files(config):
+    folder, name = Path(config["data_path"]), config["dataset"]
+    parts = config["benchmark_filename"]
+    return [folder / f"{name}.{part}.inter" for part in parts] if parts else [folder / f"{name}.inter"]
+
+
+def _header(path, config):
+    """``{field name: column header}`` of an atomic file's first line."""
+    with open(path, encoding=config["encoding"] or "utf-8") as file:
+        line = file.readline().rstrip("\r\n")
+    columns = line.split(config["field_separator"])
+    fields = {}
+    for column in columns:
+        name, sep, ftype = column.partition(":")
+        if not sep or not name or not ftype:
+            raise DataError(f"{path}, line 1: column {column!r} is not of the form name:type (e.g. user_id:token, "
+                            f"timestamp:float), separated by {config['field_separator']!r} (field_separator).")
+        fields[name] = column
+    return fields
+
+
+def _read_column(path, config, header):
+    return pd.read_csv(path, sep=config["field_separator"], usecols=[header], dtype=str, keep_default_na=False,
+                       encoding=config["encoding"] or "utf-8", engine="python" if len(config["field_separator"]) > 1
+                       else "c", quoting=3)[header]
+
+
+def _required_fields(config):
+    fields = {"user id": config["USER_ID_FIELD"], "item id": config["ITEM_ID_FIELD"]}
+    if (config["eval_args"] or {}).get("order") == "TO" and not config["benchmark_filename"]:
+        fields["timestamp (the split orders each user's interactions by time: eval_args order TO)"] = config["TIME_FIELD"]
+    return fields
+
+
+def check_inter_file(path, config):
+    """An interaction file: not empty, a well-formed header with the id and time fields, numeric timestamps."""
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty: an atomic .inter file starts with a header line such as "
+                        f"'user_id:token<TAB>item_id:token<TAB>timestamp:float', then one interaction per line.")
+    header = _header(path, config)
+    loaded = (config["load_col"] or {}).get("inter") if config["load_col"] else None
+    for role, field in _required_fields(config).items():
+        if field not in header:
+            raise DataError(f"{path} has no {field} column ({role}); its columns are {', '.join(header)}. Add it, or "
+                            f"name the right column with {_field_key(config, field)}.")
+        if loaded is not None and field not in loaded:
+            raise DataError(f"load_col's inter list {loaded} does not load {field} ({role}) from {path}: add it.")
+    time_field = config["TIME_FIELD"]
+    if time_field in header:
+        values = _read_column(path, config, header[time_field])
+        if values.empty:
+            raise DataError(f"{path} has a header but no interactions.")
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = np.flatnonzero(numbers.isna().to_numpy() & (values != "").to_numpy())
+        if len(bad):
+            raise DataError(f"{path}, line {bad[0] + 2}: timestamp {values.iloc[bad[0]]!r} is not a number "
+                            f"({len(bad)} such line(s)); {time_field} must be numeric (e.g. seconds since 1970).")
+    return header
+
+
+def _field_key(config, field):
+    keys = {config["USER_ID_FIELD"]: "USER_ID_FIELD", config["ITEM_ID_FIELD"]: "ITEM_ID_FIELD",
+            config["TIME_FIELD"]: "TIME_FIELD"}
+    return keys.get(field, "load_col")
+
+
+def check_items_have_metadata(path, item_file, config):
+    """Count interactions with items missing from the ``.item`` file (RecBole drops them silently): a warning,
+    or an error with ``strict_data``."""
+    iid = config["ITEM_ID_FIELD"]
+    inter_items = _read_column(path, config, _header(path, config)[iid])
+    known = set(_read_column(item_file, config, _header(item_file, config)[iid]))
+    unknown = ~inter_items.isin(known)
+    count = int(unknown.sum())
+    if not count:
+        return 0
+    message = (f"{count} of {len(inter_items)} interactions in {path} name items absent from {item_file} (e.g. "
+               f"{inter_items[unknown].iloc[0]!r}); RecBole drops them.")
+    if config["strict_data"]:
+        raise DataError(f"{message} Add the items to {item_file.name}, or run without --strict_data to drop them "
+                        f"with a warning.")
+    getLogger().warning(f"{message} (--strict_data=True refuses such data)")
+    return count
+
+
+def check_atomic_files(config):
+    """Run before RecBole loads ``config``'s dataset."""
+    item_file = Path(config["data_path"]) / f"{config['dataset']}.item"
+    loads_items = item_file.is_file() and (not config["load_col"] or "item" in config["load_col"])
+    for path in _inter_files(config):
+        header = check_inter_file(path, config)
+        if loads_items and config["ITEM_ID_FIELD"] in header:
+            check_items_have_metadata(path, item_file, config)
+
+
+def check_loaded_dataset(config, dataset):
+    """Run on RecBole's loaded (filtered) dataset: enough interactions per user for the split, and enough items
+    outside every user's history for the sampled candidates."""
+    users = np.asarray(dataset.inter_feat[dataset.uid_field], dtype=np.int64)  # a DataFrame before the split
+    items = np.asarray(dataset.inter_feat[dataset.iid_field], dtype=np.int64)
+    counts = np.bincount(users, minlength=dataset.user_num)[1:]
+    pairs = np.unique(users * dataset.item_num + items)
+    interacted = np.bincount(pairs // dataset.item_num, minlength=dataset.user_num)[1:]
+    split = (config["eval_args"] or {}).get("split") or {}
+    if "LS" in split and not config["benchmark_filename"] and not (counts >= 3).any():
+        raise DataError(f"Dataset '{config['dataset']}': no user has the 3 interactions leave-one-out needs (one to "
+                        f"train on, one to validate, one to test; the most any user has is {counts.max(initial=0)}).")
+    needed = max([args["sample_num"] for args in (config["valid_neg_sample_args"], config["test_neg_sample_args"])
+                  if args and args.get("distribution") == "uniform" and isinstance(args.get("sample_num"), int)],
+                 default=0)
+    short = int((dataset.item_num - 1 - interacted < needed).sum()) if needed else 0
+    if short:
+        raise DataError(
+            f"Dataset '{config['dataset']}' has {dataset.item_num - 1} items; {short} user(s) have interacted with "
+            f"so many (up to {interacted.max()}) that fewer than the {needed} negatives each evaluated user needs "
+            f"are left. Filter such users (user_inter_num_interval) or use a protocol with fewer candidates.")

@@ -1,0 +1,92 @@
+"""Atomic writes of files and folders: what every save of this package goes through.
+
+Content is written to a uniquely named temporary sibling (``NAME.partial-PID-RANDOM``) and then renamed over the
+target, so a reader never sees a half-written file and two processes writing the same target never share a
+temporary (two runs writing one JSON result raced on a shared ``NAME.partial``). Temporaries left behind by a
+process that died mid-write are removed when the next write of the same target starts.
+"""
+
+import json
+import os
+import shutil
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+PARTIAL_TAG = ".partial-"
+
+
+def partial_path(path):
+    """A fresh temporary sibling of ``path``, named after this process."""
+    path = Path(path)
+    return path.with_name(f"{path.name}{PARTIAL_TAG}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_partials(path):
+    """Delete temporaries of ``path`` whose writing process no longer runs; return how many were removed."""
+    path = Path(path)
+    removed = 0
+    for leftover in path.parent.glob(f"{path.name}{PARTIAL_TAG}*"):
+        pid = leftover.name[len(path.name) + len(PARTIAL_TAG):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def write_file_atomic(path, write):
+    """``write(temporary_path)`` then rename it to ``path``; return ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(path)
+    partial = partial_path(path)
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def write_text_atomic(text, path):
+    """Write ``text`` to ``path`` so that a reader never sees a half-written file; return the path."""
+    return write_file_atomic(path, lambda partial: partial.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(payload, path):
+    return write_text_atomic(json.dumps(payload, indent=2) + "\n", path)
+
+
+@contextmanager
+def folder_atomic(path, keep_existing=False):
+    """Yield a temporary folder to fill; on success it replaces ``path`` (with ``keep_existing``, an existing
+    ``path`` wins instead: another process produced the same content first, as two first-time conversions of one
+    backbone cache do). On failure the temporary is removed and ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(path)
+    partial = partial_path(path)
+    partial.mkdir()
+    try:
+        yield partial
+        if path.exists() and keep_existing:
+            return
+        retired = None
+        if path.exists():
+            retired = partial_path(path)
+            os.replace(path, retired)
+        os.replace(partial, path)
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
