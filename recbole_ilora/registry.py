@@ -11,6 +11,7 @@ from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
+from recbole_ilora import compat  # noqa: F401 (its shims apply on import: before any RecBole model runs)
 from recbole_ilora.errors import ConfigurationError
 
 # Model name -> module defining a class of that name.

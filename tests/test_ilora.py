@@ -3,12 +3,11 @@
 import pytest
 import torch
 from conftest import TINY_RUN, write_atomic_dataset
-from recbole.data import create_dataset
 from recbole.utils import init_seed
 
 from recbole_ilora.config import Config
-from recbole_ilora.data import data_preparation
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.data import data_preparation, load_dataset
+from recbole_ilora.errors import ConfigurationError, DataError
 from recbole_ilora.model.parts.prompt import pad
 from recbole_ilora.model.parts.scoring import position_ids_from_mask
 from recbole_ilora.quick_start import run
@@ -32,11 +31,14 @@ def build(setup, model="iLoRA", **overrides):
         **setup["base"], "llm_path": setup["llm"], "sasrec_checkpoint": setup["encoder"], "dtype": "float32",
         "item_domain": "movie", "item_text_field": "movie_title", "train_batch_size": 4, "eval_batch_size": 40,
         "lora_dropout": 0.0, **overrides})
+    model_class = get_model(model)
+    model_class.validate_config(config)  # as run() does, before any work
     init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
+    dataset = load_dataset(config)
+    model_class.validate_dataset(config, dataset)
     loaders = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
-    return config, dataset, loaders, get_model(model)(config, loaders[0]._dataset)
+    return config, dataset, loaders, model_class(config, loaders[0]._dataset)
 
 
 @pytest.fixture(scope="module")
@@ -258,13 +260,13 @@ def test_adapter_round_trip_reproduces_scores(setup, built, tmp_path):
 
 
 def test_added_tokens_leave_pretrained_rows_and_start_at_their_mean(tiny_llama):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    from recbole_ilora.model.parts.backbone import add_prompt_tokens
+    from recbole_ilora.model.parts.backbone import add_prompt_rows, load_tokenizer
 
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_llama), AutoTokenizer.from_pretrained(tiny_llama)
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_llama), load_tokenizer(tiny_llama)
     pretrained = model.get_input_embeddings().weight.detach().clone()
-    add_prompt_tokens(model, tokenizer)
+    add_prompt_rows(model, tokenizer)
     weight = model.get_input_embeddings().weight.detach()
     assert weight.shape[0] == len(tokenizer) > pretrained.shape[0]
     assert torch.equal(weight[:pretrained.shape[0]], pretrained)
@@ -294,7 +296,7 @@ def test_items_without_titles_fail_at_load_time(setup, tmp_path):
     lines = item_file.read_text().splitlines()
     item_file.write_text("\n".join(line.split("\t")[0] + "\t" if line.startswith(("i7\t", "i9\t")) else line
                                    for line in lines) + "\n")
-    with pytest.raises(ConfigurationError, match=r"2 item\(s\) of dataset 'tiny' have no title in field "
+    with pytest.raises(DataError, match=r"2 item\(s\) of dataset 'tiny' have no title in field "
                                                  r"'movie_title' \(item ids i[79], i[79]\)"):
         build({**setup, "base": {**setup["base"], "data_path": str(root)}})
 

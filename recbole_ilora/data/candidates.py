@@ -17,6 +17,14 @@ import torch
 PHASES = ("valid", "test")
 
 
+def candidates_per_user(config, phase):
+    """Candidates each ``phase`` (valid / test) user ranks under a sampled protocol (positive + negatives), else 0."""
+    sampled = config[f"{phase}_neg_sample_args"] or {}
+    if sampled.get("distribution") != "uniform" or not isinstance(sampled.get("sample_num"), int):
+        return 0
+    return sampled["sample_num"] + 1
+
+
 def sample_distinct(rng, item_num, excluded, num):
     """``num`` distinct item ids drawn uniformly from ``1 .. item_num - 1`` minus ``excluded`` (a set, extended in
     place). The caller checks that enough items remain."""

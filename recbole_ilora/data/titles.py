@@ -6,7 +6,7 @@ title string is those words joined again (RecBole splits on ``seq_separator``, a
 
 from recbole.utils import FeatureType
 
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.errors import ConfigurationError, DataError
 
 TEXT_TYPES = (FeatureType.TOKEN, FeatureType.TOKEN_SEQ)
 
@@ -40,7 +40,7 @@ def item_titles(dataset, field):
     missing = [item for item in range(1, len(titles)) if not titles[item].strip()]
     if missing:
         tokens = dataset.id2token(dataset.iid_field, missing[:10]).tolist()
-        raise ConfigurationError(
+        raise DataError(
             f"{len(missing)} item(s) of dataset '{dataset.dataset_name}' have no title in field '{field}' "
             f"(item ids {', '.join(map(str, tokens))}{', ...' if len(missing) > 10 else ''}): add their titles to "
             f"the .item file, or drop untitled items when preparing the dataset."

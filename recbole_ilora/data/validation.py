@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recbole_ilora.data.candidates import candidates_per_user
 from recbole_ilora.errors import DataError
 
 
@@ -109,22 +110,27 @@ def check_atomic_files(config):
             check_items_have_metadata(path, item_file, config)
 
 
+def _column(dataset, field):
+    return np.asarray(dataset.inter_feat[field], dtype=np.int64)  # a DataFrame before the split, tensors after
+
+
+def items_per_user(dataset):
+    """Distinct items each user (internal ids 1..) interacted with."""
+    pairs = np.unique(_column(dataset, dataset.uid_field) * dataset.item_num + _column(dataset, dataset.iid_field))
+    return np.bincount(pairs // dataset.item_num, minlength=dataset.user_num)[1:]
+
+
 def check_loaded_dataset(config, dataset):
     """Run on RecBole's loaded (filtered) dataset: enough interactions per user for the split, and enough items
     outside every user's history for the sampled candidates."""
-    users = np.asarray(dataset.inter_feat[dataset.uid_field], dtype=np.int64)  # a DataFrame before the split
-    items = np.asarray(dataset.inter_feat[dataset.iid_field], dtype=np.int64)
-    counts = np.bincount(users, minlength=dataset.user_num)[1:]
-    pairs = np.unique(users * dataset.item_num + items)
-    interacted = np.bincount(pairs // dataset.item_num, minlength=dataset.user_num)[1:]
+    counts = np.bincount(_column(dataset, dataset.uid_field), minlength=dataset.user_num)[1:]
+    interacted = items_per_user(dataset)
     split = (config["eval_args"] or {}).get("split") or {}
     if "LS" in split and not config["benchmark_filename"] and not (counts >= 3).any():
         raise DataError(f"Dataset '{config['dataset']}': no user has the 3 interactions leave-one-out needs (one to "
                         f"train on, one to validate, one to test; the most any user has is {counts.max(initial=0)}).")
-    needed = max([args["sample_num"] for args in (config["valid_neg_sample_args"], config["test_neg_sample_args"])
-                  if args and args.get("distribution") == "uniform" and isinstance(args.get("sample_num"), int)],
-                 default=0)
-    short = int((dataset.item_num - 1 - interacted < needed).sum()) if needed else 0
+    needed = max(candidates_per_user(config, phase) for phase in ("valid", "test")) - 1
+    short = int((dataset.item_num - 1 - interacted < needed).sum()) if needed > 0 else 0
     if short:
         raise DataError(
             f"Dataset '{config['dataset']}' has {dataset.item_num - 1} items; {short} user(s) have interacted with "

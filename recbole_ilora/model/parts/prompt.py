@@ -16,6 +16,17 @@ from recbole_ilora.model.parts.backbone import CANDIDATE_TOKEN, HISTORY_TOKEN
 IGNORE_INDEX = -100  # label of positions the loss skips
 
 
+def check_template(template):
+    """A prompt template names ``{history}`` then ``{candidates}``, once each."""
+    if not isinstance(template, str):
+        raise ConfigurationError(f"The prompt template must be a string, got {template!r}.")
+    for field in ("{history}", "{candidates}"):
+        if template.count(field) != 1:
+            raise ConfigurationError(f"The prompt template must contain {field} exactly once: {template!r}")
+    if template.index("{history}") > template.index("{candidates}"):
+        raise ConfigurationError(f"The prompt template must name {{history}} before {{candidates}}: {template!r}")
+
+
 class PromptBuilder:
     """Token ids of prompts and target titles for one tokenizer, item title list and template.
 
@@ -24,21 +35,22 @@ class PromptBuilder:
         titles: ``titles[i]`` is the title of internal item id ``i``.
         template: text with ``{history}``, ``{candidates}`` and optionally ``{count}`` (number of candidates).
         use_item_embeddings: put a placeholder after every title (hybrid prompt); otherwise titles only.
+        max_title_tokens: titles are cut to this many tokens (``truncated_titles`` counts them): one very long
+            title would otherwise blow up every prompt that lists it.
     """
 
-    def __init__(self, tokenizer, titles, template, use_item_embeddings=True):
-        for field in ("{history}", "{candidates}"):
-            if template.count(field) != 1:
-                raise ConfigurationError(f"The prompt template must contain {field} exactly once: {template!r}")
-        if template.index("{history}") > template.index("{candidates}"):
-            raise ConfigurationError(f"The prompt template must name {{history}} before {{candidates}}: {template!r}")
+    def __init__(self, tokenizer, titles, template, use_item_embeddings=True, max_title_tokens=None):
+        check_template(template)
         self.tokenizer = tokenizer
         self.use_item_embeddings = use_item_embeddings
         self.history_token_id = tokenizer.convert_tokens_to_ids(HISTORY_TOKEN)
         self.candidate_token_id = tokenizer.convert_tokens_to_ids(CANDIDATE_TOKEN)
         self.eos_token_id = tokenizer.eos_token_id
         self.pad_token_id = tokenizer.pad_token_id
-        self.title_ids = [self._encode(f" {title}") for title in titles]
+        full_titles = [self._encode(f" {title}") for title in titles]
+        self.title_ids = [ids[:max_title_tokens] for ids in full_titles]
+        self.truncated_titles = sum(len(ids) > len(cut) for ids, cut in zip(full_titles, self.title_ids))
+        self.longest_title = max(map(len, full_titles))
         self.separator_ids = self._encode(",")
         prefix, rest = template.split("{history}")
         middle, suffix = rest.split("{candidates}")
@@ -65,6 +77,13 @@ class PromptBuilder:
             self._middle_ids[count] = self._encode(self._middle.replace("{count}", str(count)))
         return (self.prefix_ids + self._items(history, self.history_token_id) + self._middle_ids[count]
                 + self._items(candidates, self.candidate_token_id) + self.suffix_ids)
+
+    def longest_prompt(self, history_length, candidates):
+        """An upper bound on the tokens of a prompt with ``history_length`` items and ``candidates`` candidates plus
+        its answer: every item the longest (cut) title."""
+        title = max(map(len, self.title_ids)) + len(self.separator_ids) + int(self.use_item_embeddings)
+        template = len(self.prefix_ids) + len(self._encode(self._middle.replace("{count}", str(candidates))))
+        return template + len(self.suffix_ids) + (history_length + candidates) * title + title + 1
 
     def target_ids(self, item):
         """What the model should answer: the item's title, then end of sequence."""
