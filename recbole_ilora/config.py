@@ -5,16 +5,50 @@ Layers, later wins:
     -> properties/overall.yaml -> properties/model/<model>.yaml (after those of its base classes)
     -> properties/dataset/<dataset>.yaml
     -> properties/protocol/<protocol>.yaml -> user config files -> config_dict -> command-line overrides.
+
+Unlike RecBole's: values given as text (command line, string values of config_dict) are read as Python literals,
+never evaluated; YAML is read with a safe loader; a missing or malformed config file is one error naming it; and
+the result is checked against ``config_schema`` before any work.
 """
 
+import ast
+import re
 from pathlib import Path
 
+import yaml
 from recbole.config import Config as RecBoleConfig
 
+from recbole_ilora import config_schema
 from recbole_ilora.data.location import resolve_data_path
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.paths import PROPERTIES_DIR
 from recbole_ilora.registry import get_model
+
+
+class PropertyLoader(yaml.SafeLoader):
+    """YAML's safe loader with RecBole's float rule (``1e-3`` is a float, not a string)."""
+
+
+PropertyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def parse_value(text):
+    """A command-line value as a Python literal (``3``, ``1e-4``, ``[1, 2]``, ``{'a': 1}``, ``None``), ``True`` /
+    ``False`` in any case, or else the text itself. Never evaluated: ``__import__('os')`` stays a string."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def available_protocols():
@@ -53,6 +87,33 @@ class Config(RecBoleConfig):
         self._cmd_args = list(cmd_args)
         self._prerequisites = {}
         super().__init__(model, dataset, config_file_list, config_dict)
+        config_schema.check_config(self, PROPERTIES_DIR)
+
+    def _build_yaml_loader(self):
+        return PropertyLoader
+
+    def _convert_config_dict(self, config_dict):
+        return {key: parse_value(value) for key, value in config_dict.items()}
+
+    def _load_config_files(self, file_list):
+        """The user's YAML files merged, later ones winning; a missing file or bad YAML is one error naming it."""
+        merged = {}
+        for file in file_list or []:
+            path = Path(file)
+            if not path.is_file():
+                raise ConfigurationError(f"Config file {file} (--config_files) does not exist.")
+            try:
+                values = yaml.load(path.read_text(encoding="utf-8"), Loader=PropertyLoader)
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+                raise ConfigurationError(f"Config file {file}{where}: {problem} (YAML syntax).") from None
+            if values is not None and not isinstance(values, dict):
+                raise ConfigurationError(f"Config file {file} must hold key: value lines, not a "
+                                         f"{type(values).__name__}.")
+            merged.update(values or {})
+        return merged
 
     def set_prerequisite(self, key, checkpoint_file):
         """Point ``key`` (e.g. ``sasrec_checkpoint``) at a prerequisite run's checkpoint; part of ``settings()``."""
