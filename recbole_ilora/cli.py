@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from recbole_ilora.config import available_protocols  # noqa: E402 (imports torch: after the OpenMP setting)
-from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError  # noqa: E402
+from recbole_ilora.errors import add_debug_flag, exit_on_user_error  # noqa: E402
 
 
 def build_parser():
@@ -26,6 +26,7 @@ def build_parser():
     parser.add_argument("--config_files", default=None, help="space-separated YAML config files, later ones win")
     parser.add_argument("--protocol", choices=available_protocols(), default=None,
                         help="evaluation protocol (default: candidates20, from properties/overall.yaml)")
+    add_debug_flag(parser)
     return parser
 
 
@@ -38,9 +39,7 @@ def main(argv=None):
 
     from recbole_ilora.quick_start import run  # after argument parsing: --help stays fast
 
-    try:
+    with exit_on_user_error(parser.prog, args.debug):
         result = run(model=args.model, dataset=args.dataset, config_file_list=config_files, cmd_args=overrides)
-    except (ConfigurationError, DatasetNotFoundError) as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(f"test: {result['test']}")
     print(f"result file: {result['result_file']}")

@@ -1,25 +1,57 @@
-"""Errors a user can fix by changing input: the CLI prints these as one message, without a traceback."""
+"""Errors a user can fix by changing input, and how the command lines report them.
+
+Every one of them says what is wrong and how to fix it; the three CLIs (``run_recbole``, ``leaderboard``,
+``prepare_dataset``) print it as one line plus a hint, without a traceback unless ``--debug`` is given.
+"""
+
+import sys
+import traceback
+from contextlib import contextmanager
 
 
-class ConfigurationError(ValueError):
+class UserError(Exception):
+    """Base of the errors caused by input (config, data, files), not by this package."""
+
+
+class ConfigurationError(UserError, ValueError):
     """A config key, model name or protocol name is wrong; the message says which and how to fix it."""
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(UserError, FileNotFoundError):
     """A dataset's atomic files are not where the config says; the message says how to produce them."""
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A dataset's atomic files cannot be used as they are; the message names the file or field and the fix."""
 
 
-class RawDataError(ValueError):
+class RawDataError(UserError, ValueError):
     """A raw dataset file cannot be converted; the message names the file (and line) and what to change."""
 
 
-class OutputExistsError(FileExistsError):
-    """The output folder already holds a different dataset; the message says how to replace or keep it."""
+class OutputExistsError(UserError, FileExistsError):
+    """The output folder already holds different data; the message says how to replace or keep it."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint cannot be used: missing, unreadable, not this package's, or from another experiment."""
+
+
+def add_debug_flag(parser):
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its message")
+
+
+@contextmanager
+def exit_on_user_error(prog, debug):
+    """Context of a CLI's work: a ``UserError`` becomes ``PROG: error: MESSAGE`` plus a hint on stderr and exit
+    status 2 (with ``debug``, the traceback first)."""
+    try:
+        yield
+    except UserError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        if not debug:
+            print(f"{prog}: hint: fix the input named above and run again (--debug shows where it failed).",
+                  file=sys.stderr)
+        raise SystemExit(2) from None

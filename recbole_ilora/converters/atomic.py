@@ -95,12 +95,22 @@ def _difference(existing, new):
     return f"{', '.join(changed)} differ(s) from the new conversion" if changed else None
 
 
-def write_dataset(out_root, name, tables, extra_files=None, overwrite=False):
+def _other_files(folder):
+    """Entries of a dataset folder that a conversion did not write: anything but atomic files and the provenance
+    file, and everything when the provenance file is missing (the folder was never written by a conversion)."""
+    entries = sorted(path.name for path in folder.iterdir())
+    if PROVENANCE_FILE not in entries:
+        return entries
+    return [name for name in entries if name != PROVENANCE_FILE and Path(name).suffix not in ATOMIC_SUFFIXES]
+
+
+def write_dataset(out_root, name, tables, extra_files=None, overwrite=False, overwrite_other_files=False):
     """Write ``tables`` (``{file name: Table}``) and ``extra_files`` (``{file name: text}``) as ``out_root/name/``.
 
     Returns ``(folder, status)``, status being ``written`` (new folder), ``replaced`` (``overwrite`` of different
     data) or ``unchanged`` (the folder already held exactly these atomic files). Raises ``OutputExistsError`` when
-    the folder holds different data and ``overwrite`` is False; nothing is changed then.
+    the folder holds different data and ``overwrite`` is False, or holds files no conversion wrote (a user's own) and
+    ``overwrite_other_files`` is False; nothing is changed then.
     """
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
@@ -123,6 +133,13 @@ def write_dataset(out_root, name, tables, extra_files=None, overwrite=False):
                 raise OutputExistsError(
                     f"{target} already holds a different dataset ({difference}). Pass --overwrite to replace the "
                     f"whole folder, or write elsewhere with --out or --name."
+                )
+            others = _other_files(target)
+            if others and not overwrite_other_files:
+                raise OutputExistsError(
+                    f"{target} holds files prepare_dataset did not write ({', '.join(others[:5])}"
+                    f"{', ...' if len(others) > 5 else ''}), which --overwrite would delete with the folder: move "
+                    f"them, write elsewhere with --out or --name, or pass --overwrite_other_files to delete them."
                 )
             retired = out_root / f".{name}.old-{os.getpid()}-{secrets.token_hex(4)}"
             os.replace(target, retired)

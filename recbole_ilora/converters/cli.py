@@ -10,7 +10,7 @@ import sys
 from recbole_ilora.converters import CONVERTERS, get_converter
 from recbole_ilora.converters.pipeline import ConvertOptions, prepare
 from recbole_ilora.converters.stats import folder_stats, format_stats
-from recbole_ilora.errors import ConfigurationError, OutputExistsError, RawDataError
+from recbole_ilora.errors import add_debug_flag, exit_on_user_error
 
 PROG = "prepare_dataset"
 
@@ -32,7 +32,9 @@ def _add_shared_arguments(parser):
     group.add_argument("--encoding", default=None, help="raw files' encoding, if not the dataset's documented one")
     group.add_argument("--strict", action="store_true", help="a bad raw line is an error, not a counted warning")
     group.add_argument("--overwrite", action="store_true",
-                       help="replace an output folder that holds different data (the whole folder)")
+                       help="replace an output folder that holds a different conversion (the whole folder)")
+    group.add_argument("--overwrite_other_files", action="store_true",
+                       help="with --overwrite, also delete files in that folder that no conversion wrote")
     group.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -45,6 +47,7 @@ def build_parser():
     )
     parser.add_argument("--stats", metavar="FOLDER", help="print the statistics of an existing dataset folder "
                                                           "(e.g. dataset/ml-1m) and exit")
+    add_debug_flag(parser)
     subparsers = parser.add_subparsers(dest="converter", metavar="NAME", title="datasets")
     for name in CONVERTERS:
         module = get_converter(name)
@@ -63,7 +66,7 @@ def options_from(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
+    with exit_on_user_error(PROG, args.debug):
         if args.stats:
             if args.converter:
                 parser.error("--stats takes a dataset folder and no NAME")
@@ -72,6 +75,4 @@ def main(argv=None):
         if not args.converter:
             parser.error("name a dataset to convert (" + ", ".join(CONVERTERS) + ") or pass --stats FOLDER")
         prepare(args.converter, args.raw, args.out, options_from(args), echo=print)
-    except (RawDataError, ConfigurationError, OutputExistsError) as error:
-        parser.exit(2, f"{PROG}: error: {error}\n")
     return 0

@@ -32,7 +32,8 @@ class ConvertOptions:
     drop_untitled: bool = True      # drop items without a title (and their interactions); counted
     encoding: str = None            # override the raw files' documented encoding
     strict: bool = False            # a bad raw line is an error instead of a counted warning
-    overwrite: bool = False         # replace an output folder that holds different data
+    overwrite: bool = False         # replace an output folder that holds a different conversion
+    overwrite_other_files: bool = False  # ... and delete files in it that no conversion wrote
     progress: bool = False          # progress bars while reading
     with_listens: bool = False      # lastfm: add listen-only pairs from user_artists.dat
     keep_repeats: bool = False      # lastfm: one interaction per tag assignment, not per (user, artist)
@@ -177,7 +178,7 @@ def prepare(converter, raw, out="dataset", options=None, echo=None):
     }
     folder, status = write_dataset(out, converted.name, converted.tables,
                                    {PROVENANCE_FILE: json.dumps(provenance, indent=2, default=str) + "\n"},
-                                   overwrite=options.overwrite)
+                                   overwrite=options.overwrite, overwrite_other_files=options.overwrite_other_files)
     report = Report(converter, converted, folder, status, time.perf_counter() - start, issues.summary())
     if echo:
         echo(report.text())

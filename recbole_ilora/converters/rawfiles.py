@@ -85,6 +85,12 @@ def read_lines(path, encoding, issues, fallback_encoding=None, progress=False):
 
 
 def _decode(line, encoding, fallback_encoding, latin1, where, issues):
+    if b"\x00" in line or line.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise RawDataError(
+            f"{where}: NUL bytes or a UTF-16 byte-order mark: the file looks UTF-16- or UTF-32-encoded, not {encoding} "
+            f"(an encoding problem, not a separator one). Re-save it as {encoding}, e.g. "
+            f"`iconv -f UTF-16 -t {encoding} FILE > FILE.new`."
+        )
     try:
         text = line.decode(encoding)
     except UnicodeDecodeError as error:

@@ -10,6 +10,7 @@ from pathlib import Path
 from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
+from recbole_ilora.errors import add_debug_flag, exit_on_user_error
 from recbole_ilora.files import write_text_atomic
 
 DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser,Pop"
@@ -46,6 +47,7 @@ def build_parser():
                       help="run nothing; render from the results in OUT (with overrides or --config_files: exactly "
                            "the runs with their config hash; without: the latest result of each combination)")
     mode.add_argument("--dry_run", action="store_true", help="list what would run and what would be skipped")
+    add_debug_flag(parser)
     return parser
 
 
@@ -106,11 +108,17 @@ def main(argv=None, runner=runs.subprocess_runner):
     """Run the leaderboard; return the exit status. ``runner`` runs one job (tests inject a fake one)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args, overrides, models, datasets, seeds = parse_arguments(argv)
+    with exit_on_user_error("leaderboard", args.debug):
+        return _main(args, overrides, models, datasets, seeds, argv, runner)
+
+
+def _main(args, overrides, models, datasets, seeds, argv, runner):
     config_files = args.config_files.split() if args.config_files else []
 
     outcome, files = None, None
     if not args.report_only or overrides or config_files:
         jobs = runs.plan(models, datasets, seeds, args.protocol, args.out, config_files, overrides)
+        runs.refuse_if_no_job_can_start(jobs)
         files = {(job.model, job.dataset, job.seed): job.result_file for job in jobs if job.result_file}
         if args.dry_run:
             print("\n".join(runs.describe(jobs)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recbole_ilora import results
+from recbole_ilora.errors import UserError
 
 # Set by the leaderboard for every run; an override of one of them would make the plan lie.
 LEADERBOARD_KEYS = ("model", "dataset", "seed", "protocol", "results_dir", "config_files")
@@ -33,6 +34,7 @@ class Job:
     config_files: list = field(default_factory=list)
     result_file: Path | None = None  # None when the config could not be built
     error: str | None = None  # why the config could not be built (unknown model, missing dataset, ...)
+    user_error: UserError | None = None  # that reason, when the input is at fault
 
     @property
     def name(self):
@@ -76,10 +78,19 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
                     try:
                         config = Config(model, dataset, job.config_files or None, cmd_args=cmd_args)
                         job.result_file = results.result_path(config)
+                    except UserError as error:
+                        job.error, job.user_error = f"{type(error).__name__}: {error}", error
                     except Exception as error:  # noqa: BLE001 (any broken combination is that job's failure)
                         job.error = f"{type(error).__name__}: {error}"
                     jobs.append(job)
     return jobs
+
+
+def refuse_if_no_job_can_start(jobs):
+    """Raise the input error that stops every job (a bad --key=value, a missing dataset everywhere), instead of
+    reporting each job's failure."""
+    if jobs and all(job.user_error is not None for job in jobs):
+        raise jobs[0].user_error
 
 
 def log_path(job, log_dir):

@@ -1,0 +1,236 @@
+"""Bad input, as a new user gives it, through the real command lines: each case must end with exit status 2 and one
+clear message (``PROG: error: ...``) naming what to fix, before any long work (no prerequisite run, no checkpoint),
+and must not lose or change data it was not asked to change."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_dataset
+
+from recbole_ilora.cli import main as run_recbole
+from recbole_ilora.converters.cli import main as prepare_dataset
+from recbole_ilora.leaderboard.command import main as leaderboard
+
+TINY_ARGS = [f"--{key}={value}" for key, value in TINY_RUN.items()]
+LLM_ARGS = ["--item_domain=movie", "--item_text_field=movie_title"]
+
+
+def with_extra(extra):
+    """The tiny run's arguments with ``extra`` ones replacing those of the same key."""
+    latest = {arg.split("=", 1)[0]: arg for arg in [*TINY_ARGS, *extra]}
+    return list(latest.values())
+
+
+@pytest.fixture(scope="module")
+def llm(tmp_path_factory):
+    return build_tiny_llama(tmp_path_factory.mktemp("llm"), TINY_CORPUS)
+
+
+def edited_dataset(root, name, inter=None, item=None, **shape):
+    """A tiny dataset ``name`` whose .inter / .item text is passed through the given editing functions."""
+    write_atomic_dataset(root, name, **shape)
+    for suffix, edit in (("inter", inter), ("item", item)):
+        if edit is not None:
+            path = root / name / f"{name}.{suffix}"
+            path.write_text(edit(path.read_text()))
+    return root
+
+
+def lines_where(test, change):
+    return lambda text: "\n".join(change(line) if test(line) else line for line in text.split("\n"))
+
+
+DATASETS = {
+    "tiny": {},
+    "empty": {"inter": lambda text: ""},
+    "header_only": {"inter": lambda text: text.split("\n")[0] + "\n"},
+    "one_each": {"inter": lambda text: "\n".join(text.split("\n")[:1] + [f"u{u}\ti{u}\t3\t{1000 + u}"
+                                                                        for u in range(1, 31)]) + "\n"},
+    "no_time": {"inter": lambda text: "\n".join("\t".join(line.split("\t")[:3]) for line in text.split("\n"))},
+    "text_time": {"inter": lines_where(lambda line: line.startswith("u3\t"), lambda line: line + "x")},
+    "unknown_items": {"inter": lambda text: text + "u1\ti999\t4\t1000999\n"},
+    "placeholder": {"item": lines_where(lambda line: line.startswith("i5\t"), lambda line: line + " [CansEmb]")},
+    "untitled": {"item": lines_where(lambda line: line.startswith("i7\t"), lambda line: "i7\t")},
+    "few_items": {"n_items": 15, "min_len": 8, "max_len": 12},
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    for name, edits in DATASETS.items():
+        shape = {key: edits[key] for key in ("n_items", "min_len", "max_len") if key in edits}
+        edited_dataset(root, name, edits.get("inter"), edits.get("item"), **shape)
+    return root
+
+
+def fails(main, argv, capsys, cwd, message):
+    """``main(argv)`` exits with status 2 and prints ``PROG: error:`` with ``message``; nothing was trained."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert "error: " in err and "Traceback" not in err
+    assert message in err.split("error: ", 1)[1], err
+    assert not (cwd / "saved").exists() or not any((cwd / "saved").iterdir())  # no prerequisite run, no checkpoint
+    return err
+
+
+RUN_CASES = [
+    # (dataset, model, extra arguments, expected message)
+    ("tiny", "iLoRA", ["--num_expert=2"], "unknown config key 'num_expert': did you mean num_experts?"),
+    ("tiny", "iLoRA", ["--num_experts=abc"], "num_experts must be an integer, got 'abc'"),
+    ("tiny", "SASRec", ["--epochs=abc"], "epochs must be an integer, got 'abc'"),
+    ("tiny", "SASRec", ["--learning_rate=-1"], "learning_rate must be a positive number, got -1"),
+    ("tiny", "SASRec", ["--train_batch_size=0"], "train_batch_size must be a positive number, got 0"),
+    ("tiny", "iLoRA", ["--history_length=0"], "history_length must be a positive number, got 0"),
+    ("tiny", "iLoRA", ["--num_experts=3"], "num_experts=3 must be a positive divisor of lora_r=16"),
+    ("tiny", "iLoRA", ["--eval_batch_size=10"], "eval_batch_size=10 is below the 20 candidates of one valid user"),
+    ("tiny", "iLoRA", ["--loss_type=ranknet"], "loss_type must be one of lm, softmax, lm+softmax"),
+    ("tiny", "iLoRA", ["--lora_dropout=1.5"], "lora_dropout must be in [0, 1), got 1.5"),
+    ("tiny", "iLoRA", ["--llm_path=/nowhere/model"], "llm_path '/nowhere/model' does not exist"),
+    ("tiny", "iLoRA", ["--item_domain=book"], "No prompt template for item_domain 'book'"),
+    ("tiny", "iLoRA", ["--prompt_template=Watched {history}."], "must contain {candidates} exactly once"),
+    ("tiny", "iLoRA", ["--load_in_4bit=True"], "need a CUDA GPU"),
+    ("tiny", "iLoRA", ["--lora_target_modules=['q_proj', 'qkv']"], "lora_target_modules ['qkv'] are not linear"),
+    ("tiny", "iLoRA", ["--gate_temperature=0"], "gate_temperature must be a positive number, got 0"),
+    ("empty", "SASRec", [], "empty.inter is empty: an atomic .inter file starts with a header line"),
+    ("header_only", "SASRec", [], "header_only.inter has a header but no interactions"),
+    ("one_each", "SASRec", [], "no user has the 3 interactions leave-one-out needs"),
+    ("no_time", "SASRec", ["--load_col={'inter': ['user_id', 'item_id']}"], "has no timestamp column"),
+    ("text_time", "SASRec", [], "is not a number"),
+    ("unknown_items", "SASRec", ["--strict_data=True"], "name items absent from"),
+    ("placeholder", "iLoRA", [], "contain the prompt's placeholder [HistoryEmb] or [CansEmb] (item ids i5)"),
+    ("untitled", "iLoRA", [], "1 item(s) of dataset 'untitled' have no title in field 'movie_title' (item ids i7)"),
+    ("few_items", "SASRec", [], "fewer than the 19 negatives each evaluated user needs"),
+    ("nowhere", "SASRec", [], "Dataset 'nowhere' not found"),
+]
+
+
+@pytest.mark.parametrize("dataset, model, extra, message", RUN_CASES, ids=[f"{c[0]}-{c[1]}-{c[3][:30]}" for c in RUN_CASES])
+def test_run_recbole_refuses_bad_input_before_any_work(dataset, model, extra, message, data, llm, tmp_path,
+                                                       capsys):
+    llm_args = [f"--llm_path={llm}", *LLM_ARGS] if model == "iLoRA" else []
+    fails(run_recbole, [f"--model={model}", f"--dataset={dataset}", f"--data_path={data}",
+                        *with_extra([*llm_args, *extra])], capsys, tmp_path, message)
+
+
+def test_command_line_values_are_never_evaluated(data, tmp_path, capsys):
+    marker = tmp_path / "PWNED"
+    fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", *TINY_ARGS,
+                        f"--seed=__import__('os').system('touch {marker}')"], capsys, tmp_path, "seed must be an integer")
+    assert not marker.exists()
+
+
+def test_missing_and_malformed_config_files_are_named_with_line_and_column(data, tmp_path, capsys):
+    fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=nope.yaml"],
+          capsys, tmp_path, "Config file nope.yaml (--config_files) does not exist")
+    (tmp_path / "bad.yaml").write_text("epochs: 3\nlearning_rate: [0.1\n")
+    fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=bad.yaml"],
+          capsys, tmp_path, "Config file bad.yaml, line 3, column 1")
+
+
+def test_items_without_metadata_are_counted_in_a_warning_without_strict(data, tmp_path, caplog):
+    from recbole_ilora.quick_start import run
+
+    result = run("SASRec", "unknown_items", cmd_args=[f"--data_path={data}", *TINY_ARGS])
+    assert result["test"] and "1 of " in caplog.text and "name items absent from" in caplog.text
+
+
+def test_long_titles_are_cut_to_the_token_budget_with_a_counted_warning(data, llm, tmp_path, caplog):
+    from recbole_ilora.config import Config
+    from recbole_ilora.data import load_dataset
+    from recbole_ilora.model.ilora import iLoRA
+
+    root = edited_dataset(tmp_path / "long", "long", item=lines_where(
+        lambda line: line.startswith("i4\t"), lambda line: "i4\t" + " ".join(["word"] * 2000)))
+    config = Config("iLoRA", "long", config_dict={**TINY_RUN, "data_path": str(root), "llm_path": str(llm),
+                                                   "item_domain": "movie", "item_text_field": "movie_title",
+                                                   "max_title_tokens": 16})
+    iLoRA.validate_dataset(config, load_dataset(config))
+    assert "1 title(s) of dataset 'long' are longer than max_title_tokens=16 tokens" in caplog.text
+
+
+def test_a_prompt_beyond_the_backbones_context_is_refused(data, llm, tmp_path, capsys):
+    fails(run_recbole, ["--model=iLoRA", "--dataset=tiny", f"--data_path={data}", f"--llm_path={llm}", *LLM_ARGS,
+                        *with_extra(["--max_title_tokens=100", "--history_length=50", "--rerank_top_n=200"])],
+          capsys, tmp_path, "beyond the backbone's 1024 positions")
+
+
+def test_resuming_another_experiments_checkpoint_is_refused_and_changes_nothing(data, tmp_path, capsys):
+    from recbole_ilora.quick_start import run
+
+    first = run("SASRec", "tiny", cmd_args=[f"--data_path={data}", *TINY_ARGS])
+    before = Path(first["checkpoint"]).read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        run_recbole(["--model=SASRec", "--dataset=tiny", f"--data_path={data}",
+                     *with_extra(["--epochs=2", f"--resume_checkpoint={first['checkpoint']}"])])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "epochs (1 there, 2 here)" in err and "Traceback" not in err
+    assert Path(first["checkpoint"]).read_bytes() == before
+
+
+def test_a_checkpoint_path_in_a_results_json_is_checked_before_use(data, tmp_path):
+    """A JSON result naming a checkpoint of another experiment (edited, or copied from elsewhere) is not reused as
+    a finished run: the run is trained again."""
+    from recbole_ilora import results
+    from recbole_ilora.quick_start import run
+
+    first = run("SASRec", "tiny", cmd_args=[f"--data_path={data}", *TINY_ARGS])
+    other = run("SASRec", "tiny", cmd_args=[f"--data_path={data}", *with_extra(["--seed=7"])])
+    assert results.finished_checkpoint(first["result_file"]) == first["checkpoint"]
+    edited = json.loads(Path(first["result_file"]).read_text())
+    edited["checkpoint"] = other["checkpoint"]
+    Path(first["result_file"]).write_text(json.dumps(edited))
+    assert results.finished_checkpoint(first["result_file"]) is None
+
+
+def test_leaderboard_refuses_a_bad_key_once_before_running_anything(data, tmp_path, capsys):
+    fails(leaderboard, ["--models=SASRec,GRU4Rec", "--datasets=tiny", "--seeds=2020", f"--out={tmp_path / 'res'}",
+                        f"--data_path={data}", "--num_expert=2"], capsys, tmp_path, "unknown config key 'num_expert'")
+    assert not (tmp_path / "res" / "leaderboard-logs").exists()
+
+
+def test_prepare_dataset_overwrite_keeps_a_folder_with_the_users_own_files(tmp_path, capsys):
+    from test_converters import ml1m_raw
+
+    raw = ml1m_raw(tmp_path / "raw")
+    assert prepare_dataset(["ml-1m", f"--raw={raw}", f"--out={tmp_path / 'out'}", "--quiet"]) == 0
+    own = tmp_path / "out" / "ml-1m" / "my_notes.txt"
+    own.write_text("mine")
+    shutil.copy(raw / "movies.dat", raw / "movies.bak")
+    (raw / "ratings.dat").write_text((raw / "ratings.dat").read_text().replace("::5::", "::4::"))
+    fails(prepare_dataset, ["ml-1m", f"--raw={raw}", f"--out={tmp_path / 'out'}", "--quiet", "--overwrite"],
+          capsys, tmp_path, "holds files prepare_dataset did not write (my_notes.txt)")
+    assert own.read_text() == "mine"
+
+
+def test_prepare_dataset_names_an_encoding_problem_as_one(tmp_path, capsys):
+    from test_converters import ml1m_raw
+
+    raw = ml1m_raw(tmp_path / "raw")
+    (raw / "movies.dat").write_bytes((raw / "movies.dat").read_text(encoding="latin-1").encode("utf-16"))
+    err = fails(prepare_dataset, ["ml-1m", f"--raw={raw}", f"--out={tmp_path / 'out'}", "--quiet"], capsys,
+                tmp_path, "looks UTF-16- or UTF-32-encoded")
+    assert "separat" not in err.split("(an encoding problem")[0]
+
+
+def test_debug_shows_the_traceback_and_the_default_does_not(tmp_path):
+    argv = [sys.executable, "-m", "recbole_ilora", "--model=SASRec", "--dataset=nowhere", f"--data_path={tmp_path}"]
+    plain = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    debug = subprocess.run([*argv, "--debug"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert plain.returncode == debug.returncode == 2
+    assert "Traceback" not in plain.stderr and plain.stderr.count("\n") == 2  # the error and the hint
+    assert "Traceback" in debug.stderr and "DatasetNotFoundError" in debug.stderr
+
+
+def test_checkpoints_load_without_unpickling(data, tmp_path):
+    from recbole_ilora.quick_start import run
+
+    checkpoint = run("SASRec", "tiny", cmd_args=[f"--data_path={data}", *TINY_ARGS])["checkpoint"]
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(checkpoint) == []
