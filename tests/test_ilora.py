@@ -440,3 +440,19 @@ def test_training_logs_loss_learning_rate_and_gate_entropy_to_tensorboard(setup,
     assert len(events.Scalars("Train/loss")) == 2  # 8 samples / batches of 4
     entropy = [event.value for event in events.Scalars("Train/gate_entropy")]
     assert all(0 < value <= 1 for value in entropy)
+
+
+def test_load_data_and_model_rebuilds_an_llm_run_that_scores_as_it_did(setup, tmp_path):
+    """RecBole's load_data_and_model indexes state_dict, which LLM checkpoints (trained weights only) lack; this
+    package's rebuilds the model from the checkpoint's settings and reproduces the run's test metrics."""
+    from recbole_ilora.quick_start import load_data_and_model
+
+    result = run("iLoRA", "tiny", config_dict={
+        **setup["base"], "llm_path": setup["llm"], "sasrec_checkpoint": setup["encoder"], "dtype": "float32",
+        "item_domain": "movie", "item_text_field": "movie_title", "train_batch_size": 4, "eval_batch_size": 40,
+        "train_samples_per_epoch": 8, "checkpoint_dir": str(tmp_path)})
+    config, model, _, _, _, test_data = load_data_and_model(result["checkpoint"])
+    assert type(model).__name__ == "iLoRA" and config["sasrec_checkpoint"] == setup["encoder"]
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    again = trainer.evaluate(test_data, load_best_model=False)
+    assert {key: round(float(value), 4) for key, value in again.items()} == result["test"]
