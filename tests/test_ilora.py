@@ -8,6 +8,7 @@ from recbole.utils import init_seed
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation, load_dataset
 from recbole_ilora.errors import ConfigurationError, DataError
+from recbole_ilora.model.llm_recommender import TrainingStep
 from recbole_ilora.model.parts.prompt import pad
 from recbole_ilora.model.parts.scoring import position_ids_from_mask
 from recbole_ilora.quick_start import run
@@ -142,14 +143,14 @@ def test_overfitted_model_ranks_the_memorised_target_first(setup, loss_type):
     targets = batch[model.POS_ITEM_ID][:4]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
-    for _ in range(60):
+    for epoch in range(60):  # new negatives each time, as epochs draw them
         optimizer.zero_grad()
-        model.calculate_loss(batch[:4]).backward()
+        model.calculate_loss(batch[:4], TrainingStep(epoch=epoch + 2)).backward()
         optimizer.step()
     model.eval()
     histories = model._histories(item_seq, lengths)
-    candidate_lists = [[t] + [c for c in model._training_candidates(h, t) if c != t]
-                       for h, t in zip(histories, targets.tolist())]
+    candidate_lists = [[t] + [c for c in model._training_candidates(h, t, (1, row)) if c != t]  # other negatives
+                       for row, (h, t) in enumerate(zip(histories, targets.tolist()))]
     scores = model._score_users(item_seq, lengths, batch[model.USER_ID][:4], candidate_lists).view(4, 20)
     assert (scores.argmax(dim=1) == 0).all(), scores
 
@@ -212,10 +213,10 @@ def test_trainer_resumes_a_killed_run_with_the_same_next_loss(setup, tmp_path):
         config, _, (train_data, _, _), model = build(setup, **overrides)
         losses, calculate = [], model.calculate_loss
 
-        def recorded(interaction, **kwargs):
+        def recorded(interaction, step=None):
             if len(losses) == kill_at_step:
                 raise KeyboardInterrupt("killed")
-            losses.append(calculate(interaction, **kwargs))
+            losses.append(calculate(interaction, step))
             return losses[-1]
 
         model.calculate_loss = recorded
@@ -379,7 +380,7 @@ def test_lm_term_of_the_softmax_pass_equals_the_answer_loss(built):
 def test_curriculum_starts_text_only_and_ends_hybrid(setup, progress, text_only):
     _, _, (train_data, _, _), model = build(setup, curriculum=True)
     model.train()
-    model.calculate_loss(first_batch(train_data), training_progress=progress).backward()
+    model.calculate_loss(first_batch(train_data), TrainingStep(step=int(progress * 10), total_steps=10)).backward()
     assert model.training_statistics()["text_only"] == float(text_only)
     projector_grads = [p.grad for p in model.projector.parameters()]
     assert all(g is None for g in projector_grads) == text_only  # the projector is idle on text-only batches

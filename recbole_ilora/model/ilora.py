@@ -24,7 +24,7 @@ from recbole_ilora.data.titles import item_titles
 from recbole_ilora.data.validation import items_per_user
 from recbole_ilora.errors import ConfigurationError, DataError
 from recbole_ilora.files import folder_atomic
-from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.model.llm_recommender import LLMRecommender, TrainingStep
 from recbole_ilora.model.parts.backbone import (CANDIDATE_TOKEN, HISTORY_TOKEN, architecture, backbone_folder,
                                                 check_backbone_config, load_backbone, load_tokenizer)
 from recbole_ilora.model.parts.gate import Gate
@@ -40,9 +40,10 @@ from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora
 # The projector and gate, beside peft's own adapter files in an exported adapter folder.
 MODULES_FILE = "ilora_modules.safetensors"
 
-# Streams of the seeded RNGs, so that training draws (negatives, curriculum) and prompt shuffles never share
-# random numbers.
-TRAINING_STREAM, PROMPT_ORDER_STREAM = 1, 2
+# Streams of the seeded RNGs, so that training negatives, curriculum draws and prompt shuffles never share random
+# numbers. Each draw is a pure function of the seed, its stream and what it is for (a sample, a step, a user).
+NEGATIVES_STREAM, PROMPT_ORDER_STREAM, CURRICULUM_STREAM = 1, 2, 3
+END_OF_TRAINING = TrainingStep(epoch=0, step=1, total_steps=1)
 
 
 def prompt_template(config):
@@ -156,7 +157,6 @@ class iLoRA(LLMRecommender):
                      if self.num_experts > 1 else None)
         self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings,
                                      config["max_title_tokens"])
-        self.training_rng = np.random.default_rng([self.seed, TRAINING_STREAM])
         self.last_statistics = {}
         self.on_users_scored = None  # see begin_evaluation
         self.evaluated_gates = {}  # internal user id -> gate weights, of the current evaluation
@@ -239,26 +239,36 @@ class iLoRA(LLMRecommender):
 
     # ----- training -----
 
-    def _training_candidates(self, history, target):
+    def _training_candidates(self, history, target, key):
+        """The target and ``train_negatives`` items outside the history, shuffled; drawn from an RNG keyed by
+        ``key`` (epoch, user, position), so that a sample's draw is the same however batches are split."""
         excluded = set(history) | {target, 0}
         if self.n_items - len(excluded) < self.train_negatives:
             raise ValueError(f"Too few items outside the history to draw {self.train_negatives} negatives.")
-        candidates = sample_distinct(self.training_rng, self.n_items, excluded, self.train_negatives).tolist()
+        rng = np.random.default_rng([self.seed, NEGATIVES_STREAM, *key])
+        candidates = sample_distinct(rng, self.n_items, excluded, self.train_negatives).tolist()
         candidates.append(target)
-        self.training_rng.shuffle(candidates)
+        rng.shuffle(candidates)
         return candidates
 
-    def calculate_loss(self, interaction, training_progress=1.0):
+    def _text_only(self, step):
+        """The curriculum's draw for an optimizer step: text-only with probability 1 - progress."""
+        rng = np.random.default_rng([self.seed, CURRICULUM_STREAM, step.epoch, step.step])
+        return self.curriculum and rng.random() >= step.progress
+
+    def calculate_loss(self, interaction, step=None):
         """The ``loss_type`` loss of prompts listing each target with sampled negatives in random order.
 
-        ``training_progress`` (optimizer steps done / all steps) drives the curriculum: with ``curriculum`` on, a
-        batch is text-only (placeholders without item embeddings) with probability 1 - training_progress.
+        With ``curriculum`` on, an optimizer ``step``'s batches are text-only (placeholders without item embeddings)
+        with probability 1 - its progress.
         """
+        step = step or END_OF_TRAINING
         item_seq, lengths = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
         targets = interaction[self.POS_ITEM_ID].tolist()
         histories = self._histories(item_seq, lengths)
-        candidates = [self._training_candidates(h, t) for h, t in zip(histories, targets)]
-        text_only = self.curriculum and self.training_rng.random() >= training_progress
+        keys = [(step.epoch, user, length) for user, length in zip(interaction[self.USER_ID].tolist(), lengths.tolist())]
+        candidates = [self._training_candidates(h, t, k) for h, t, k in zip(histories, targets, keys)]
+        text_only = self._text_only(step)
         gate = self._gates(item_seq, lengths)
         statistics = {"text_only": float(text_only)}
         if self.gate is not None:
@@ -363,15 +373,6 @@ class iLoRA(LLMRecommender):
                 for answer, items, target in zip(answers, shown, targets)]
 
     # ----- what the run records and saves -----
-
-    def other_parameter(self):
-        """RecBole's hook for state beyond the weights, saved with checkpoints: the training RNG (negatives and
-        curriculum draws), so that a resumed run draws what the uninterrupted one would."""
-        return {"training_rng": self.training_rng.bit_generator.state}
-
-    def load_other_parameter(self, para):
-        if para:
-            self.training_rng.bit_generator.state = para["training_rng"]
 
     def _module_state(self):
         return {name: param.detach().contiguous() for name, param in self.named_parameters()

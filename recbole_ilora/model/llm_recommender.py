@@ -6,7 +6,7 @@ loaders and evaluator serve it unchanged) that the run and the trainer use only 
 before any work (class methods: no data, no backbone needed)
     ``validate_config``, ``validate_dataset``, ``required_runs``
 training
-    ``optimizer_groups``, ``calculate_loss(interaction, training_progress)``, ``training_statistics``,
+    ``optimizer_groups``, ``calculate_loss(interaction, step)``, ``training_statistics``,
     ``trainable_state_dict`` / ``load_trainable_state_dict`` and RecBole's ``other_parameter`` /
     ``load_other_parameter`` (what checkpoints hold)
 evaluation
@@ -15,8 +15,25 @@ results
     ``save_adapter``, ``result_extras``
 """
 
+from dataclasses import dataclass
+
 from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import InputType
+
+
+@dataclass(frozen=True)
+class TrainingStep:
+    """Where a training batch sits in the run. A model keys its random draws on it (and on the samples), not on a
+    stateful stream: so the draws do not depend on how batches are split over processes or on a resume."""
+
+    epoch: int = 0
+    step: int = 0  # optimizer steps done before this batch
+    total_steps: int = 1
+
+    @property
+    def progress(self):
+        """Share of the optimizer steps already done."""
+        return self.step / self.total_steps
 
 
 class LLMRecommender(SequentialRecommender):
@@ -49,8 +66,8 @@ class LLMRecommender(SequentialRecommender):
         ``<group>_learning_rate`` when that key is set, else ``learning_rate``."""
         raise NotImplementedError
 
-    def calculate_loss(self, interaction, training_progress=1.0):
-        """The training loss of a batch; ``training_progress`` is the share of optimizer steps already done."""
+    def calculate_loss(self, interaction, step=None):
+        """The training loss of a batch at ``step`` (a ``TrainingStep``; None: the end of a one-epoch run)."""
         raise NotImplementedError
 
     def training_statistics(self):

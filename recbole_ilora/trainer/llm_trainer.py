@@ -23,7 +23,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.model.llm_recommender import LLMRecommender, TrainingStep
 from recbole_ilora.model.parts.generation import GenerationTally
 from recbole_ilora.trainer.recording import TrainerHooks
 
@@ -104,10 +104,10 @@ class iLoRATrainer(TrainerHooks, Trainer):
                 break
             if batch_idx < skip:
                 continue
-            step = self.scheduler.last_epoch  # optimizer steps done
             interaction = interaction.to(self.device)
             if loss_func is None:
-                loss = self.model.calculate_loss(interaction, training_progress=step / self.total_steps)
+                step = TrainingStep(epoch_idx, self.scheduler.last_epoch, self.total_steps)
+                loss = self.model.calculate_loss(interaction, step)
             else:
                 loss = loss_func(interaction)
             self._check_nan(loss)
