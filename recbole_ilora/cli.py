@@ -39,7 +39,14 @@ def main(argv=None):
 
     from recbole_ilora.quick_start import run  # after argument parsing: --help stays fast
 
-    with exit_on_user_error(parser.prog, args.debug):
-        result = run(model=args.model, dataset=args.dataset, config_file_list=config_files, cmd_args=overrides)
-    print(f"test: {result['test']}")
-    print(f"result file: {result['result_file']}")
+    from recbole_ilora import distributed
+
+    try:
+        with exit_on_user_error(parser.prog, args.debug):
+            result = run(model=args.model, dataset=args.dataset, config_file_list=config_files, cmd_args=overrides)
+        main_process = distributed.is_main()
+    finally:
+        distributed.shutdown()
+    if main_process:
+        print(f"test: {result['test']}")
+        print(f"result file: {result['result_file']}")

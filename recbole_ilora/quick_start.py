@@ -15,7 +15,7 @@ from recbole.data.transform import construct_transform
 from recbole.utils import get_environment, get_flops, init_logger, init_seed, set_color
 
 from recbole_ilora import checkpoint as checkpoints
-from recbole_ilora import results
+from recbole_ilora import distributed, results
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation, load_dataset
 from recbole_ilora.errors import ConfigurationError
@@ -36,13 +36,29 @@ def configure_cpu_threads(threads):
 
 def _fresh_logger(config):
     """RecBole's ``init_logger`` uses ``logging.basicConfig``, a no-op once handlers exist: drop the previous
-    run's handlers so that each run in one process logs to its own file."""
+    run's handlers so that each run in one process logs to its own file. Under torchrun, only rank 0 logs (to its
+    file and the console); the other ranks print warnings and errors only."""
     root = logging.getLogger()
     for handler in root.handlers[:]:
         root.removeHandler(handler)
         handler.close()
+    if not distributed.is_main():
+        logging.basicConfig(level=logging.WARNING, format=f"rank {distributed.rank()}: %(levelname)s %(message)s")
+        return None
     init_logger(config)
     return next((h.baseFilename for h in root.handlers if isinstance(h, logging.FileHandler)), None)
+
+
+def start_distributed(config, llm):
+    """Join torchrun's process group for an LLM model's run (the top-level one: prerequisite runs inside it are
+    single-process runs of rank 0)."""
+    if not distributed.launched_by_torchrun() or distributed.active():
+        return
+    if not llm:
+        raise ConfigurationError(
+            f"{config['model']} is a RecBole model: run it with RecBole's own DDP (--nproc=N, NCCL), not torchrun; "
+            f"torchrun serves the LLM models (iLoRA, LoRARec, TALLRec).")
+    distributed.init(config)
 
 
 def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=(), saved=True):
@@ -55,14 +71,15 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
     configure_cpu_threads(config["cpu_threads"])
     model_class = get_model(config["model"])
     llm = issubclass(model_class, LLMRecommender)
+    start_distributed(config, llm)
     if llm:
         model_class.validate_config(config)
     with clock.stage("data"):
         dataset = load_dataset(config)
         if llm:
             model_class.validate_dataset(config, dataset)
-    with clock.stage("prerequisites"):
-        prerequisites = ensure_required_runs(config, model_class, run) if llm else {}
+    with clock.stage("prerequisites"):  # under torchrun: rank 0 trains them, the other ranks then find them
+        prerequisites = distributed.main_first(lambda: ensure_required_runs(config, model_class, run)) if llm else {}
 
     init_seed(config["seed"], config["reproducibility"])
     log_file = _fresh_logger(config)
@@ -100,7 +117,8 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         log_file=log_file, checkpoint=trainer.saved_model_file if saved else None,
         extras={**trainer.result_extras(), **(model.result_extras(test_data._dataset) if llm else {})},
     )
-    logger.info(set_color("result file", "yellow") + f": {result['result_file']}")
+    if distributed.is_main():
+        logger.info(set_color("result file", "yellow") + f": {result['result_file']}")
     return result
 
 

@@ -24,7 +24,7 @@ RUNTIME_KEYS = frozenset({
     "data_path", "checkpoint_dir", "results_dir", "dataset_save_path", "dataloaders_save_path", "save_dataset",
     "save_dataloaders", "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "nproc", "ip",
     "port", "offset", "worker", "cpu_threads", "state", "show_progress", "log_wandb", "wandb_project",
-    "resume_checkpoint", "allow_download", "llm_cache_dir", "strict_data",
+    "resume_checkpoint", "allow_download", "llm_cache_dir", "strict_data", "ddp_timeout",
     # a path; which encoder a run uses is fixed by its data, split, seed and encoder_config, all hashed
     "sasrec_checkpoint",
 })
@@ -147,7 +147,9 @@ class StageClock:
 
 def build_result(config, clock, trainer, model, valid_data, test_data, best_valid_score, best_valid_result,
                  test_result, log_file, checkpoint, extras):
-    """The run's JSON result (schema ``SCHEMA_VERSION``), written atomically to ``result_path(config)``."""
+    """The run's JSON result (schema ``SCHEMA_VERSION``), written atomically to ``result_path(config)`` by the main
+    process (rank 0 under torchrun)."""
+    from recbole_ilora import distributed
     from recbole_ilora.data import candidates_fingerprint, evaluated_user_tokens
 
     validated = best_valid_result is not None
@@ -169,6 +171,7 @@ def build_result(config, clock, trainer, model, valid_data, test_data, best_vali
             "train_per_epoch": [round(s, 3) for s in trainer.train_epoch_seconds],
             "valid_per_epoch": [round(s, 3) for s in trainer.valid_epoch_seconds],
         },
+        "world_size": distributed.world_size() if trainer.parallel else 1,
         "peak_memory_mb": peak_memory_mb(),
         "parameters": parameter_counts(model),
         "candidates_sha256": {"valid": candidates_fingerprint(valid_data), "test": candidates_fingerprint(test_data)},
@@ -189,5 +192,6 @@ def build_result(config, clock, trainer, model, valid_data, test_data, best_vali
     }
     path = result_path(config)
     result["result_file"] = str(path)
-    write_json_atomic(result, path)
+    if not trainer.parallel or distributed.is_main():
+        write_json_atomic(result, path)
     return result

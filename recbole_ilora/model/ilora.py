@@ -158,8 +158,6 @@ class iLoRA(LLMRecommender):
         self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings,
                                      config["max_title_tokens"])
         self.last_statistics = {}
-        self.on_users_scored = None  # see begin_evaluation
-        self.evaluated_gates = {}  # internal user id -> gate weights, of the current evaluation
 
     @staticmethod
     def _lora_config(config):
@@ -317,10 +315,7 @@ class iLoRA(LLMRecommender):
         continuations, owners = self._candidate_continuations(candidate_lists, item_seq.device)
         scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners,
                                      self.score_reduction)
-        for user, weights in zip(users.tolist(), gate.float().cpu().tolist()):
-            self.evaluated_gates[user] = weights
-        if self.on_users_scored is not None:
-            self.on_users_scored(len(candidate_lists))
+        self._scored(users.tolist(), dict(zip(users.tolist(), gate.float().cpu().tolist())))  # gate per user
         return scores
 
     def _user_groups(self, interaction):
@@ -335,6 +330,9 @@ class iLoRA(LLMRecommender):
         return starts, [items[bounds[i]:bounds[i + 1]] for i in range(len(starts))]
 
     def predict(self, interaction):
+        replayed = self._replayed()
+        if replayed is not None:
+            return replayed.to(interaction[self.ITEM_SEQ].device)
         starts, candidate_lists = self._user_groups(interaction)
         return self._score_users(interaction[self.ITEM_SEQ][starts], interaction[self.ITEM_SEQ_LEN][starts],
                                  interaction[self.USER_ID][starts], candidate_lists)
@@ -348,6 +346,9 @@ class iLoRA(LLMRecommender):
     def full_sort_predict(self, interaction):
         """Full ranking: the frozen SASRec retrieves the top ``rerank_top_n`` items, the LLM reranks them, every
         other item scores -inf."""
+        replayed = self._replayed()
+        if replayed is not None:
+            return replayed.to(interaction[self.ITEM_SEQ].device)
         retrieved = self._retrieve(interaction)
         scores = self._score_users(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN],
                                    interaction[self.USER_ID], retrieved.tolist())
@@ -367,8 +368,7 @@ class iLoRA(LLMRecommender):
             targets = [candidates[0] for candidates in candidate_lists]  # RecBole lists the positive first
         embeds, mask, gate, shown = self._prompts(item_seq, lengths, users, candidate_lists)
         answers = greedy_answers(self.llm, self.router, self.tokenizer, embeds, mask, gate, max_new_tokens)
-        if self.on_users_scored is not None:
-            self.on_users_scored(len(answers))
+        self._scored(users.tolist(), {})
         return [(answer, [self.titles[item] for item in items], items.index(target) if target in items else None)
                 for answer, items, target in zip(answers, shown, targets)]
 
@@ -396,14 +396,10 @@ class iLoRA(LLMRecommender):
         if modules.is_file():
             self.load_state_dict(load_file(modules), strict=False)
 
-    def begin_evaluation(self, on_users_scored=None):
-        self.evaluated_gates = {}
-        self.on_users_scored = on_users_scored
-
     def result_extras(self, dataset):
         """Per-user gate weights of the last evaluation, for the JSON result (the leaderboard's gate plot)."""
-        if self.gate is None or not self.evaluated_gates:
+        if self.gate is None or not self._records:
             return {}
-        users = sorted(self.evaluated_gates)
+        users = sorted(self._records)
         return {"gate_weights": {"user": dataset.id2token(dataset.uid_field, users).tolist(),
-                                 "weights": [[round(w, 5) for w in self.evaluated_gates[u]] for u in users]}}
+                                 "weights": [[round(w, 5) for w in self._records[u]] for u in users]}}

@@ -10,7 +10,8 @@ training
     ``trainable_state_dict`` / ``load_trainable_state_dict`` and RecBole's ``other_parameter`` /
     ``load_other_parameter`` (what checkpoints hold)
 evaluation
-    ``begin_evaluation(on_users_scored)``, RecBole's ``predict`` / ``full_sort_predict``, ``generate_answers``
+    ``begin_evaluation`` / ``end_evaluation``, RecBole's ``predict`` / ``full_sort_predict``, ``generate_answers``,
+    ``evaluation_records`` / ``add_evaluation_records`` (per-user records of a pass scored by several processes)
 results
     ``save_adapter``, ``result_extras``
 """
@@ -40,6 +41,11 @@ class LLMRecommender(SequentialRecommender):
     """Base of the LLM recommenders: what a run and ``iLoRATrainer`` may call (see the module docstring)."""
 
     input_type = InputType.POINTWISE
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self._replay = self._on_users_scored = None  # see begin_evaluation
+        self._records = {}
 
     # ----- before any work -----
 
@@ -88,9 +94,35 @@ class LLMRecommender(SequentialRecommender):
 
     # ----- evaluation -----
 
-    def begin_evaluation(self, on_users_scored=None):
-        """Called before each evaluation pass: forget the previous pass's records; ``on_users_scored(n)``, if given,
-        is called as users are scored (the trainer's progress bar)."""
+    def begin_evaluation(self, on_users_scored=None, replay=None):
+        """Called before each evaluation pass: forget the previous pass's records (unless ``replay`` is given);
+        ``on_users_scored(n)``, if given, is called as users are scored (the trainer's progress bar). With
+        ``replay``, a list of score tensors, ``predict`` / ``full_sort_predict`` return them in turn instead of
+        computing (scores that several processes computed and gathered)."""
+        self._replay = iter(replay) if replay is not None else None
+        self._on_users_scored = on_users_scored
+        if replay is None:
+            self._records = {}
+
+    def end_evaluation(self):
+        self._replay = self._on_users_scored = None
+
+    def _replayed(self):
+        """The next replayed scores, or None when this pass computes its own."""
+        return next(self._replay) if self._replay is not None else None
+
+    def _scored(self, users, records):
+        """Note ``records`` (``{internal user id: record}``) of users just scored, and report their number."""
+        self._records.update(records)
+        if self._on_users_scored is not None:
+            self._on_users_scored(len(users))
+
+    def evaluation_records(self):
+        """``{internal user id: record}`` of the current evaluation pass (e.g. iLoRA's gate weights)."""
+        return dict(self._records)
+
+    def add_evaluation_records(self, records):
+        self._records.update(records)
 
     def generate_answers(self, interaction, full_ranking, max_new_tokens):
         """Greedy answers for an evaluation batch: ``[(answer, listed titles, target index or None)]``."""

@@ -11,6 +11,8 @@ from the batch after its last checkpoint with the same data order, negatives and
 """
 
 import math
+import shutil
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -18,11 +20,14 @@ import torch
 from recbole.data.dataloader import FullSortEvalDataLoader
 from recbole.trainer import Trainer
 from recbole.utils import set_color
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.nn.utils import clip_grad_norm_
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora import distributed
+from recbole_ilora.errors import CheckpointError, ConfigurationError
 from recbole_ilora.model.llm_recommender import LLMRecommender, TrainingStep
 from recbole_ilora.model.parts.generation import GenerationTally
 from recbole_ilora.trainer.recording import TrainerHooks
@@ -34,6 +39,27 @@ def warmup_cosine_factor(step, warmup_steps, total_steps, floor):
         return floor + (1 - floor) * step / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class ModelLoss(nn.Module):
+    """What DistributedDataParallel wraps: the model's ``calculate_loss`` as ``forward``, so that DDP's gradient
+    hooks run (they are armed by a forward through the wrapper)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, interaction, step):
+        return self.model.calculate_loss(interaction, step)
+
+
+class NullWriter:
+    """A tensorboard writer that writes nothing (ranks other than 0)."""
+
+    def add_scalar(self, *args, **kwargs):
+        pass
+
+    add_hparams = close = flush = add_scalar
 
 
 class iLoRATrainer(TrainerHooks, Trainer):
@@ -59,6 +85,21 @@ class iLoRATrainer(TrainerHooks, Trainer):
         self.loader_state = None  # the train loader's RNG state at the start of the current epoch
         self.best_state = None
         self.adapter_dir = None
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self.ddp = self._data_parallel() if self.world_size > 1 else None
+        if not distributed.is_main():  # only rank 0 logs to tensorboard (RecBole made a writer on every rank)
+            self.tensorboard.close()
+            shutil.rmtree(self.tensorboard.log_dir, ignore_errors=True)
+            self.tensorboard = NullWriter()
+
+    def _data_parallel(self):
+        """DistributedDataParallel over the model's loss. Every rank built the same backbone and initial weights from
+        the same seed; rank 0's trainable weights are broadcast anyway, so DDP's own full-model sync is skipped."""
+        trainable = [param for param in self.model.parameters() if param.requires_grad]
+        distributed.broadcast_tensors(trainable)
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(ModelLoss(self.model), device_ids=device_ids, broadcast_buffers=False,
+                                       find_unused_parameters=True, init_sync=False)
 
     def _build_optimizer(self, **kwargs):
         params = [{"params": group, "lr": self.config[f"{name}_learning_rate"] or self.config["learning_rate"],
@@ -71,7 +112,15 @@ class iLoRATrainer(TrainerHooks, Trainer):
         return min(len(train_data), math.ceil(self.samples_per_epoch / train_data.step))
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
-        steps_per_epoch = math.ceil(self._batches_per_epoch(train_data) / self.accumulation)
+        batches = self._batches_per_epoch(train_data)
+        if batches < self.world_size:
+            raise ConfigurationError(
+                f"An epoch has {batches} batch(es) of train_batch_size={train_data.step}, fewer than the "
+                f"{self.world_size} processes: raise train_samples_per_epoch or lower train_batch_size.")
+        if batches % self.world_size:
+            self.logger.warning(f"{batches % self.world_size} of the epoch's {batches} batches are left out so that "
+                                f"the {self.world_size} processes train the same number.")
+        steps_per_epoch = math.ceil(self._batches_per_rank(train_data) / self.accumulation)
         self.total_steps = total_steps = steps_per_epoch * self.epochs
         self.scheduler = LambdaLR(self.optimizer, partial(
             warmup_cosine_factor, warmup_steps=round(self.warmup_ratio * total_steps), total_steps=total_steps,
@@ -80,57 +129,77 @@ class iLoRATrainer(TrainerHooks, Trainer):
             self.scheduler.load_state_dict(self.pending_scheduler_state)
             for group, rate in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
                 group["lr"] = rate  # creating the scheduler reset the rates to their warmup start
-        self.logger.info(f"Training budget: {self.epochs} epoch(s) x {self._batches_per_epoch(train_data)} batches "
-                         f"of {train_data.step} samples, {total_steps} optimizer steps")
+        self.logger.info(f"Training budget: {self.epochs} epoch(s) x {self._batches_per_rank(train_data)} batches "
+                         f"of {train_data.step} samples on each of {self.world_size} process(es), {total_steps} "
+                         f"optimizer steps of {train_data.step * self.accumulation * self.world_size} samples")
         result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
         if saved:
             self._export_adapter()
         return result
 
+    def _batches_per_rank(self, train_data):
+        """Micro-batches each rank trains per epoch: the epoch's batches dealt round-robin (rank r takes batches
+        r, r + N, ...), the remainder that would leave ranks uneven dropped."""
+        return self._batches_per_epoch(train_data) // self.world_size
+
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        """One epoch; ``loss_func`` is RecBole's hook, unused: the loss is the model's ``calculate_loss``."""
         self.model.train()
-        batches = self._batches_per_epoch(train_data)
-        skip, total_loss = self.resume_position, self.resume_loss
+        mine = self._batches_per_rank(train_data)
+        last = mine * self.world_size  # global batch index the epoch stops before
+        skip, total_loss = self.resume_position, self.resume_loss  # global batches of this epoch already trained
         if skip:  # resuming mid-epoch: replay this epoch's order and pass over the batches already trained
             train_data.generator.set_state(self.loader_state)
         else:
             self.loader_state = train_data.generator.get_state()
         self.resume_position, self.resume_loss = 0, 0.0
-        bar = tqdm(total=batches * train_data.step, initial=skip * train_data.step, unit="sample", ncols=100,
-                   desc=set_color(f"Train {epoch_idx:>5}", "pink"), disable=not show_progress)
+        bar = tqdm(total=last * train_data.step, initial=skip * train_data.step, unit="sample", ncols=100,
+                   desc=set_color(f"Train {epoch_idx:>5}", "pink"),
+                   disable=not show_progress or not distributed.is_main())
         self.optimizer.zero_grad()
         for batch_idx, interaction in enumerate(train_data):
-            if batch_idx >= batches:
+            if batch_idx >= last:
                 break
-            if batch_idx < skip:
+            if batch_idx < skip or batch_idx % self.world_size != self.rank:
                 continue
-            interaction = interaction.to(self.device)
-            if loss_func is None:
-                step = TrainingStep(epoch_idx, self.scheduler.last_epoch, self.total_steps)
-                loss = self.model.calculate_loss(interaction, step)
-            else:
-                loss = loss_func(interaction)
-            self._check_nan(loss)
-            (loss / self.accumulation).backward()
+            local = batch_idx // self.world_size  # this rank's micro-batch number
+            step_ends = (local + 1) % self.accumulation == 0 or local + 1 == mine
+            step = TrainingStep(epoch_idx, self.scheduler.last_epoch, self.total_steps)
+            loss = self._micro_batch(interaction.to(self.device), step, synchronize=step_ends)
             total_loss += loss.item()
             statistics = self.model.training_statistics()
-            self._log_step(epoch_idx * batches + batch_idx, loss.item(), statistics)
-            done = batch_idx + 1
-            if done % self.accumulation == 0 or done == batches:
+            self._log_step(epoch_idx * last + batch_idx, loss.item(), statistics)
+            if step_ends:
                 if self.clip_grad_norm:
                     clip_grad_norm_(self.model.parameters(), **self.clip_grad_norm)
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad()
-                if self.checkpoint_steps and self.scheduler.last_epoch % self.checkpoint_steps == 0 and done < batches:
+                done = (local + 1) * self.world_size
+                if self.checkpoint_steps and self.scheduler.last_epoch % self.checkpoint_steps == 0 and done < last:
                     self._save_checkpoint(epoch_idx, verbose=False, position=done, epoch_loss=total_loss)
-            bar.update(len(interaction))
+            bar.update(len(interaction) * self.world_size)
             bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
                             **{key: f"{statistics[key]:.2f}" for key in ("hit@1",) if key in statistics})
         bar.close()
         # Training of this epoch is done; its validation may still be interrupted: resuming re-validates it.
-        self._save_checkpoint(epoch_idx, verbose=False, position=batches, epoch_loss=total_loss)
-        return total_loss / batches
+        self._save_checkpoint(epoch_idx, verbose=False, position=last, epoch_loss=total_loss)
+        return total_loss / mine
+
+    def _micro_batch(self, interaction, step, synchronize):
+        """Forward and backward of one micro-batch, its loss scaled for accumulation. Under torchrun the loss runs
+        through DistributedDataParallel, whose gradient all-reduce happens only on a step's last micro-batch
+        (``no_sync`` before), so each step averages the gradients of every rank's micro-batches."""
+        if self.ddp is None:
+            loss = self.model.calculate_loss(interaction, step)
+            self._check_nan(loss)
+            (loss / self.accumulation).backward()
+            return loss
+        with nullcontext() if synchronize else self.ddp.no_sync():
+            loss = self.ddp(interaction, step)
+            self._check_nan(loss)
+            (loss / self.accumulation).backward()
+        return loss
 
     def _log_step(self, batch, loss, statistics):
         """One micro-batch in tensorboard (RecBole's ``log_tensorboard`` folder): loss, each group's learning rate,
@@ -150,7 +219,8 @@ class iLoRATrainer(TrainerHooks, Trainer):
         current = self.model.trainable_state_dict()
         return {
             "epoch": epoch,
-            "position": position,
+            "position": position,  # global batches of the epoch done (all ranks together)
+            "world_size": self.world_size,
             "epoch_loss": epoch_loss,
             "cur_step": self.cur_step,
             "best_valid_score": self.best_valid_score,
@@ -165,6 +235,11 @@ class iLoRATrainer(TrainerHooks, Trainer):
         }
 
     def _resume_from(self, checkpoint):
+        if checkpoint["position"] and checkpoint["world_size"] != self.world_size:
+            raise CheckpointError(
+                f"The checkpoint was written mid-epoch by {checkpoint['world_size']} process(es); resume it with "
+                f"torchrun --nproc_per_node={checkpoint['world_size']} (this run has {self.world_size}), or from a "
+                f"checkpoint written at an epoch's end.")
         self.start_epoch, self.resume_position = checkpoint["epoch"], checkpoint["position"]
         self.resume_loss = checkpoint["epoch_loss"]
         self.cur_step, self.best_valid_score = checkpoint["cur_step"], checkpoint["best_valid_score"]
@@ -180,32 +255,55 @@ class iLoRATrainer(TrainerHooks, Trainer):
         self.logger.info(f"Resuming training at epoch {self.start_epoch}, batch {self.resume_position}")
 
     def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        """RecBole's evaluation. Under torchrun each rank first scores its share of the batches (every
+        ``world_size``-th), all ranks gather every score, and RecBole's loop then runs over the whole data with
+        those scores: its evaluator sees every user exactly once, in its own row layout."""
         if not eval_data:
             return None
-        bar = tqdm(total=eval_data.sample_size, unit="user", ncols=100, desc=set_color("Evaluate   ", "pink"),
-                   disable=not show_progress)
+        bar = tqdm(total=eval_data.sample_size // self.world_size, unit="user", ncols=100,
+                   desc=set_color("Evaluate   ", "pink"), disable=not show_progress or not distributed.is_main())
         self.model.begin_evaluation(bar.update)
         try:
+            if self.ddp is not None:
+                self.model.begin_evaluation(None, replay=self._gathered_scores(eval_data))
             result = super().evaluate(eval_data, load_best_model, model_file, show_progress=False)
             if self.generation_eval and eval_data._sampler.phase == "test":  # RecBole's samplers know their phase
                 bar.reset()
                 bar.set_description(set_color("Generate   ", "pink"))
                 result.update(self._generation_metrics(eval_data))
         finally:
-            self.model.begin_evaluation(None)
+            self.model.end_evaluation()
             bar.close()
         return result
+
+    def _my_batches(self, eval_data):
+        """``(index, interaction)`` of this rank's share of an evaluation loader's batches."""
+        for index, batch in enumerate(eval_data):
+            if index % self.world_size == self.rank:
+                yield index, batch[0].to(self.device)
+
+    @torch.no_grad()
+    def _gathered_scores(self, eval_data):
+        """Every batch's scores in order, each computed by one rank; the model's per-user records merged."""
+        self.model.eval()
+        full_ranking = isinstance(eval_data, FullSortEvalDataLoader)
+        predict = self.model.full_sort_predict if full_ranking else self.model.predict
+        mine = {index: predict(interaction).cpu() for index, interaction in self._my_batches(eval_data)}
+        scores = {index: value for part in distributed.gather(mine) for index, value in part.items()}
+        for records in distributed.gather(self.model.evaluation_records()):
+            self.model.add_evaluation_records(records)
+        return [scores[index] for index in range(len(scores))]
 
     @torch.no_grad()
     def _generation_metrics(self, eval_data):
         self.model.eval()
         tally = GenerationTally()
         full_ranking = isinstance(eval_data, FullSortEvalDataLoader)
-        for batch in eval_data:
-            for answer, titles, target in self.model.generate_answers(batch[0].to(self.device), full_ranking,
+        for _, interaction in self._my_batches(eval_data):
+            for answer, titles, target in self.model.generate_answers(interaction, full_ranking,
                                                                       self.generation_max_new_tokens):
                 tally.add(answer, titles, target)
-        return tally.metrics()
+        return GenerationTally.merged(distributed.gather(tally)).metrics()
 
     def _export_adapter(self):
         """Save the best weights (the last ones where no validation chose any) as a peft adapter folder beside the

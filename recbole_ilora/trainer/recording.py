@@ -16,6 +16,7 @@ from recbole.evaluator import Evaluator
 from recbole.utils import set_color
 
 from recbole_ilora import checkpoint as checkpoints
+from recbole_ilora import distributed
 from recbole_ilora.model.llm_recommender import LLMRecommender
 
 
@@ -78,10 +79,13 @@ class RunRecordingMixin:
 
     def __init__(self, config, model):
         super().__init__(config, model)
+        # Data-parallel: an LLM model's run under torchrun, or a RecBole model's under RecBole's own DDP. Not a
+        # prerequisite run that rank 0 makes alone inside a torchrun job.
+        self.parallel = distributed.active() and (isinstance(model, LLMRecommender) or not config["single_spec"])
         # RecBole names checkpoints by the second: two runs started together would share one file. Absolute, as
-        # JSON results and prerequisite runs refer to it from anywhere.
-        self.saved_model_file = str(Path(self.saved_model_file.replace(".pth", f"-{uuid.uuid4().hex[:6]}.pth"))
-                                    .resolve())
+        # JSON results and prerequisite runs refer to it from anywhere; rank 0's name on every rank.
+        name = str(Path(self.saved_model_file.replace(".pth", f"-{uuid.uuid4().hex[:6]}.pth")).resolve())
+        self.saved_model_file = distributed.broadcast(name) if self.parallel else name
         self.evaluator = RankRecordingEvaluator(config)
         self.train_epoch_seconds = []
         self.valid_epoch_seconds = []
@@ -114,13 +118,18 @@ class RunRecordingMixin:
         return result
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
-        if not self.config["single_spec"] and self.config["local_rank"] != 0:
+        """Every rank takes part (the content may update trainer state); rank 0 writes, and the others wait for it
+        so that none reads an older file afterwards."""
+        content = self._checkpoint_content(epoch, **kwargs)
+        if self.parallel and not distributed.is_main():
+            distributed.barrier()
             return
         in_epoch = time.perf_counter() - self._epoch_started if self._epoch_started is not None else 0.0
         timing = {"train_epoch_seconds": self.train_epoch_seconds, "valid_epoch_seconds": self.valid_epoch_seconds,
                   "fit_seconds": self.fit_seconds(), "epoch_seconds": in_epoch}
-        checkpoints.save(self.saved_model_file, self.config, timing=timing,
-                         **self._checkpoint_content(epoch, **kwargs))
+        checkpoints.save(self.saved_model_file, self.config, timing=timing, **content)
+        if self.parallel:
+            distributed.barrier()
         if verbose:
             self.logger.info(set_color("Saving current", "blue") + f": {self.saved_model_file}")
 
@@ -135,7 +144,10 @@ class RunRecordingMixin:
         self.fit_seconds_before = timing["fit_seconds"]
         self.resumed_from = str(resume_file)
         # This run's own file starts as a copy: its evaluation finds the best weights even if it never improves.
-        checkpoints.save(self.saved_model_file, self.config, **checkpoints.content(checkpoint))
+        if not self.parallel or distributed.is_main():
+            checkpoints.save(self.saved_model_file, self.config, **checkpoints.content(checkpoint))
+        if self.parallel:
+            distributed.barrier()
         self.logger.info(set_color("Checkpoint loaded", "blue") + f": {resume_file}; this run saves to "
                          f"{self.saved_model_file}")
 

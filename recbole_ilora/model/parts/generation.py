@@ -38,6 +38,15 @@ class GenerationTally:
             self.valid += 1
             self.correct += named[0] == target_index
 
+    @classmethod
+    def merged(cls, tallies):
+        """One tally of several (each process's, under torchrun)."""
+        total = cls()
+        for tally in tallies:
+            total.answers, total.valid, total.correct = (total.answers + tally.answers, total.valid + tally.valid,
+                                                         total.correct + tally.correct)
+        return total
+
     def metrics(self):
         return {
             "generation_valid_ratio": self.valid / max(self.answers, 1),
