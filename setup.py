@@ -23,14 +23,13 @@ setup(
         "scipy",  # the leaderboard's significance tests (Wilcoxon signed-rank, paired t-test)
         "tqdm",
         "matplotlib",
-        # RecBole 1.2.1 on today's stack (see recbole_ilora/compat.py for why each bound exists)
-        "numpy<2",
-        "pandas<3",
-        "setuptools<82",
+        # RecBole 1.2.1 runs on NumPy 1 and 2 and pandas 2 and 3 through recbole_ilora/compat.py's shims
+        "numpy",
+        "pandas",
     ],
     extras_require={
         "gpu": ["bitsandbytes"],
-        "test": ["pytest"],
+        "test": ["pytest", "psutil"],  # psutil: the distributed tests find the ranks of a torchrun job
     },
     entry_points={"console_scripts": ["run_recbole = recbole_ilora.cli:main",
                                       "leaderboard = recbole_ilora.leaderboard:main",

@@ -1,25 +1,95 @@
 """Compatibility with RecBole 1.2.1 on today's stack: one shim per problem, each naming its upstream issue.
 
-Everything a version range can fix is pinned in setup.py instead:
-- ``numpy<2``: RecBole's ``Config.compatibility_settings`` reads ``np.float_`` and ray 2.6's tune logger
-  ``np.bool8``, both removed in NumPy 2 (RecBole issue #2215).
-- ``pandas<3``: pandas 3 needs NumPy 2, and its copy-on-write breaks RecBole's chained
-  ``fillna(inplace=True)`` on float fields (RecBole issue #2215 covers the NumPy side).
-- ``setuptools<82``: ray 2.6 (imported by ``recbole.quick_start``) needs ``pkg_resources``, removed in
-  setuptools 82 (pypa/setuptools#3085).
-
 Shims, applied when this module is imported (``registry`` imports it before any RecBole model is used):
+- NumPy 2 removed ``np.float_``, ``np.complex_`` and ``np.unicode_``, which RecBole 1.2.1's
+  ``Config.compatibility_settings`` reads to re-create ``np.float`` & co. for its own code (RecBole issue #2215;
+  the fix, PR #2203, was closed unmerged): they are put back as the NumPy 1 aliases they were.
 - RecBole 1.2.1's ``recbole/model/sequential_recommender/sine.py`` calls ``torch.autograd.set_detect_anomaly(True)``
   at import time, and importing any RecBole sequential model (SASRec included) imports it: every backward pass of
   the process then records Python stack traces. Measured here: LLM training steps 2.5-3.5x slower (no upstream
   issue found). Anomaly detection is a debugging switch; it is turned back off once RecBole's models are imported.
+
+Shims used where RecBole's classes are built:
+- ``PandasCopyOnWriteDataset`` is mixed into RecBole's dataset classes (``recbole_ilora.data.create_dataset``).
+  pandas 3 copies on write, so RecBole 1.2.1's chained ``feat[field].fillna(..., inplace=True)`` no longer fills
+  anything, and ``Series.agg(len)`` measures the whole column instead of each row's sequence (a
+  ``ValueError: Length of values`` on any token_seq field, e.g. ml-100k's titles). RecBole issue #2215 reports
+  its NumPy 2 / pandas breakage; the fix, PR #2203, was closed unmerged. The mixin's versions work on pandas 2
+  and 3 alike. Empty token_seq cells still break RecBole's own loading under pandas 3; ``data.validation``
+  refuses them with a message there.
 
 RecBole's checkpoints pickle its ``Config``, which torch >= 2.6 refuses to load (RecBole issues #2212, #2215): this
 package writes and reads its own plain-data checkpoints instead (``recbole_ilora.checkpoint``), so no shim loads
 pickles.
 """
 
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd  # noqa: E402
 import recbole.model.sequential_recommender  # noqa: E402,F401 (imports sine.py, which turns anomaly detection on)
 import torch  # noqa: E402
+from recbole.utils import FeatureSource, FeatureType  # noqa: E402
+
+for _alias, _numpy1_type in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
+    if not hasattr(np, _alias):  # NumPy 2
+        setattr(np, _alias, _numpy1_type)
 
 torch.autograd.set_detect_anomaly(False)
+
+
+@contextmanager
+def _chained_assignment_warnings_silenced():
+    """RecBole's no-op chained ``fillna(inplace=True)`` calls warn on pandas >= 2.2; their work is done here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*chained assignment.*")
+        yield
+
+
+class PandasCopyOnWriteDataset:
+    """RecBole 1.2.1's dataset steps that pandas 3 broke, written with assignments and element-wise lengths."""
+
+    def _load_feat(self, *args, **kwargs):
+        with _chained_assignment_warnings_silenced():  # empty sequence cells are refused before (data.validation)
+            return super()._load_feat(*args, **kwargs)
+
+    def _fill_nan(self):
+        for feat_name in self.feat_name_list:
+            feat = getattr(self, feat_name)
+            for field in feat:
+                if self.field2type[field] == FeatureType.TOKEN:
+                    feat[field] = feat[field].fillna(0)
+                elif self.field2type[field] == FeatureType.FLOAT:
+                    feat[field] = feat[field].fillna(feat[field].mean())
+        with _chained_assignment_warnings_silenced():
+            super()._fill_nan()  # its sequence-field branch assigns, and works
+
+    def _remap(self, remap_list):
+        if not remap_list:
+            return
+        tokens, split_point = self._concat_remaped_tokens(remap_list)
+        new_ids_list, mapping = pd.factorize(tokens)
+        new_ids_list = np.split(new_ids_list + 1, split_point)
+        mapping = np.array(["[PAD]"] + list(mapping))
+        token_id = {token: index for index, token in enumerate(mapping)}
+        for (feat, field, ftype), new_ids in zip(remap_list, new_ids_list):
+            if field not in self.field2id_token:
+                self.field2id_token[field] = mapping
+                self.field2token_id[field] = token_id
+            if ftype == FeatureType.TOKEN:
+                feat[field] = new_ids
+            elif ftype == FeatureType.TOKEN_SEQ:
+                feat[field] = np.split(new_ids, np.cumsum(feat[field].map(len))[:-1])
+
+
+class PandasCopyOnWriteSequentialDataset(PandasCopyOnWriteDataset):
+    """The same, plus SequentialDataset's pre-split (benchmark file) lengths."""
+
+    def _benchmark_presets(self):
+        list_suffix = self.config["LIST_SUFFIX"]
+        for field in self.inter_feat:
+            if field + list_suffix in self.inter_feat:
+                setattr(self, f"{field}_list_field", field + list_suffix)
+        self.set_field_property(self.item_list_length_field, FeatureType.TOKEN, FeatureSource.INTERACTION, 1)
+        self.inter_feat[self.item_list_length_field] = self.inter_feat[self.item_id_list_field].map(len)

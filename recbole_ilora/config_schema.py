@@ -85,6 +85,16 @@ def _declarations(path):
 
 
 @lru_cache(maxsize=4)
+def model_keys(properties_dir):
+    """Keys that only model property files define (RecBole's and this package's): a model's hyper-parameters."""
+    files = list(Path(properties_dir).glob("model/*.yaml")) + list(RECBOLE_PROPERTIES.glob("model/*.yaml"))
+    other = [path for path in list(Path(properties_dir).rglob("*.yaml")) + list(RECBOLE_PROPERTIES.rglob("*.yaml"))
+             if path not in files]
+    defined = set().union(*(_declarations(path) for path in files))
+    return defined - set().union(*(_declarations(path) for path in other))
+
+
+@lru_cache(maxsize=4)
 def known_keys(properties_dir):
     """``{key: (types or None, default)}`` over RecBole's and this package's property files (first declaration
     with a type wins, this package's first)."""
@@ -132,8 +142,9 @@ def check_config(config, properties_dir):
             hint = f"did you mean {' or '.join(close)}?" if close else "no layer defines it (properties/, RecBole)"
             problems.append(f"unknown config key {key!r}: {hint}")
             continue
-        if key not in config.internal_config_dict and key not in RECBOLE_UNDECLARED:
-            getLogger().warning(f"Config key {key!r} is not used by {config['model']}: ignored.")
+        if key in model_keys(Path(properties_dir)) and key not in config.internal_config_dict:
+            getLogger().warning(f"Config key {key!r} is a hyper-parameter of other models, not of {config['model']}: "
+                                f"ignored.")
         types, default = schema[key]
         problem = _type_problem(key, value, types, (default, config.internal_config_dict.get(key)))
         if problem:

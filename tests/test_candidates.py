@@ -5,7 +5,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 from conftest import TINY_RUN, write_atomic_dataset
-from recbole.data import create_dataset
+from recbole_ilora.data import create_dataset
 from recbole.utils import init_seed
 
 from recbole_ilora.config import Config

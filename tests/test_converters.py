@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TINY_RUN
-from recbole.data import create_dataset
+from recbole_ilora.data import create_dataset
 from recbole.utils import init_seed
 
 from recbole_ilora.config import Config, available_protocols

@@ -45,8 +45,10 @@ def clean_text(value):
 
 
 def is_missing(value):
-    """True when RecBole would read ``value`` (a title or an id) as missing."""
-    return value is None or value.strip() == "" or value in READ_AS_MISSING
+    """True when RecBole would read ``value`` (a title or an id) as missing (None and NaN included: pandas 3's
+    string columns hold a missing value as NaN)."""
+    return value is None or not isinstance(value, str) and pd.isna(value) or value.strip() == "" \
+        or value in READ_AS_MISSING
 
 
 @dataclass

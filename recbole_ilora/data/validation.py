@@ -100,14 +100,30 @@ def check_items_have_metadata(path, item_file, config):
     return count
 
 
+def check_sequence_cells(path, config):
+    """Under pandas >= 3 RecBole 1.2.1 cannot read an empty token_seq / float_seq cell (see compat): refuse it."""
+    if int(pd.__version__.split(".")[0]) < 3:
+        return
+    for field, column in _header(path, config).items():
+        if column.endswith(("token_seq", "float_seq")):
+            empty = np.flatnonzero((_read_column(path, config, column).str.strip() == "").to_numpy())
+            if len(empty):
+                raise DataError(f"{path}, line {empty[0] + 2}: empty {field} ({len(empty)} such line(s)), which "
+                                f"RecBole 1.2.1 cannot read under pandas {pd.__version__}: fill the cells, or drop "
+                                f"the column from load_col.")
+
+
 def check_atomic_files(config):
     """Run before RecBole loads ``config``'s dataset."""
     item_file = Path(config["data_path"]) / f"{config['dataset']}.item"
     loads_items = item_file.is_file() and (not config["load_col"] or "item" in config["load_col"])
     for path in _inter_files(config):
         header = check_inter_file(path, config)
+        check_sequence_cells(path, config)
         if loads_items and config["ITEM_ID_FIELD"] in header:
             check_items_have_metadata(path, item_file, config)
+    if loads_items:
+        check_sequence_cells(item_file, config)
 
 
 def _column(dataset, field):
