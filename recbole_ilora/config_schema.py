@@ -51,7 +51,8 @@ RANGES = {key: (_positive, "a positive number") for key in (
     "epochs", "train_batch_size", "eval_batch_size", "learning_rate", "projector_learning_rate", "gate_learning_rate",
     "history_length", "num_experts", "lora_r", "lora_alpha", "train_negatives", "gradient_accumulation_steps",
     "train_samples_per_epoch", "max_title_tokens", "rerank_top_n", "generation_max_new_tokens", "stopping_step",
-    "MAX_ITEM_LIST_LENGTH", "cpu_threads", "eval_users", "gate_temperature", "ddp_timeout")}
+    "MAX_ITEM_LIST_LENGTH", "cpu_threads", "eval_users", "gate_temperature", "ddp_timeout",
+    "eval_batch_users")}
 RANGES.update({key: (_non_negative, "zero or more") for key in ("checkpoint_steps", "weight_decay", "eval_step")})
 RANGES.update({key: (_fraction, "in [0, 1)") for key in ("lora_dropout", "warmup_ratio")})
 RANGES["min_lr_ratio"] = (_unit_interval, "in [0, 1]")

@@ -93,7 +93,9 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         train_data, valid_data, test_data = data_preparation(config, dataset)
 
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = model_class(config, train_data._dataset).to(config["device"])
+    model = model_class(config, train_data._dataset)
+    if not llm:  # an LLM model places itself (a quantized backbone cannot be moved after loading)
+        model = model.to(config["device"])
     logger.info(model)
     if not llm:  # get_flops deep-copies the model: not for an LLM
         flops = get_flops(model, dataset, config["device"], logger, construct_transform(config))
@@ -135,7 +137,9 @@ def load_data_and_model(model_file):
     dataset = load_dataset(config)
     train_data, valid_data, test_data = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
-    model = model_class(config, train_data._dataset).to(config["device"])
+    model = model_class(config, train_data._dataset)
+    if not issubclass(model_class, LLMRecommender):
+        model = model.to(config["device"])
     restore_weights(model, checkpoint["weights"])
     model.load_other_parameter(checkpoint.get("other_parameter"))
     return config, model, dataset, train_data, valid_data, test_data

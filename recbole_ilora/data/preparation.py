@@ -6,7 +6,7 @@ import torch
 from recbole.data import data_preparation as recbole_data_preparation
 from recbole.data.dataloader import NegSampleEvalDataLoader
 
-from recbole_ilora.data.candidates import FixedCandidateSampler
+from recbole_ilora.data.candidates import FixedCandidateSampler, candidates_per_user
 
 EVAL_USERS_STREAM = 3  # seeded RNG stream of the evaluated users' draw (candidates.py uses 0 and 1 per phase)
 
@@ -38,8 +38,12 @@ def data_preparation(config, dataset):
 
     The uniform sampled-evaluation loaders (``mode: uniN``) get a ``FixedCandidateSampler``, so every model run
     under the same seed ranks exactly the same candidates (see ``recbole_ilora.data.candidates``). With
-    ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models).
+    ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models); with
+    ``eval_batch_users`` (LLM models), ``eval_batch_size`` becomes that many users' rows.
     """
+    if config["eval_batch_users"]:  # rows per user: the sampled candidates, or every item under full ranking
+        rows = max(candidates_per_user(config, phase) for phase in ("valid", "test")) or dataset.item_num
+        config["eval_batch_size"] = config["eval_batch_users"] * rows
     train_data, valid_data, test_data = recbole_data_preparation(config, dataset)
     for loader in (valid_data, test_data):
         if _samples_uniform_negatives(loader):

@@ -35,7 +35,7 @@ from recbole_ilora.model.parts.prompt import PromptBuilder, check_template, pad
 from recbole_ilora.model.parts.sasrec_encoder import ENCODER_MODEL, load_frozen_encoder
 from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS, continuation_logprobs, score_continuations
 from recbole_ilora.prerequisites import encoder_run_config
-from recbole_ilora.tuners.moe_lora import MoELoraConfig, inject_moe_lora
+from recbole_ilora.tuners.moe_lora import MoELoraConfig, enable_checkpointing, inject_moe_lora
 
 # The projector and gate, beside peft's own adapter files in an exported adapter folder.
 MODULES_FILE = "ilora_modules.safetensors"
@@ -78,9 +78,13 @@ class iLoRA(LLMRecommender):
         if config["lora_r"] % config["num_experts"]:
             raise ConfigurationError(f"num_experts={config['num_experts']} must be a positive divisor of "
                                      f"lora_r={config['lora_r']}: each expert gets lora_r / num_experts ranks.")
+        if config["gradient_checkpointing"] and config["loss_type"] != "lm":
+            raise ConfigurationError(
+                f"gradient_checkpointing works with loss_type=lm only: loss_type={config['loss_type']} scores the "
+                f"candidates over the prompt's KV cache, which checkpointed layers do not keep.")
         for phase in ("valid", "test"):
             per_user = candidates_per_user(config, phase)
-            if per_user and config["eval_batch_size"] < per_user:
+            if per_user and not config["eval_batch_users"] and config["eval_batch_size"] < per_user:
                 raise ConfigurationError(
                     f"eval_batch_size={config['eval_batch_size']} is below the {per_user} candidates of one {phase} "
                     f"user: RecBole would split a user's candidates over several predict calls and {cls.__name__} "
@@ -151,13 +155,18 @@ class iLoRA(LLMRecommender):
         self.encoder = load_frozen_encoder(config["sasrec_checkpoint"], dataset) if self.needs_encoder(config) else None
         backbone, self.tokenizer = load_backbone(config)
         self.llm, self.router = inject_moe_lora(backbone, self._lora_config(config))
-        encoder_dim, llm_dim = getattr(self.encoder, "hidden_size", None), backbone.config.hidden_size
+        if config["gradient_checkpointing"]:
+            enable_checkpointing(self.llm, self.router)
+        encoder_dim, llm_dim = self.encoder.hidden_size if self.encoder else None, backbone.config.hidden_size
         self.projector = Projector(encoder_dim, llm_dim) if self.use_item_embeddings else None
         self.gate = (Gate(encoder_dim, self.num_experts, config["gate_type"], config["gate_temperature"])
                      if self.num_experts > 1 else None)
         self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings,
                                      config["max_title_tokens"])
         self.last_statistics = {}
+        for part in (self.encoder, self.projector, self.gate):  # the backbone was loaded onto its device
+            if part is not None:
+                part.to(config["device"])
 
     @staticmethod
     def _lora_config(config):

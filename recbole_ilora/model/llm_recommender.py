@@ -1,7 +1,8 @@
 """The contract between the LLM recommenders and the code that runs them (``quick_start.run``, ``iLoRATrainer``).
 
 A RecBole model is run the RecBole way. An ``LLMRecommender`` is a RecBole ``SequentialRecommender`` (so RecBole's
-loaders and evaluator serve it unchanged) that the run and the trainer use only through the methods below:
+loaders and evaluator serve it unchanged) that the run and the trainer use only through the methods below. It
+places itself on ``config["device"]`` (a quantized backbone cannot be moved with ``.to()`` after loading).
 
 before any work (class methods: no data, no backbone needed)
     ``validate_config``, ``validate_dataset``, ``required_runs``

@@ -231,7 +231,8 @@ class iLoRATrainer(TrainerHooks, Trainer):
             "other_parameter": self.model.other_parameter(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "rng": {"torch": torch.get_rng_state(), "loader": self.loader_state},
+            "rng": {"torch": torch.get_rng_state(), "loader": self.loader_state,
+                    "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None},
         }
 
     def _resume_from(self, checkpoint):
@@ -249,6 +250,8 @@ class iLoRATrainer(TrainerHooks, Trainer):
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.pending_scheduler_state = checkpoint["scheduler"]
         torch.set_rng_state(checkpoint["rng"]["torch"])
+        if checkpoint["rng"]["cuda"] is not None and self.device.type == "cuda":  # dropout on the GPU
+            torch.cuda.set_rng_state(checkpoint["rng"]["cuda"], self.device)
         self.loader_state = checkpoint["rng"]["loader"]
         if self.resume_position:  # the interrupted epoch's time so far counts towards this epoch
             self.carried_epoch_seconds = checkpoint["timing"]["epoch_seconds"]

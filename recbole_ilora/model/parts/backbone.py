@@ -174,18 +174,30 @@ def architecture(folder):
 
 
 def load_backbone(config):
-    """Return ``(model, tokenizer)``: the frozen causal LM in ``dtype``, with the prompt tokens added (new
-    embedding rows appended after the pretrained ones, which stay as they were)."""
+    """Return ``(model, tokenizer)``: the frozen causal LM with the prompt tokens added (new embedding rows appended
+    after the pretrained ones, which stay as they were), on ``config["device"]``.
+
+    Its weights are held in ``dtype`` (bf16 by default: half the memory of float32, and frozen, so no update is
+    lost to rounding); the trained LoRA, projector and gate weights stay float32 and are applied in the activations'
+    dtype, as autocast would. On CUDA it loads straight onto the device (a 7B model never sits in CPU memory);
+    quantized, it is prepared for k-bit training by peft (norms in float32).
+    """
+    from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
 
     check_backbone_config(config)
     folder = backbone_folder(config)
+    quantization = quantization_config(config)
+    device = config["device"]
     model = AutoModelForCausalLM.from_pretrained(
-        folder, dtype=DTYPES[config["dtype"]], quantization_config=quantization_config(config),
+        folder, dtype=DTYPES[config["dtype"]], quantization_config=quantization,
         attn_implementation=config["attn_implementation"],
+        device_map={"": device} if device.type == "cuda" else None,
     )
     tokenizer = load_tokenizer(folder)
     add_prompt_rows(model, tokenizer)
     model.requires_grad_(False)
+    if quantization is not None:  # checkpointing, if asked for, comes with the adapter (it needs the router)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     model.eval()
     return model, tokenizer

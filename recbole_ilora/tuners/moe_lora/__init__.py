@@ -8,8 +8,8 @@ dispatch. Saved adapters are ordinary peft LoRA adapters; loaded into plain peft
 
 from recbole_ilora.tuners.moe_lora.config import MoELoraConfig
 from recbole_ilora.tuners.moe_lora.layer import MoELoraLinear, MoELoraVariant
-from recbole_ilora.tuners.moe_lora.injection import inject_moe_lora, linear_module_names
+from recbole_ilora.tuners.moe_lora.injection import enable_checkpointing, inject_moe_lora, linear_module_names
 from recbole_ilora.tuners.moe_lora.router import GateRouter
 
-__all__ = ["MoELoraConfig", "MoELoraLinear", "MoELoraVariant", "GateRouter", "inject_moe_lora",
-           "linear_module_names"]
+__all__ = ["MoELoraConfig", "MoELoraLinear", "MoELoraVariant", "GateRouter", "enable_checkpointing",
+           "inject_moe_lora", "linear_module_names"]

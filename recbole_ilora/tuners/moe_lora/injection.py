@@ -24,3 +24,9 @@ def inject_moe_lora(model, config):
         if isinstance(module, MoELoraLinear):
             module.gate_router = router
     return peft_model, router
+
+
+def enable_checkpointing(peft_model, router):
+    """Activation checkpointing of the backbone's layers (non-reentrant), recomputing each with its forward's gate."""
+    peft_model.get_base_model().gradient_checkpointing_enable(
+        gradient_checkpointing_kwargs={"use_reentrant": False, "context_fn": router.checkpoint_contexts})

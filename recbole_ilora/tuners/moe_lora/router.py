@@ -1,6 +1,6 @@
 """The router: carries one forward pass's per-sequence gate to every MoE-LoRA layer of a model."""
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 
 class GateRouter:
@@ -26,6 +26,19 @@ class GateRouter:
             yield
         finally:
             self._weights = None
+
+    @contextmanager
+    def _restored(self, weights):
+        previous, self._weights = self._weights, weights
+        try:
+            yield
+        finally:
+            self._weights = previous
+
+    def checkpoint_contexts(self):
+        """``context_fn`` of ``torch.utils.checkpoint``: a checkpointed layer's recomputation in the backward pass
+        runs outside ``route``, so it gets the gate its forward pass had."""
+        return nullcontext(), self._restored(self._weights)
 
     def rank_weights(self, hidden):
         """The gate in a shape that broadcasts over ``hidden`` (``batch, ..., r``)."""
