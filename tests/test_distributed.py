@@ -63,6 +63,13 @@ def test_two_processes_train_and_score_as_one_over_the_same_global_batch(workspa
         assert torch.allclose(weights_two[key], weights_one[key], atol=1e-5), key
     assert len(two["gate_weights"]["user"]) == len(two["per_user_test"]["user"])  # every rank's users' gates
 
+    # Resuming under torchrun: every rank loads the checkpoint, rank 0 alone writes the new files.
+    args = llm_args(workspace, "two", train_batch_size=2, gradient_accumulation_steps=1)
+    resumed = finished(subprocess.run([*TORCHRUN, *args, f"--resume_checkpoint={two['checkpoint']}"],
+                                      capture_output=True, text=True, cwd=workspace, env=env, timeout=900))
+    assert resumed["resumed_from"] == two["checkpoint"] and resumed["checkpoint"] != two["checkpoint"]
+    assert resumed["epochs_trained"] == 1 and resumed["test"] == two["test"]
+
 
 def test_a_rank_that_dies_ends_the_job_with_an_error_instead_of_a_hang(workspace):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
