@@ -370,3 +370,15 @@ def test_a_crashing_run_process_is_reported_with_its_log(tiny_args, tmp_path):
     assert [f.reason for f in outcome.failed] == ["exit status 2"] and not outcome.finished
     log = outcome.failed[0].log_file.read_text()
     assert log.startswith("$ ") and "Unknown model 'NoSuchModel'" in log
+
+
+def test_verdict_tests_the_reference_against_pop_and_states_random(tmp_path):
+    from recbole_ilora.leaderboard.report import verdict_lines
+
+    write_result(tmp_path, fake_result("iLoRA", "ml-100k", 2020, ranks_with(6, other_rank=3), gate=GATE))
+    write_result(tmp_path, fake_result("Pop", "ml-100k", 2020, ranks_with(2, other_rank=5)))
+    board = board_module.build_board(collect(tmp_path, ["iLoRA", "Pop"], ["ml-100k"], [2020], "candidates20"),
+                                     "ml-100k")
+    text = "\n".join(verdict_lines(board))
+    assert "- Hit@1 against the floor: iLoRA 0.6000; random ranking 0.0500; Pop 0.2000" in text
+    assert "above Pop (p = " in text and "Wilcoxon signed-rank, paired over users (n=10)" in text

