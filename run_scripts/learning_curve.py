@@ -34,19 +34,17 @@ DATASET, SEED, PROTOCOL, CANDIDATES = "ml-100k", 2020, "candidates20", 20
 METRICS = ("hit@1", "ndcg@5")
 
 # Each recipe names every key it depends on, so that it keeps its meaning when the defaults move.
+_FIXES = {"score_reduction": "sum", "lora_alpha": 64, "lora_dropout": 0.0, "min_lr_ratio": 0.01, "curriculum": False}
 RECIPES = {
     "a": ("today's recipe: lm loss, mean scoring, alpha/r_e 4, warmup from 0, lr 5e-4",
           {"loss_type": "lm", "score_reduction": "mean", "lora_alpha": 16, "lora_dropout": 0.05,
            "min_lr_ratio": 0.0, "learning_rate": 5e-4, "curriculum": False}),
     "b": ("(a) + sum scoring + alpha/r_e 16 + warmup from lr/100, no dropout",
-          {"loss_type": "lm", "score_reduction": "sum", "lora_alpha": 64, "lora_dropout": 0.0,
-           "min_lr_ratio": 0.01, "learning_rate": 5e-4, "curriculum": False}),
+          {"loss_type": "lm", **_FIXES, "learning_rate": 5e-4}),
     "c": ("(b) + softmax loss over the 20 candidates, lr 2e-3",
-          {"loss_type": "softmax", "score_reduction": "sum", "lora_alpha": 64, "lora_dropout": 0.0,
-           "min_lr_ratio": 0.01, "learning_rate": 2e-3, "curriculum": False}),
+          {"loss_type": "softmax", **_FIXES, "learning_rate": 2e-3}),
     "d": ("(c) + the reference's text-only curriculum",
-          {"loss_type": "softmax", "score_reduction": "sum", "lora_alpha": 64, "lora_dropout": 0.0,
-           "min_lr_ratio": 0.01, "learning_rate": 2e-3, "curriculum": True}),
+          {"loss_type": "softmax", **_FIXES, "learning_rate": 2e-3, "curriculum": True}),
 }
 
 
@@ -66,6 +64,21 @@ def plan_points(recipes, budgets, subset_users, out, extra):
             [job] = runs.plan(["iLoRA"], [DATASET], [SEED], PROTOCOL, out,
                               overrides=[*point_overrides(recipe, budget, users), *extra])
             points[recipe, budget] = job
+    return points
+
+
+def finished_points(out, recipes, budgets):
+    """``{(recipe, budget): result}`` of every finished run under ``out`` whose config holds the recipe's keys (the
+    latest of several): a curve can be rendered from runs made by an earlier version of the package."""
+    points = {}
+    for path in sorted((Path(out) / DATASET / PROTOCOL).glob("iLoRA-*.json"), key=lambda p: p.stat().st_mtime):
+        result = json.loads(path.read_text())
+        config = result["config"]
+        for recipe in recipes:
+            keys = RECIPES[recipe][1]
+            if result["seed"] == SEED and all(config.get(key) == value for key, value in keys.items()) \
+                    and config.get("train_samples_per_epoch") in budgets:
+                points[recipe, config["train_samples_per_epoch"]] = result
     return points
 
 
@@ -169,7 +182,7 @@ def main(argv=None):
             if not job.error:
                 outcome = runs.execute([job], Path(args.out) / "logs" / f"{recipe}-{budget}")
                 failed += [failure.job for failure in outcome.failed]
-    points = {key: json.loads(job.result_file.read_text()) for key, job in jobs.items() if job.done()}
+    points = finished_points(args.out, recipes, budgets)
     if not points:
         print("No finished points to report.", file=sys.stderr)
         return 1
