@@ -260,8 +260,8 @@ class iLoRA(LLMRecommender):
 
     def _text_only(self, step):
         """The curriculum's draw for an optimizer step: text-only with probability 1 - progress."""
-        rng = np.random.default_rng([self.seed, CURRICULUM_STREAM, step.epoch, step.step])
-        return self.curriculum and rng.random() >= step.progress
+        return self.curriculum and np.random.default_rng(
+            [self.seed, CURRICULUM_STREAM, step.epoch, step.step]).random() >= step.progress
 
     def calculate_loss(self, interaction, step=None):
         """The ``loss_type`` loss of prompts listing each target with sampled negatives in random order.
@@ -277,28 +277,38 @@ class iLoRA(LLMRecommender):
         candidates = [self._training_candidates(h, t, k) for h, t, k in zip(histories, targets, keys)]
         text_only = self._text_only(step)
         gate = self._gates(item_seq, lengths)
-        statistics = {"text_only": float(text_only)}
+        self.last_statistics = {"text_only": float(text_only)}
         if self.gate is not None:
             entropy = -(gate * gate.clamp_min(1e-12).log()).sum(-1) / np.log(self.num_experts)
-            statistics["gate_entropy"] = entropy.mean().item()
+            self.last_statistics["gate_entropy"] = entropy.mean().item()
         if self.loss_type == "lm":
-            input_ids, attention_mask, labels = (
-                tensor.to(item_seq.device) for tensor in self.prompts.training_batch(histories, candidates, targets))
-            embeds = self._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)], text_only)
-            with self.router.route(gate):
-                loss = answer_loss(self.llm, embeds, attention_mask, labels)
-            self.last_statistics = {"lm_loss": loss.item(), **statistics}
-            return loss
-        embeds, mask = self._encode_prompts(histories, candidates, item_seq.device, text_only)
-        continuations, owners = self._candidate_continuations(candidates, item_seq.device)
+            return self._answer_loss(histories, candidates, targets, gate, text_only)
+        return self._candidate_loss(histories, candidates, targets, gate, text_only)
+
+    def _answer_loss(self, histories, candidates, targets, gate, text_only):
+        """The paper's loss: cross-entropy of the target's title + EOS appended to the prompt."""
+        device = gate.device
+        input_ids, attention_mask, labels = (
+            tensor.to(device) for tensor in self.prompts.training_batch(histories, candidates, targets))
+        embeds = self._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)], text_only)
+        with self.router.route(gate):
+            loss = answer_loss(self.llm, embeds, attention_mask, labels)
+        self.last_statistics["lm_loss"] = loss.item()
+        return loss
+
+    def _candidate_loss(self, histories, candidates, targets, gate, text_only):
+        """Softmax over the listed candidates scored as at evaluation (plus, for ``lm+softmax``, the target's token
+        cross-entropy from the same pass)."""
+        device = gate.device
+        embeds, mask = self._encode_prompts(histories, candidates, device, text_only)
+        continuations, owners = self._candidate_continuations(candidates, device)
         logprobs = continuation_logprobs(self.llm, self.router, embeds, mask, gate, continuations, owners)
         logprobs = logprobs.view(len(candidates), -1)
-        target_index = torch.tensor([c.index(t) for c, t in zip(candidates, targets)], device=item_seq.device)
-        target_lengths = torch.tensor([len(self.prompts.target_ids(t)) for t in targets], device=item_seq.device)
+        target_index = torch.tensor([c.index(t) for c, t in zip(candidates, targets)], device=device)
+        target_lengths = torch.tensor([len(self.prompts.target_ids(t)) for t in targets], device=device)
         softmax, lm = candidate_losses(logprobs, target_index, target_lengths)
-        hits = (logprobs.argmax(1) == target_index).float().mean()
-        self.last_statistics = {"softmax_loss": softmax.item(), "lm_loss": lm.item(), "hit@1": hits.item(),
-                                **statistics}
+        self.last_statistics.update(softmax_loss=softmax.item(), lm_loss=lm.item(),
+                                    **{"hit@1": (logprobs.argmax(1) == target_index).float().mean().item()})
         return softmax if self.loss_type == "softmax" else softmax + lm
 
     def optimizer_groups(self):
