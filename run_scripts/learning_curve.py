@@ -1,13 +1,13 @@
 """Learning curve of iLoRA on ml-100k: test Hit@1 and NDCG@5 after N training prompts, per training recipe, next
 to Pop, SASRec and random ranking on the same candidates.
 
-    python run_scripts/learning_curve.py                              # every recipe and budget, resumable
-    python run_scripts/learning_curve.py --recipes c,d --budgets 256,1024 --cpu_threads=1
+    python run_scripts/learning_curve.py --cpu_threads=1              # every recipe and budget, resumable
+    python run_scripts/learning_curve.py --recipes c,d --budgets 256,1024,4096 --cpu_threads=1
     python run_scripts/learning_curve.py --report_only                # table and figure from the results present
 
 Each point is one ``python -m recbole_ilora --model=iLoRA --dataset=ml-100k`` run (seed 2020, candidates20) with the
 recipe's keys and ``train_samples_per_epoch=N``, so its warmup and cosine span its own N prompts. Points run as
-subprocesses, like leaderboard runs, and a point whose JSON result exists (same config hash) is skipped: a killed
+subprocesses, like leaderboard runs, smallest budgets first, and a point whose JSON result exists (same config hash) is skipped: a killed
 sweep resumes. Points below a recipe's largest budget are scored on ``--subset_users`` test users drawn by seed
 (``eval_users``), its largest budget on every user; each value carries a 95% interval over its users. Pop and SASRec
 come from their JSON results (``--baselines``), restricted to the same users through their per-user ranks. Any
@@ -158,7 +158,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
     parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated (default: %(default)s)")
-    parser.add_argument("--budgets", default="256,1024,4096", help="training prompts (default: %(default)s)")
+    parser.add_argument("--budgets", default="256,1024", help="training prompts (default: %(default)s)")
     parser.add_argument("--subset_users", type=int, default=200,
                         help="test users of the points below the largest budget (default: %(default)s)")
     parser.add_argument("--out", default="docs/learning_curve", help="results folder (default: %(default)s)")
@@ -178,7 +178,9 @@ def main(argv=None):
     for job in failed:
         print(f"cannot plan {job.name}: {job.error}", file=sys.stderr)
     if not args.report_only:
-        for (recipe, budget), job in jobs.items():  # a log folder per point: the leaderboard names logs by seed
+        # Smallest budgets first (a first look at every recipe early); a log folder per point (the leaderboard names
+        # logs by seed)
+        for (recipe, budget), job in sorted(jobs.items(), key=lambda item: (item[0][1], recipes.index(item[0][0]))):
             if not job.error:
                 outcome = runs.execute([job], Path(args.out) / "logs" / f"{recipe}-{budget}")
                 failed += [failure.job for failure in outcome.failed]
