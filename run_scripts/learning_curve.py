@@ -36,7 +36,7 @@ METRICS = ("hit@1", "ndcg@5")
 # Each recipe names every key it depends on, so that it keeps its meaning when the defaults move.
 _FIXES = {"score_reduction": "sum", "lora_alpha": 64, "lora_dropout": 0.0, "min_lr_ratio": 0.01, "curriculum": False}
 RECIPES = {
-    "a": ("today's recipe: lm loss, mean scoring, alpha/r_e 4, warmup from 0, lr 5e-4",
+    "a": ("the recipe of 2026-11-23: lm loss, mean scoring, alpha/r_e 4, warmup from 0, lr 5e-4, dropout 0.05",
           {"loss_type": "lm", "score_reduction": "mean", "lora_alpha": 16, "lora_dropout": 0.05,
            "min_lr_ratio": 0.0, "learning_rate": 5e-4, "curriculum": False}),
     "b": ("(a) + sum scoring + alpha/r_e 16 + warmup from lr/100, no dropout",
@@ -130,7 +130,7 @@ def comparisons(points, recipes, budget):
 def figure(points, references, path):
     """Hit@1 against training prompts (log scale) per recipe with 95% intervals; Pop, SASRec and random on all
     users as horizontal lines."""
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = Figure(figsize=(7.5, 6.5), layout="constrained")
     ax = fig.subplots()
     for recipe in sorted({recipe for recipe, _ in points}):
         budgets = sorted(budget for r, budget in points if r == recipe)
@@ -138,18 +138,18 @@ def figure(points, references, path):
         means = np.array([v[0] for v in values])
         errors = np.array([[v[0] - v[1] for v in values], [v[2] - v[0] for v in values]])
         ax.errorbar(budgets, means, yerr=errors, marker="o", capsize=3, label=f"({recipe}) {RECIPES[recipe][0]}")
-    lines = {"SASRec": ("tab:green", "-"), "Pop": ("tab:red", "--")}
+    lines = {"SASRec": ("black", "-"), "Pop": ("black", "--")}
     for model, (color, style) in lines.items():
         if references.get(model):
             ax.axhline(references[model]["test"]["hit@1"], color=color, linestyle=style, label=f"{model} (all users)")
     ax.axhline(random_ranking_metric("hit@1", CANDIDATES), color="grey", linestyle=":", label="random")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("training prompts")
+    ax.set_xlabel("training prompts (points below the largest budget: a subset of the test users)")
     ax.set_ylabel("test Hit@1 (20 candidates)")
     ax.set_title("iLoRA (SmolLM2-135M) on ml-100k, candidates20, seed 2020")
     ax.set_ylim(0, max(0.6, ax.get_ylim()[1]))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", loc="upper left")
+    fig.legend(fontsize="x-small", loc="outside lower center")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
 
