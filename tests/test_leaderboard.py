@@ -47,7 +47,8 @@ def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candida
                                        else {"distribution": "none", "sample_num": "none"})}
     if llm:
         config.update({"llm_path": None, "dtype": "bfloat16", "lora_r": 16, "num_experts": 4 if model == "iLoRA" else 1,
-                       "history_length": 10, "train_samples_per_epoch": 256, "generation_eval": bool(generation)})
+                       "history_length": 10, "train_samples_per_epoch": 256, "generation_eval": bool(generation),
+                       "encoder_config": {"epochs": 10}})  # a dict-valued setting, as in real runs
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     result = {
         "schema_version": 1, "model": model, "dataset": dataset, "protocol": protocol, "seed": seed,

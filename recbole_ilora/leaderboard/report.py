@@ -46,7 +46,8 @@ def machine_lines(collection):
 
 
 def _distinct(values):
-    return ", ".join(str(v) for v in dict.fromkeys(values))
+    """The distinct values, in order of first appearance (by their text: settings may be dicts or lists)."""
+    return ", ".join(dict.fromkeys(str(v) for v in values))
 
 
 def software_line(collection):
