@@ -1,0 +1,41 @@
+"""run_scripts/learning_curve.py: points are found by their recipe's keys, and the table and figure render them."""
+
+import importlib.util
+import json
+
+from recbole_ilora.paths import PROPERTIES_DIR
+
+SCRIPT = PROPERTIES_DIR.parent / "run_scripts" / "learning_curve.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_point(folder, curve, recipe, budget, ranks, name, **changed):
+    config = {**curve.RECIPES[recipe][1], "train_samples_per_epoch": budget, **changed}
+    result = {"seed": curve.SEED, "config": config, "test": {"hit@1": sum(r == 1 for r in ranks) / len(ranks)},
+              "per_user_test": {"user": [str(u) for u in range(len(ranks))], "rank": ranks,
+                                "max_rank": 20},
+              "time_s": {"train": 60.0}}
+    path = folder / curve.DATASET / curve.PROTOCOL / f"iLoRA-{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+
+
+def test_points_are_matched_by_recipe_keys_and_rendered(tmp_path):
+    curve = load_script()
+    write_point(tmp_path, curve, "c", 256, [1, 2, 1, 5], "c256")
+    write_point(tmp_path, curve, "a", 1024, [3, 1, 4, 2], "a1024")
+    write_point(tmp_path, curve, "c", 1024, [1, 1, 2, 1], "other", learning_rate=1e-4)  # no recipe's run
+
+    points = curve.finished_points(tmp_path, ["a", "b", "c", "d"], [256, 1024])
+
+    assert sorted(points) == [("a", 1024), ("c", 256)]
+    table = curve.table(points, {})
+    assert "0.5000 [" in table and "0.2500 [" in table
+    curve.figure(points, {}, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 0
