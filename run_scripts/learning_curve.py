@@ -7,8 +7,8 @@ to Pop, SASRec and random ranking on the same candidates.
 
 Each point is one ``python -m recbole_ilora --model=iLoRA --dataset=ml-100k`` run (seed 2020, candidates20) with the
 recipe's keys and ``train_samples_per_epoch=N``, so its warmup and cosine span its own N prompts. Points run as
-subprocesses, like leaderboard runs, smallest budgets first, and a point whose JSON result exists (same config hash) is skipped: a killed
-sweep resumes. Points below a recipe's largest budget are scored on ``--subset_users`` test users drawn by seed
+subprocesses, like leaderboard runs, smallest budgets first, and a point whose JSON result exists (same config hash)
+is skipped: a killed sweep resumes. Points below a recipe's largest budget are scored on ``--subset_users`` test users drawn by seed
 (``eval_users``), its largest budget on every user; each value carries a 95% interval over its users. Pop and SASRec
 come from their JSON results (``--baselines``), restricted to the same users through their per-user ranks. Any
 other ``--key=value`` goes to every run (and into its config hash), e.g. ``--cpu_threads=1``.
@@ -56,10 +56,11 @@ def point_overrides(recipe, budget, users):
 
 
 def plan_points(recipes, budgets, subset_users, out, extra):
-    """``{(recipe, budget): Job}``: the largest budget on every test user, the others on the subset."""
+    """``{(recipe, budget): Job}``, smallest budgets first: the largest budget on every test user, the others on the
+    subset."""
     points = {}
-    for recipe in recipes:
-        for budget in budgets:
+    for budget in budgets:
+        for recipe in recipes:
             users = None if budget == max(budgets) else subset_users
             [job] = runs.plan(["iLoRA"], [DATASET], [SEED], PROTOCOL, out,
                               overrides=[*point_overrides(recipe, budget, users), *extra])
@@ -178,9 +179,7 @@ def main(argv=None):
     for job in failed:
         print(f"cannot plan {job.name}: {job.error}", file=sys.stderr)
     if not args.report_only:
-        # Smallest budgets first (a first look at every recipe early); a log folder per point (the leaderboard names
-        # logs by seed)
-        for (recipe, budget), job in sorted(jobs.items(), key=lambda item: (item[0][1], recipes.index(item[0][0]))):
+        for (recipe, budget), job in jobs.items():  # a log folder per point: the leaderboard names logs by seed
             if not job.error:
                 outcome = runs.execute([job], Path(args.out) / "logs" / f"{recipe}-{budget}")
                 failed += [failure.job for failure in outcome.failed]

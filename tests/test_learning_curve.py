@@ -2,10 +2,9 @@
 
 import importlib.util
 import json
+from pathlib import Path
 
-from recbole_ilora.paths import PROPERTIES_DIR
-
-SCRIPT = PROPERTIES_DIR.parent / "run_scripts" / "learning_curve.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "run_scripts" / "learning_curve.py"
 
 
 def load_script():
@@ -18,8 +17,7 @@ def load_script():
 def write_point(folder, curve, recipe, budget, ranks, name, **changed):
     config = {**curve.RECIPES[recipe][1], "train_samples_per_epoch": budget, **changed}
     result = {"seed": curve.SEED, "config": config, "test": {"hit@1": sum(r == 1 for r in ranks) / len(ranks)},
-              "per_user_test": {"user": [str(u) for u in range(len(ranks))], "rank": ranks,
-                                "max_rank": 20},
+              "per_user_test": {"user": [str(u) for u in range(len(ranks))], "rank": ranks, "max_rank": 20},
               "time_s": {"train": 60.0}}
     path = folder / curve.DATASET / curve.PROTOCOL / f"iLoRA-{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
