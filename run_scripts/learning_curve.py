@@ -8,10 +8,10 @@ to Pop, SASRec and random ranking on the same candidates.
 Each point is one ``python -m recbole_ilora --model=iLoRA --dataset=ml-100k`` run (seed 2020, candidates20) with the
 recipe's keys and ``train_samples_per_epoch=N``, so its warmup and cosine span its own N prompts. Points run as
 subprocesses, like leaderboard runs, smallest budgets first, and a point whose JSON result exists (same config hash)
-is skipped: a killed sweep resumes. Points below a recipe's largest budget are scored on ``--subset_users`` test users drawn by seed
-(``eval_users``), its largest budget on every user; each value carries a 95% interval over its users. Pop and SASRec
-come from their JSON results (``--baselines``), restricted to the same users through their per-user ranks. Any
-other ``--key=value`` goes to every run (and into its config hash), e.g. ``--cpu_threads=1``.
+is skipped: a killed sweep resumes. Points below a recipe's largest budget are scored on ``--subset_users`` test
+users drawn by seed (``eval_users``), its largest budget on every user; each value carries a 95% interval over its
+users. Pop and SASRec come from their JSON results (``--baselines``), restricted to the same users through their
+per-user ranks. Any other ``--key=value`` goes to every run (and into its config hash), e.g. ``--cpu_threads=1``.
 
 Writes OUT/learning_curve.md (the table) and FIGURE (Hit@1 against training prompts).
 """
