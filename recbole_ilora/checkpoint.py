@@ -1,7 +1,7 @@
 """Checkpoints: the one place where this package saves and loads them, for every model and trainer.
 
 A checkpoint is plain data: tensors, numbers, strings, lists and dicts. The run's config is stored as the plain dict
-its JSON result holds (``results.experiment_config``) with its hash, and as the user's settings that built it
+its JSON result holds (``Config.experiment``) with its hash, and as the user's settings that built it
 (config files, ``config_dict`` and command line merged, with the dataset folder), so that nothing needs unpickling: files are loaded with ``torch.load(weights_only=True)`` and a file from elsewhere cannot run code.
 (RecBole itself pickles its ``Config`` into checkpoints, which torch >= 2.6 refuses to load by default: RecBole
 issues #2212, #2215.) A checkpoint is only resumed, reused or evaluated by a run with the same config hash; a
@@ -9,7 +9,7 @@ mismatch names the keys that differ.
 
 Keys: ``format``, ``model``, ``dataset``, ``config``, ``config_hash``, ``settings``, ``weights`` (the weights to evaluate:
 RecBole's best ones, or an LLM model's trainable ones), then whatever the trainer needs to resume (see
-``RunRecordingMixin`` and ``iLoRATrainer``).
+``recbole_ilora.trainer.recording``).
 """
 
 import pickle
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recbole_ilora import results
 from recbole_ilora.errors import CheckpointError
+from recbole_ilora.experiment import differing_keys, json_safe
 from recbole_ilora.files import write_file_atomic
 
 FORMAT = "recbole_ilora.checkpoint/1"
@@ -44,8 +44,8 @@ def save(path, config, **content):
     """Write a checkpoint of the run configured by ``config`` atomically to ``path``; return ``path``."""
     content = plain(content)
     payload = {"format": FORMAT, "model": config["model"], "dataset": config["dataset"],
-               "config": results.experiment_config(config), "config_hash": results.config_hash(config),
-               "settings": results.json_safe(config.settings()), **content}
+               "config": config.experiment, "config_hash": config.experiment_hash,
+               "settings": json_safe(config.settings()), **content}
     return write_file_atomic(path, lambda partial: torch.save(payload, partial))
 
 
@@ -76,16 +76,11 @@ def load(path, device="cpu"):
     return checkpoint
 
 
-def differing_keys(saved, current):
-    """Keys whose values differ between two plain experiment configs, sorted."""
-    return sorted(key for key in set(saved) | set(current) if saved.get(key) != current.get(key))
-
-
 def check_same_experiment(checkpoint, config, path, purpose):
     """Raise ``CheckpointError`` unless ``checkpoint`` was written by a run with ``config``'s hash."""
-    if checkpoint["config_hash"] == results.config_hash(config):
+    if checkpoint["config_hash"] == config.experiment_hash:
         return
-    current = results.experiment_config(config)
+    current = config.experiment
     keys = differing_keys(checkpoint["config"], current)
     shown = ", ".join(f"{key} ({checkpoint['config'].get(key)!r} there, {current.get(key)!r} here)"
                       for key in keys[:6])
@@ -103,13 +98,3 @@ def is_checkpoint_of(path, expected_hash):
         return load(path)["config_hash"] == expected_hash
     except CheckpointError:
         return False
-
-
-def rebuilt_config(path, checkpoint):
-    """The ``Config`` of the run that wrote ``checkpoint``, from its settings; refused if this package's defaults
-    have changed since (another hash)."""
-    from recbole_ilora.config import Config  # imports RecBole: only when rebuilding
-
-    config = Config(checkpoint["model"], checkpoint["dataset"], config_dict=checkpoint["settings"])
-    check_same_experiment(checkpoint, config, path, "rebuilt with today's defaults")
-    return config

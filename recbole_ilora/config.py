@@ -7,8 +7,10 @@ Layers, later wins:
     -> properties/protocol/<protocol>.yaml -> user config files -> config_dict -> command-line overrides.
 
 Unlike RecBole's: values given as text (command line, string values of config_dict) are read as Python literals,
-never evaluated; YAML is read with a safe loader; a missing or malformed config file is one error naming it; and
-the result is checked against ``config_schema`` before any work.
+never evaluated; YAML is read with a safe loader; a missing or malformed config file is one error naming it; the
+result is checked against ``config_schema`` before any work; and once checked the config is final: the values that
+follow from others are derived, the experiment's identity (``recbole_ilora.experiment``) is taken, and its keys are
+read-only from then on, so nothing a run does later can make its hash lie.
 """
 
 import ast
@@ -18,7 +20,8 @@ from pathlib import Path
 import yaml
 from recbole.config import Config as RecBoleConfig
 
-from recbole_ilora import config_schema
+from recbole_ilora import config_schema, experiment
+from recbole_ilora.data.candidates import PHASES, candidates_per_user
 from recbole_ilora.data.location import resolve_data_path
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.paths import PROPERTIES_DIR
@@ -71,6 +74,10 @@ def parse_cmd_args(cmd_args):
     return parsed
 
 
+class FrozenConfigError(TypeError):
+    """A key of the experiment's identity was written after the config was final (a programming error)."""
+
+
 class Config(RecBoleConfig):
     """RecBole's ``Config`` plus this package's property layers, model registry and dataset location.
 
@@ -81,13 +88,38 @@ class Config(RecBoleConfig):
         config_dict: overrides above the files.
         cmd_args: ``--key=value`` strings with the highest priority. Unlike RecBole's ``Config``, ``sys.argv`` is
             never read implicitly, so that running several configs in one process cannot leak arguments.
+
+    Attributes (final once built):
+        experiment: the experiment config (``experiment.experiment_config``), taken after the derived values.
+        experiment_hash: its hash, the run's identity (``experiment.config_hash``).
     """
 
     def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=()):
         self._cmd_args = list(cmd_args)
         self._prerequisites = {}
+        self._final = False
         super().__init__(model, dataset, config_file_list, config_dict)
         config_schema.check_config(self, PROPERTIES_DIR)
+        self._derive_values()
+        self.experiment = experiment.experiment_config(self.final_config_dict)
+        self.experiment_hash = experiment.config_hash(self.experiment)
+        self._final = True
+
+    def _derive_values(self):
+        """Values that follow from others, set before the identity is taken: ``eval_batch_users`` users' rows per
+        evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts users)."""
+        users = self.final_config_dict.get("eval_batch_users")
+        if users:
+            rows_per_user = max(candidates_per_user(self, phase) for phase in PHASES) or 1
+            self.final_config_dict["eval_batch_size"] = users * rows_per_user
+
+    def __setitem__(self, key, value):
+        """Runtime keys (device, paths, prerequisite checkpoints) may still be set once the config is final, and
+        new keys (RecBole's transforms name their fields so); a key of the experiment's identity may not."""
+        if self._final and key in self.experiment:
+            raise FrozenConfigError(f"Config key {key!r} is part of the experiment's identity (hash "
+                                    f"{self.experiment_hash}) and cannot change once the config is built.")
+        super().__setitem__(key, value)
 
     def _build_yaml_loader(self):
         return PropertyLoader

@@ -1,4 +1,4 @@
-"""Model and trainer lookup: this package first, then RecBole (the RecBole-GNN pattern).
+"""Model lookup: this package first, then RecBole (the RecBole-GNN pattern); trainers are the runners' choice.
 
 RecBole's own ``get_model`` only searches ``recbole.model.*`` by file name, so models defined here are
 registered by name below and imported lazily (the LLM stack is heavy to import).
@@ -9,7 +9,6 @@ import importlib
 
 from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import get_model as recbole_get_model
-from recbole.utils import get_trainer as recbole_get_trainer
 
 from recbole_ilora import compat  # noqa: F401 (its shims apply on import: before any RecBole model runs)
 from recbole_ilora.errors import ConfigurationError
@@ -59,12 +58,3 @@ def get_model(model_name):
         close = [lowered[m] for m in difflib.get_close_matches(model_name.lower(), lowered, n=5, cutoff=0.6)]
         hint = f"Did you mean: {', '.join(close)}?" if close else f"Known models: {', '.join(sorted(names))}."
         raise ConfigurationError(f"Unknown model '{model_name}' (--model). {hint}") from None
-
-
-def get_trainer(model_type, model_name):
-    """The trainer class for a model: ``recbole_ilora.trainer.<Name>Trainer`` if defined, else RecBole's
-    choice, in both cases with the run recording and checkpoint fixes of ``recbole_ilora.trainer``."""
-    from recbole_ilora import trainer
-
-    base = getattr(trainer, f"{model_name}Trainer", None) or recbole_get_trainer(model_type, model_name)
-    return trainer.with_run_recording(base)

@@ -138,11 +138,14 @@ def test_missing_and_malformed_config_files_are_named_with_line_and_column(data,
           capsys, tmp_path, "Config file bad.yaml, line 3, column 1")
 
 
-def test_items_without_metadata_are_counted_in_a_warning_without_strict(data, tmp_path, caplog):
+def test_items_without_metadata_are_counted_in_a_warning_without_strict(data, tmp_path):
+    """The warning, raised while the data is checked, reaches the run's log file with the config's own warnings."""
     from recbole_ilora.quick_start import run
 
-    result = run("SASRec", "unknown_items", cmd_args=[f"--data_path={data}", *TINY_ARGS])
-    assert result["test"] and "1 of " in caplog.text and "name items absent from" in caplog.text
+    result = run("SASRec", "unknown_items", cmd_args=[f"--data_path={data}", *TINY_ARGS])  # TINY_RUN sets embedding_size
+    log = Path(result["log_file"]).read_text()
+    assert result["test"] and "1 of " in log and "name items absent from" in log
+    assert "Config key 'embedding_size' is a hyper-parameter of other models" in log  # logged while building Config
 
 
 def test_long_titles_are_cut_to_the_token_budget_with_a_counted_warning(data, llm, tmp_path, caplog):
@@ -155,7 +158,7 @@ def test_long_titles_are_cut_to_the_token_budget_with_a_counted_warning(data, ll
     config = Config("iLoRA", "long", config_dict={**TINY_RUN, "data_path": str(root), "llm_path": str(llm),
                                                    "item_domain": "movie", "item_text_field": "movie_title",
                                                    "max_title_tokens": 16})
-    iLoRA.validate_dataset(config, load_dataset(config))
+    iLoRA.checks.check_dataset(config, load_dataset(config))
     assert "1 title(s) of dataset 'long' are longer than max_title_tokens=16 tokens" in caplog.text
 
 
@@ -181,16 +184,16 @@ def test_resuming_another_experiments_checkpoint_is_refused_and_changes_nothing(
 def test_a_checkpoint_path_in_a_results_json_is_checked_before_use(data, tmp_path):
     """A JSON result naming a checkpoint of another experiment (edited, or copied from elsewhere) is not reused as
     a finished run: the run is trained again."""
-    from recbole_ilora import results
+    from recbole_ilora.prerequisites import finished_checkpoint
     from recbole_ilora.quick_start import run
 
     first = run("SASRec", "tiny", cmd_args=[f"--data_path={data}", *TINY_ARGS])
     other = run("SASRec", "tiny", cmd_args=[f"--data_path={data}", *with_extra(["--seed=7"])])
-    assert results.finished_checkpoint(first["result_file"]) == first["checkpoint"]
+    assert finished_checkpoint(first["result_file"]) == first["checkpoint"]
     edited = json.loads(Path(first["result_file"]).read_text())
     edited["checkpoint"] = other["checkpoint"]
     Path(first["result_file"]).write_text(json.dumps(edited))
-    assert results.finished_checkpoint(first["result_file"]) is None
+    assert finished_checkpoint(first["result_file"]) is None
 
 
 def test_leaderboard_refuses_a_bad_key_once_before_running_anything(data, tmp_path, capsys):

@@ -41,7 +41,7 @@ def test_gradient_checkpointing_is_refused_with_the_cached_softmax_scoring(tmp_p
 
     config = Config("iLoRA", "ml-100k", cmd_args=["--gradient_checkpointing=True", "--loss_type=softmax"])
     with pytest.raises(ConfigurationError, match="gradient_checkpointing works with loss_type=lm only"):
-        iLoRA.validate_config(config)
+        iLoRA.checks.check_config(config)
 
 
 def test_gradient_checkpointing_trains_to_the_same_loss_and_gradients(tiny_llama):

@@ -9,11 +9,13 @@ from recbole.utils import init_seed
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation, load_dataset
 from recbole_ilora.errors import ConfigurationError, DataError
+from recbole_ilora.model.adapter_files import load_adapter, save_adapter
 from recbole_ilora.model.llm_recommender import TrainingStep
 from recbole_ilora.model.parts.prompt import pad
 from recbole_ilora.model.parts.scoring import position_ids_from_mask
 from recbole_ilora.quick_start import run
-from recbole_ilora.registry import get_model, get_trainer
+from recbole_ilora.registry import get_model
+from recbole_ilora.runners import get_trainer
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +36,10 @@ def build(setup, model="iLoRA", **overrides):
         "item_domain": "movie", "item_text_field": "movie_title", "train_batch_size": 4, "eval_batch_size": 40,
         "lora_dropout": 0.0, **overrides})
     model_class = get_model(model)
-    model_class.validate_config(config)  # as run() does, before any work
+    model_class.checks.check_config(config)  # as run() does, before any work
     init_seed(config["seed"], config["reproducibility"])
     dataset = load_dataset(config)
-    model_class.validate_dataset(config, dataset)
+    model_class.checks.check_dataset(config, dataset)
     loaders = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
     return config, dataset, loaders, model_class(config, loaders[0]._dataset)
@@ -250,14 +252,14 @@ def test_adapter_round_trip_reproduces_scores(setup, built, tmp_path):
                 param.add_(torch.randn_like(param) * 0.1)
     interaction = first_batch(test_data)[0]
     before = model.predict(interaction)
-    model.save_adapter(tmp_path / "adapter")
+    save_adapter(model, tmp_path / "adapter")
     assert {p.name for p in (tmp_path / "adapter").iterdir()} >= {
         "adapter_config.json", "adapter_model.safetensors", "ilora_modules.safetensors"}
     with safe_open(tmp_path / "adapter" / "adapter_model.safetensors", "pt") as saved:
         assert saved.keys() and all("lora_" in key for key in saved.keys())
     torch.manual_seed(12345)  # a rebuilt backbone must not depend on the RNG
     rebuilt = build(setup)[3].eval()
-    rebuilt.load_adapter(tmp_path / "adapter")
+    load_adapter(rebuilt, tmp_path / "adapter")
     assert torch.allclose(rebuilt.predict(interaction), before, atol=1e-5)
 
 
@@ -319,14 +321,13 @@ def test_positions_ignore_left_padding():
 def test_encoder_run_is_the_sasrec_baseline_of_the_same_seed():
     """With an empty encoder_config, the encoder's SASRec run has the baseline's config hash, so either reuses the
     other; the default (capped epochs) is another experiment, whose result stays out of the leaderboard's folder."""
-    from recbole_ilora.prerequisites import encoder_run_config
-    from recbole_ilora.results import config_hash
+    from recbole_ilora.model.parts.sasrec_encoder import encoder_run_config
 
     for protocol in ("candidates20", "full"):
         ilora = Config("iLoRA", "ml-100k", cmd_args=[f"--protocol={protocol}", "--seed=7", "--encoder_config={}"])
         encoder = Config("SASRec", "ml-100k", config_dict=encoder_run_config(ilora))
         baseline = Config("SASRec", "ml-100k", cmd_args=[f"--protocol={protocol}", "--seed=7"])
-        assert config_hash(encoder) == config_hash(baseline)
+        assert encoder.experiment_hash == baseline.experiment_hash
         assert encoder["results_dir"] == baseline["results_dir"]
     default = Config("iLoRA", "ml-100k", config_dict={"results_dir": "out"})
     encoder = Config("SASRec", "ml-100k", config_dict=encoder_run_config(default))

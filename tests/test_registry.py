@@ -4,11 +4,14 @@ import sys
 
 import pytest
 from recbole.model.sequential_recommender import GRU4Rec, SASRec
+from recbole import trainer as recbole_trainers
 from recbole.trainer import Trainer
 
 from recbole_ilora import registry
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.trainer import RunRecordingMixin
+from recbole_ilora.runners import get_trainer
+from recbole_ilora.trainer import LLMTrainer, RunRecordingMixin
+from recbole_ilora.trainer.recbole_trainers import RECORDED_TRAINERS, RecordedTrainer, recorded_trainer
 from recbole_ilora.trainer.recording import RecBoleCheckpoints
 
 
@@ -41,10 +44,19 @@ def test_far_off_model_name_lists_known_models():
 
 
 def test_trainer_falls_back_to_recbole_with_run_recording():
-    trainer_class = registry.get_trainer(SASRec.type, "SASRec")
-    assert issubclass(trainer_class, Trainer)
+    trainer_class = get_trainer(SASRec.type, "SASRec")
+    assert trainer_class is RecordedTrainer  # a declared class under its own name, RecBole's Trainer untouched
+    assert issubclass(trainer_class, Trainer) and Trainer.__name__ == "Trainer"
     assert issubclass(trainer_class, RunRecordingMixin) and issubclass(trainer_class, RecBoleCheckpoints)
-    assert registry.get_trainer(SASRec.type, "SASRec") is trainer_class  # built once, then cached
+    assert all(get_trainer(None, name) is LLMTrainer for name in ("iLoRA", "LoRARec", "TALLRec"))
+
+
+def test_every_recbole_trainer_has_a_recorded_class_or_is_refused():
+    """A RecBole upgrade that adds a trainer fails here instead of running it unrecorded."""
+    trainers = {cls for cls in vars(recbole_trainers).values() if isinstance(cls, type) and issubclass(cls, Trainer)}
+    assert trainers == set(RECORDED_TRAINERS)
+    with pytest.raises(ConfigurationError, match="RecBole's XGBoostTrainer, which this package does not run"):
+        recorded_trainer(None, "XGBoost")
 
 
 def test_recbole_models_do_not_leave_autograd_anomaly_detection_on():

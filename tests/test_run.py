@@ -78,7 +78,7 @@ def test_full_protocol_run_and_reload_of_best_checkpoint(tiny_data_root):
 REEVALUATE = """
 import sys
 from recbole_ilora.quick_start import load_data_and_model
-from recbole_ilora.registry import get_trainer
+from recbole_ilora.runners import get_trainer
 config, model, _, _, _, test_data = load_data_and_model(sys.argv[1])
 result = get_trainer(config["MODEL_TYPE"], config["model"])(config, model).evaluate(test_data, load_best_model=False)
 print(round(float(result["ndcg@10"]), 6))

@@ -14,7 +14,9 @@ import hashlib
 import numpy as np
 import torch
 
-PHASES = ("valid", "test")
+from recbole_ilora import random_streams
+
+PHASES = tuple(random_streams.CANDIDATES)
 
 
 def candidates_per_user(config, phase):
@@ -93,7 +95,7 @@ class FixedCandidateSampler:
                 f"than the {num} negatives the protocol needs; filter such users (user_inter_num_interval) or "
                 f"use a protocol with fewer candidates."
             )
-        rng = np.random.default_rng([self.seed, PHASES.index(self.phase), int(user), int(positive)])
+        rng = random_streams.generator(self.seed, random_streams.CANDIDATES[self.phase], user, positive)
         return sample_distinct(rng, self.item_num, excluded, num)
 
     def sample_by_user_ids(self, user_ids, item_ids, num):

@@ -13,12 +13,13 @@ from recbole_ilora.errors import DatasetNotFoundError
 from recbole_ilora.paths import EMBEDDED_DATASETS_DIR
 
 
-def _inter_files(dataset, benchmark_filename):
+def inter_files(dataset, benchmark_filename=None):
+    """Names of a dataset's interaction files: ``<dataset>.inter``, or one per part of ``benchmark_filename``."""
     return [f"{dataset}.{part}.inter" for part in benchmark_filename] if benchmark_filename else [f"{dataset}.inter"]
 
 
 def _has_atomic_files(folder, dataset, benchmark_filename=None):
-    return all((folder / name).is_file() for name in _inter_files(dataset, benchmark_filename))
+    return all((folder / name).is_file() for name in inter_files(dataset, benchmark_filename))
 
 
 def _prepare_command(dataset, data_root):
@@ -46,7 +47,7 @@ def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filena
     if benchmark_filename and any(_has_atomic_files(place, dataset) for place in (folder, embedded)):
         raise DatasetNotFoundError(
             f"Dataset '{dataset}' has one interaction file ({dataset}.inter), but the protocol reads a pre-split "
-            f"dataset ({', '.join(_inter_files(dataset, benchmark_filename))}; benchmark_filename). Run it with a "
+            f"dataset ({', '.join(inter_files(dataset, benchmark_filename))}; benchmark_filename). Run it with a "
             f"leave-one-out protocol (--protocol=candidates20 or full), or prepare the papers' split with "
             f"`python run_scripts/prepare_dataset.py llara-ref --raw PATH`."
         )
@@ -57,12 +58,12 @@ def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filena
         )
     if allow_download:
         return str(folder)
-    expected = " and ".join(str(folder / name) for name in _inter_files(dataset, benchmark_filename))
+    expected = " and ".join(str(folder / name) for name in inter_files(dataset, benchmark_filename))
     raise DatasetNotFoundError(
         f"Dataset '{dataset}' not found: expected the atomic file {expected} "
         f"(set by `data_path`, currently {data_root!r}). Produce it from the raw files with "
         f"`{_prepare_command(dataset, data_root)}`, point `--data_path` at "
-        f"a folder that holds {dataset}/{_inter_files(dataset, benchmark_filename)[0]}, or, with network access, pass "
+        f"a folder that holds {dataset}/{inter_files(dataset, benchmark_filename)[0]}, or, with network access, pass "
         f"`--allow_download=True` to let RecBole download its own copy. Only ml-100k is available offline without "
         f"preparation."
     )

@@ -6,9 +6,8 @@ import torch
 from recbole.data import data_preparation as recbole_data_preparation
 from recbole.data.dataloader import NegSampleEvalDataLoader
 
-from recbole_ilora.data.candidates import FixedCandidateSampler, candidates_per_user
-
-EVAL_USERS_STREAM = 3  # seeded RNG stream of the evaluated users' draw (candidates.py uses 0 and 1 per phase)
+from recbole_ilora import random_streams
+from recbole_ilora.data.candidates import FixedCandidateSampler
 
 
 def _samples_uniform_negatives(loader):
@@ -23,7 +22,7 @@ def evaluated_users(loader, count, seed):
     users = np.unique(loader._dataset.inter_feat[loader._dataset.uid_field].numpy())
     if count >= len(users):
         return users
-    return np.sort(np.random.default_rng([seed, EVAL_USERS_STREAM]).choice(users, size=count, replace=False))
+    return np.sort(random_streams.generator(seed, random_streams.EVAL_USERS).choice(users, size=count, replace=False))
 
 
 def restrict_to_users(loader, config, users):
@@ -38,12 +37,8 @@ def data_preparation(config, dataset):
 
     The uniform sampled-evaluation loaders (``mode: uniN``) get a ``FixedCandidateSampler``, so every model run
     under the same seed ranks exactly the same candidates (see ``recbole_ilora.data.candidates``). With
-    ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models); with
-    ``eval_batch_users`` (LLM models), ``eval_batch_size`` becomes that many users' rows.
+    ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models).
     """
-    if config["eval_batch_users"]:  # rows per user: the sampled candidates, or every item under full ranking
-        rows = max(candidates_per_user(config, phase) for phase in ("valid", "test")) or dataset.item_num
-        config["eval_batch_size"] = config["eval_batch_users"] * rows
     train_data, valid_data, test_data = recbole_data_preparation(config, dataset)
     for loader in (valid_data, test_data):
         if _samples_uniform_negatives(loader):

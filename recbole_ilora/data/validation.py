@@ -12,13 +12,8 @@ import numpy as np
 import pandas as pd
 
 from recbole_ilora.data.candidates import candidates_per_user
+from recbole_ilora.data.location import inter_files
 from recbole_ilora.errors import DataError
-
-
-def _inter_files(config):
-    folder, name = Path(config["data_path"]), config["dataset"]
-    parts = config["benchmark_filename"]
-    return [folder / f"{name}.{part}.inter" for part in parts] if parts else [folder / f"{name}.inter"]
 
 
 def _header(path, config):
@@ -117,7 +112,8 @@ def check_atomic_files(config):
     """Run before RecBole loads ``config``'s dataset."""
     item_file = Path(config["data_path"]) / f"{config['dataset']}.item"
     loads_items = item_file.is_file() and (not config["load_col"] or "item" in config["load_col"])
-    for path in _inter_files(config):
+    for path in (Path(config["data_path"]) / name for name in inter_files(config["dataset"],
+                                                                          config["benchmark_filename"])):
         header = check_inter_file(path, config)
         check_sequence_cells(path, config)
         if loads_items and config["ITEM_ID_FIELD"] in header:

@@ -60,7 +60,7 @@ class Collection:
 
 
 def candidate_files(results_dir, model, dataset, seed, protocol):
-    """Every result file of one combination, whatever its config hash (see ``results.result_path``)."""
+    """Every result file of one combination, whatever its config hash (see ``experiment.result_path``)."""
     return sorted((Path(results_dir) / dataset / protocol).glob(f"{model}-seed{seed}-*.json"))
 
 

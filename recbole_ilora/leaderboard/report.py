@@ -10,7 +10,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from recbole_ilora import results
+from recbole_ilora import run_info
 from recbole_ilora.leaderboard import runs, tables
 from recbole_ilora.registry import OWN_MODELS
 
@@ -42,7 +42,7 @@ def machine_lines(collection):
             "" if len(machines) == 1 else f": {len(machines)} different machines")
         return title, [line for machine in machines for line in machine]
     return ("where this report was generated; the JSON results do not all record their machine",
-            results.machine_description())
+            run_info.machine_description())
 
 
 def _distinct(values):

@@ -1,7 +1,7 @@
 """Plan the leaderboard's combinations and run the unfinished ones, each in its own ``run_recbole`` process.
 
 Planning builds each combination's ``Config`` exactly as ``run_recbole`` would, without training, to learn the
-path of its JSON result (``results.result_path``: the config hash is in the name). A combination whose result
+path of its JSON result (``experiment.result_path``: the config hash is in the name). A combination whose result
 exists is skipped, so a killed leaderboard resumes where it stopped. Each run is a subprocess: a crash or an
 out-of-memory kill ends that run only, its peak memory is its own, and its output goes to a log file per run.
 """
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recbole_ilora import results
+from recbole_ilora.experiment import result_path
 from recbole_ilora.errors import UserError
 
 # Set by the leaderboard for every run; an override of one of them would make the plan lie.
@@ -77,7 +77,7 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
                     job = Job(model, dataset, seed, protocol, cmd_args, list(config_files or []))
                     try:
                         config = Config(model, dataset, job.config_files or None, cmd_args=cmd_args)
-                        job.result_file = results.result_path(config)
+                        job.result_file = result_path(config)
                     except UserError as error:
                         job.error, job.user_error = f"{type(error).__name__}: {error}", error
                     except Exception as error:  # noqa: BLE001 (any broken combination is that job's failure)

@@ -10,126 +10,37 @@ with a mixture of LoRA experts; a gate driven by the frozen SASRec's representat
 experts per sequence. Only the projector, the gate and the LoRA weights train.
 """
 
-from logging import getLogger
-from pathlib import Path
-
 import numpy as np
 import torch
-from peft import set_peft_model_state_dict
-from peft.utils import load_peft_weights
-from safetensors.torch import load_file, save_file
 
-from recbole_ilora.data.candidates import candidates_per_user, sample_distinct
+from recbole_ilora import random_streams
+from recbole_ilora.data.candidates import sample_distinct
 from recbole_ilora.data.titles import item_titles
-from recbole_ilora.data.validation import items_per_user
-from recbole_ilora.errors import ConfigurationError, DataError
-from recbole_ilora.files import folder_atomic
+from recbole_ilora.model.checks import iLoRAChecks
 from recbole_ilora.model.llm_recommender import LLMRecommender, TrainingStep
-from recbole_ilora.model.parts.backbone import (CANDIDATE_TOKEN, HISTORY_TOKEN, architecture, backbone_folder,
-                                                check_backbone_config, load_backbone, load_tokenizer)
+from recbole_ilora.model.parts.backbone import load_backbone
 from recbole_ilora.model.parts.gate import Gate
 from recbole_ilora.model.parts.generation import greedy_answers
-from recbole_ilora.model.parts.losses import LOSS_TYPES, answer_loss, candidate_losses
+from recbole_ilora.model.parts.losses import answer_loss, candidate_losses
 from recbole_ilora.model.parts.projector import Projector
-from recbole_ilora.model.parts.prompt import PromptBuilder, check_template, pad
-from recbole_ilora.model.parts.sasrec_encoder import ENCODER_MODEL, load_frozen_encoder
-from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS, continuation_logprobs, score_continuations
-from recbole_ilora.prerequisites import encoder_run_config
+from recbole_ilora.model.parts.prompt import PromptBuilder, pad, prompt_template
+from recbole_ilora.model.parts.sasrec_encoder import ENCODER_MODEL, encoder_run_config, load_frozen_encoder
+from recbole_ilora.model.parts.scoring import continuation_logprobs, score_continuations
 from recbole_ilora.tuners.moe_lora import MoELoraConfig, enable_checkpointing, inject_moe_lora
 
-# The projector and gate, beside peft's own adapter files in an exported adapter folder.
-MODULES_FILE = "ilora_modules.safetensors"
-
-# Streams of the seeded RNGs, so that training negatives, curriculum draws and prompt shuffles never share random
-# numbers. Each draw is a pure function of the seed, its stream and what it is for (a sample, a step, a user).
-NEGATIVES_STREAM, PROMPT_ORDER_STREAM, CURRICULUM_STREAM = 1, 2, 3
 END_OF_TRAINING = TrainingStep(epoch=0, step=1, total_steps=1)
-
-
-def prompt_template(config):
-    """``prompt_template`` if set, else the template of the dataset's ``item_domain``."""
-    if config["prompt_template"]:
-        return config["prompt_template"]
-    templates, domain = config["prompt_templates"] or {}, config["item_domain"]
-    if domain not in templates:
-        raise ConfigurationError(
-            f"No prompt template for item_domain {domain!r}: set item_domain to one of {', '.join(templates)} in the "
-            f"dataset's YAML, or give prompt_template."
-        )
-    return templates[domain]
 
 
 class iLoRA(LLMRecommender):
     r"""Instance-wise MoE-LoRA over a frozen LLM, scoring the candidates listed in its prompt."""
+
+    checks = iLoRAChecks
 
     @staticmethod
     def needs_encoder(config):
         """The SASRec is needed for item embeddings, for the gate (K > 1), or to retrieve full-ranking candidates."""
         full_ranking = "full" in config["eval_args"]["mode"].values()
         return bool(config["use_item_embeddings"]) or config["num_experts"] > 1 or full_ranking
-
-    @classmethod
-    def validate_config(cls, config):
-        """Checks of this model's keys that need no data and no backbone weights."""
-        choices = {"loss_type": LOSS_TYPES, "score_reduction": SCORE_REDUCTIONS}
-        for key, allowed in choices.items():
-            if config[key] not in allowed:
-                raise ConfigurationError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}.")
-        if config["lora_r"] % config["num_experts"]:
-            raise ConfigurationError(f"num_experts={config['num_experts']} must be a positive divisor of "
-                                     f"lora_r={config['lora_r']}: each expert gets lora_r / num_experts ranks.")
-        if config["gradient_checkpointing"] and config["loss_type"] != "lm":
-            raise ConfigurationError(
-                f"gradient_checkpointing works with loss_type=lm only: loss_type={config['loss_type']} scores the "
-                f"candidates over the prompt's KV cache, which checkpointed layers do not keep.")
-        for phase in ("valid", "test"):
-            per_user = candidates_per_user(config, phase)
-            if per_user and not config["eval_batch_users"] and config["eval_batch_size"] < per_user:
-                raise ConfigurationError(
-                    f"eval_batch_size={config['eval_batch_size']} is below the {per_user} candidates of one {phase} "
-                    f"user: RecBole would split a user's candidates over several predict calls and {cls.__name__} "
-                    f"would rank partial lists. Use a multiple of {per_user}.")
-        Gate.check(config["gate_type"], config["gate_temperature"])
-        check_template(prompt_template(config))
-        check_backbone_config(config)
-
-    @classmethod
-    def validate_dataset(cls, config, dataset):
-        """Titles (present, without the placeholder strings, cut to ``max_title_tokens``), the longest prompt against
-        the backbone's context, room for the training negatives, and the LoRA target modules."""
-        titles = item_titles(dataset, config["item_text_field"])
-        placeholders = [item for item, title in enumerate(titles) if HISTORY_TOKEN in title or CANDIDATE_TOKEN in title]
-        if placeholders:
-            raise DataError(f"{len(placeholders)} title(s) of dataset '{dataset.dataset_name}' contain the prompt's "
-                            f"placeholder {HISTORY_TOKEN} or {CANDIDATE_TOKEN} (item ids "
-                            f"{', '.join(dataset.id2token(dataset.iid_field, placeholders[:5]))}): edit them in the "
-                            f".item file ({config['item_text_field']}).")
-        folder = backbone_folder(config)
-        targets, max_positions = architecture(folder)
-        unknown = [name for name in config["lora_target_modules"] if name not in targets]
-        if unknown:
-            raise ConfigurationError(f"lora_target_modules {unknown} are not linear layers of the backbone; "
-                                     f"available: {', '.join(targets)}.")
-        prompts = PromptBuilder(load_tokenizer(folder), titles, prompt_template(config),
-                                bool(config["use_item_embeddings"]), config["max_title_tokens"])
-        if prompts.truncated_titles:
-            getLogger().warning(f"{prompts.truncated_titles} title(s) of dataset '{dataset.dataset_name}' are longer "
-                                f"than max_title_tokens={config['max_title_tokens']} tokens (the longest: "
-                                f"{prompts.longest_title}) and are cut in prompts and answers.")
-        listed = max(config["train_negatives"] + 1, config["rerank_top_n"],
-                     *(candidates_per_user(config, phase) for phase in ("valid", "test")))
-        longest = prompts.longest_prompt(config["history_length"], listed)
-        if max_positions and longest > max_positions:
-            raise ConfigurationError(
-                f"The longest prompt ({config['history_length']} history items and {listed} candidates with titles "
-                f"of up to {config['max_title_tokens']} tokens) has {longest} tokens, beyond the backbone's "
-                f"{max_positions} positions: lower max_title_tokens, history_length or the number of candidates.")
-        interacted = items_per_user(dataset).max()
-        if dataset.item_num - 1 - interacted < config["train_negatives"]:
-            raise DataError(f"Dataset '{dataset.dataset_name}' has {dataset.item_num - 1} items and a user who "
-                            f"interacted with {interacted}: fewer than train_negatives={config['train_negatives']} "
-                            f"items are left to draw negatives from. Lower train_negatives or filter such users "
-                            f"(user_inter_num_interval).")
 
     @classmethod
     def required_runs(cls, config):
@@ -150,8 +61,6 @@ class iLoRA(LLMRecommender):
         self.curriculum = bool(config["curriculum"]) and self.use_item_embeddings
         self.seed = config["seed"]
         self.titles = item_titles(dataset, config["item_text_field"])
-        if self.needs_encoder(config) and not config["sasrec_checkpoint"]:
-            raise ConfigurationError(f"{type(self).__name__} needs sasrec_checkpoint (run_recbole trains or finds one).")
         self.encoder = load_frozen_encoder(config["sasrec_checkpoint"], dataset) if self.needs_encoder(config) else None
         backbone, self.tokenizer = load_backbone(config)
         self.llm, self.router = inject_moe_lora(backbone, self._lora_config(config))
@@ -221,7 +130,7 @@ class iLoRA(LLMRecommender):
     def _prompt_order(self, user, count):
         """Seeded shuffle of a user's candidates for the prompt: RecBole lists the positive first, and a prompt that
         did the same would leak the answer's position."""
-        return np.random.default_rng([self.seed, PROMPT_ORDER_STREAM, int(user)]).permutation(count).tolist()
+        return random_streams.generator(self.seed, random_streams.PROMPT_ORDER, user).permutation(count).tolist()
 
     def _encode_prompts(self, histories, candidate_lists, device, text_only=False):
         """Left-padded input embeddings and attention mask of the prompts listing ``candidate_lists`` in order."""
@@ -252,7 +161,7 @@ class iLoRA(LLMRecommender):
         excluded = set(history) | {target, 0}
         if self.n_items - len(excluded) < self.train_negatives:
             raise ValueError(f"Too few items outside the history to draw {self.train_negatives} negatives.")
-        rng = np.random.default_rng([self.seed, NEGATIVES_STREAM, *key])
+        rng = random_streams.generator(self.seed, random_streams.TRAINING_NEGATIVES, *key)
         candidates = sample_distinct(rng, self.n_items, excluded, self.train_negatives).tolist()
         candidates.append(target)
         rng.shuffle(candidates)
@@ -260,8 +169,8 @@ class iLoRA(LLMRecommender):
 
     def _text_only(self, step):
         """The curriculum's draw for an optimizer step: text-only with probability 1 - progress."""
-        return self.curriculum and np.random.default_rng(
-            [self.seed, CURRICULUM_STREAM, step.epoch, step.step]).random() >= step.progress
+        return self.curriculum and random_streams.generator(
+            self.seed, random_streams.CURRICULUM, step.epoch, step.step).random() >= step.progress
 
     def calculate_loss(self, interaction, step=None):
         """The ``loss_type`` loss of prompts listing each target with sampled negatives in random order.
@@ -334,7 +243,7 @@ class iLoRA(LLMRecommender):
         continuations, owners = self._candidate_continuations(candidate_lists, item_seq.device)
         scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners,
                                      self.score_reduction)
-        self._scored(users.tolist(), dict(zip(users.tolist(), gate.float().cpu().tolist())))  # gate per user
+        self._record(dict(zip(users.tolist(), gate.float().cpu().tolist())))  # gate per user
         return scores
 
     def _user_groups(self, interaction):
@@ -349,9 +258,6 @@ class iLoRA(LLMRecommender):
         return starts, [items[bounds[i]:bounds[i + 1]] for i in range(len(starts))]
 
     def predict(self, interaction):
-        replayed = self._replayed()
-        if replayed is not None:
-            return replayed.to(interaction[self.ITEM_SEQ].device)
         starts, candidate_lists = self._user_groups(interaction)
         return self._score_users(interaction[self.ITEM_SEQ][starts], interaction[self.ITEM_SEQ_LEN][starts],
                                  interaction[self.USER_ID][starts], candidate_lists)
@@ -365,9 +271,6 @@ class iLoRA(LLMRecommender):
     def full_sort_predict(self, interaction):
         """Full ranking: the frozen SASRec retrieves the top ``rerank_top_n`` items, the LLM reranks them, every
         other item scores -inf."""
-        replayed = self._replayed()
-        if replayed is not None:
-            return replayed.to(interaction[self.ITEM_SEQ].device)
         retrieved = self._retrieve(interaction)
         scores = self._score_users(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN],
                                    interaction[self.USER_ID], retrieved.tolist())
@@ -387,33 +290,15 @@ class iLoRA(LLMRecommender):
             targets = [candidates[0] for candidates in candidate_lists]  # RecBole lists the positive first
         embeds, mask, gate, shown = self._prompts(item_seq, lengths, users, candidate_lists)
         answers = greedy_answers(self.llm, self.router, self.tokenizer, embeds, mask, gate, max_new_tokens)
-        self._scored(users.tolist(), {})
         return [(answer, [self.titles[item] for item in items], items.index(target) if target in items else None)
                 for answer, items, target in zip(answers, shown, targets)]
 
     # ----- what the run records and saves -----
 
-    def _module_state(self):
-        return {name: param.detach().contiguous() for name, param in self.named_parameters()
-                if name.startswith(("projector.", "gate."))}
-
-    def save_adapter(self, folder):
-        """Write a peft LoRA adapter folder (``adapter_config.json``, ``adapter_model.safetensors``) plus the
-        projector and gate (``ilora_modules.safetensors``), atomically. Loaded into plain peft, the LoRA alone
-        computes this model with a uniform gate."""
-        with folder_atomic(folder) as partial:
-            self.llm.save_pretrained(partial, save_embedding_layers=False)  # the backbone rebuilds them exactly
-            if self._module_state():
-                save_file(self._module_state(), partial / MODULES_FILE)
-
-    def load_adapter(self, folder):
-        """Load what ``save_adapter`` wrote into this model (same config)."""
-        result = set_peft_model_state_dict(self.llm, load_peft_weights(str(folder)))
-        if result.unexpected_keys:
-            raise ValueError(f"Adapter {folder} does not fit this model: unexpected {result.unexpected_keys[:5]}")
-        modules = Path(folder) / MODULES_FILE
-        if modules.is_file():
-            self.load_state_dict(load_file(modules), strict=False)
+    def adapter_parts(self):
+        """The peft model (MoE-LoRA) and the projector and gate weights beside it."""
+        return self.llm, {name: param for name, param in self.named_parameters()
+                          if name.startswith(("projector.", "gate."))}
 
     def result_extras(self, dataset):
         """Per-user gate weights of the last evaluation, for the JSON result (the leaderboard's gate plot)."""

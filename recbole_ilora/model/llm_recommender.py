@@ -1,26 +1,41 @@
-"""The contract between the LLM recommenders and the code that runs them (``quick_start.run``, ``iLoRATrainer``).
+"""The contract between the LLM recommenders and the code that runs them (``runners.LLMRunner``, ``LLMTrainer``).
 
 A RecBole model is run the RecBole way. An ``LLMRecommender`` is a RecBole ``SequentialRecommender`` (so RecBole's
-loaders and evaluator serve it unchanged) that the run and the trainer use only through the methods below. It
-places itself on ``config["device"]`` (a quantized backbone cannot be moved with ``.to()`` after loading).
+loaders and evaluator serve it unchanged) that the runner and the trainer use only through what is listed here. It
+places itself on ``config["device"]`` (a quantized backbone cannot be moved with ``.to()`` after loading). The model
+class keeps what RecBole's models keep; its checks before any work, its adapter files and the gathering of scores
+computed by several processes live in their own modules (``checks``, ``adapter_files``, the trainer's
+``sharded_evaluation``).
 
-before any work (class methods: no data, no backbone needed)
-    ``validate_config``, ``validate_dataset``, ``required_runs``
+before any work (no data, no backbone needed)
+    ``checks`` (a ``ModelChecks``), ``required_runs``
 training
     ``optimizer_groups``, ``calculate_loss(interaction, step)``, ``training_statistics``,
     ``trainable_state_dict`` / ``load_trainable_state_dict`` and RecBole's ``other_parameter`` /
     ``load_other_parameter`` (what checkpoints hold)
 evaluation
-    ``begin_evaluation`` / ``end_evaluation``, RecBole's ``predict`` / ``full_sort_predict``, ``generate_answers``,
-    ``evaluation_records`` / ``add_evaluation_records`` (per-user records of a pass scored by several processes)
+    ``begin_evaluation``, RecBole's ``predict`` / ``full_sort_predict``, ``generate_answers``,
+    ``evaluation_records`` / ``add_evaluation_records`` (per-user records of a pass, merged across processes)
 results
-    ``save_adapter``, ``result_extras``
+    ``adapter_parts`` (what ``adapter_files`` saves), ``result_extras``
 """
 
 from dataclasses import dataclass
 
 from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import InputType
+
+
+class ModelChecks:
+    """Checks of an LLM model's keys and data before any work; each raises a ``UserError`` naming the key or file."""
+
+    @staticmethod
+    def check_config(config):
+        """Values of the model's keys that cannot work, before any data is read or prerequisite run trained."""
+
+    @staticmethod
+    def check_dataset(config, dataset):
+        """Data the model cannot use (``dataset``: RecBole's, filtered), before any prerequisite run is trained."""
 
 
 @dataclass(frozen=True)
@@ -39,26 +54,16 @@ class TrainingStep:
 
 
 class LLMRecommender(SequentialRecommender):
-    """Base of the LLM recommenders: what a run and ``iLoRATrainer`` may call (see the module docstring)."""
+    """Base of the LLM recommenders: what a runner and ``LLMTrainer`` may call (see the module docstring)."""
 
     input_type = InputType.POINTWISE
+    checks = ModelChecks
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self._replay = self._on_users_scored = None  # see begin_evaluation
         self._records = {}
 
     # ----- before any work -----
-
-    @classmethod
-    def validate_config(cls, config):
-        """Raise ``ConfigurationError`` for a value of this model's keys that cannot work, before any data is read
-        or prerequisite run is trained."""
-
-    @classmethod
-    def validate_dataset(cls, config, dataset):
-        """Raise ``DataError`` for data this model cannot use (``dataset``: RecBole's, filtered), before any
-        prerequisite run is trained."""
 
     @classmethod
     def required_runs(cls, config):
@@ -95,28 +100,13 @@ class LLMRecommender(SequentialRecommender):
 
     # ----- evaluation -----
 
-    def begin_evaluation(self, on_users_scored=None, replay=None):
-        """Called before each evaluation pass: forget the previous pass's records (unless ``replay`` is given);
-        ``on_users_scored(n)``, if given, is called as users are scored (the trainer's progress bar). With
-        ``replay``, a list of score tensors, ``predict`` / ``full_sort_predict`` return them in turn instead of
-        computing (scores that several processes computed and gathered)."""
-        self._replay = iter(replay) if replay is not None else None
-        self._on_users_scored = on_users_scored
-        if replay is None:
-            self._records = {}
+    def begin_evaluation(self):
+        """Called before each evaluation pass: forget the previous pass's records."""
+        self._records = {}
 
-    def end_evaluation(self):
-        self._replay = self._on_users_scored = None
-
-    def _replayed(self):
-        """The next replayed scores, or None when this pass computes its own."""
-        return next(self._replay) if self._replay is not None else None
-
-    def _scored(self, users, records):
-        """Note ``records`` (``{internal user id: record}``) of users just scored, and report their number."""
+    def _record(self, records):
+        """Note ``records`` (``{internal user id: record}``) of users just scored."""
         self._records.update(records)
-        if self._on_users_scored is not None:
-            self._on_users_scored(len(users))
 
     def evaluation_records(self):
         """``{internal user id: record}`` of the current evaluation pass (e.g. iLoRA's gate weights)."""
@@ -131,8 +121,9 @@ class LLMRecommender(SequentialRecommender):
 
     # ----- results -----
 
-    def save_adapter(self, folder):
-        """Write the trained weights where users of Hugging Face / peft can load them."""
+    def adapter_parts(self):
+        """``(peft model, {name: tensor})``: the peft model whose LoRA weights form the adapter, and the other trained
+        weights saved beside it (``adapter_files``)."""
         raise NotImplementedError
 
     def result_extras(self, dataset):

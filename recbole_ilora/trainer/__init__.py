@@ -1,10 +1,8 @@
-"""Trainers: RecBole's own for its models, ``iLoRATrainer`` for the LLM recommenders, both wrapped by
-``with_run_recording``. ``registry.get_trainer`` looks up ``<Model>Trainer`` here first."""
+"""Trainers: RecBole's own for its models (``recbole_trainers``), ``LLMTrainer`` for the LLM recommenders; both
+record their runs through ``recording.RunRecordingMixin``."""
 
-from recbole_ilora.trainer.llm_trainer import iLoRATrainer
-from recbole_ilora.trainer.recording import RankRecordingEvaluator, RunRecordingMixin, with_run_recording
+from recbole_ilora.trainer.llm_trainer import LLMTrainer
+from recbole_ilora.trainer.recbole_trainers import recorded_trainer
+from recbole_ilora.trainer.recording import RunRecordingMixin, restore_evaluated
 
-LoRARecTrainer = TALLRecTrainer = iLoRATrainer  # the ablations train exactly like iLoRA
-
-__all__ = ["iLoRATrainer", "LoRARecTrainer", "TALLRecTrainer", "RankRecordingEvaluator", "RunRecordingMixin",
-           "with_run_recording"]
+__all__ = ["LLMTrainer", "recorded_trainer", "RunRecordingMixin", "restore_evaluated"]

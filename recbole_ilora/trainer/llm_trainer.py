@@ -1,4 +1,4 @@
-"""Trainer of the LLM recommenders (iLoRA and its ablations).
+"""``LLMTrainer``: the trainer of the LLM recommenders (iLoRA and its ablations).
 
 On top of RecBole's ``Trainer`` (whose ``fit`` loop, early stopping and evaluator it keeps): AdamW over three
 parameter groups (LoRA, projector, gate) with linear warmup from ``learning_rate x min_lr_ratio`` and cosine decay
@@ -12,7 +12,7 @@ from the batch after its last checkpoint with the same data order, negatives and
 
 import math
 import shutil
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 
@@ -28,9 +28,11 @@ from tqdm import tqdm
 
 from recbole_ilora import distributed
 from recbole_ilora.errors import CheckpointError, ConfigurationError
+from recbole_ilora.model.adapter_files import save_adapter
 from recbole_ilora.model.llm_recommender import LLMRecommender, TrainingStep
 from recbole_ilora.model.parts.generation import GenerationTally
-from recbole_ilora.trainer.recording import TrainerHooks
+from recbole_ilora.trainer.recording import EpochProgress, RunRecordingMixin
+from recbole_ilora.trainer.sharded_evaluation import GatheredScores, gathered_scores, my_batches
 
 
 def warmup_cosine_factor(step, warmup_steps, total_steps, floor):
@@ -62,7 +64,7 @@ class NullWriter:
     add_hparams = close = flush = add_scalar
 
 
-class iLoRATrainer(TrainerHooks, Trainer):
+class LLMTrainer(RunRecordingMixin, Trainer):
     """RecBole ``Trainer`` for the LLM recommenders (see the module docstring); it uses the model only through the
     ``LLMRecommender`` contract."""
 
@@ -85,6 +87,7 @@ class iLoRATrainer(TrainerHooks, Trainer):
         self.loader_state = None  # the train loader's RNG state at the start of the current epoch
         self.best_state = None
         self.adapter_dir = None
+        self._eval_bar = None  # the evaluation progress bar while this process scores batches itself
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.ddp = self._data_parallel() if self.world_size > 1 else None
         if not distributed.is_main():  # only rank 0 logs to tensorboard (RecBole made a writer on every rank)
@@ -144,6 +147,11 @@ class iLoRATrainer(TrainerHooks, Trainer):
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         """One epoch; ``loss_func`` is RecBole's hook, unused: the loss is the model's ``calculate_loss``."""
+        with self._timed_epoch():
+            return self._epoch_batches(train_data, epoch_idx, show_progress)
+
+    def _epoch_batches(self, train_data, epoch_idx, show_progress):
+        """This rank's micro-batches of one epoch (from where a resumed run left off); the epoch's mean loss."""
         self.model.train()
         mine = self._batches_per_rank(train_data)
         last = mine * self.world_size  # global batch index the epoch stops before
@@ -177,13 +185,13 @@ class iLoRATrainer(TrainerHooks, Trainer):
                 self.optimizer.zero_grad()
                 done = (local + 1) * self.world_size
                 if self.checkpoint_steps and self.scheduler.last_epoch % self.checkpoint_steps == 0 and done < last:
-                    self._save_checkpoint(epoch_idx, verbose=False, position=done, epoch_loss=total_loss)
+                    self._save_checkpoint(epoch_idx, verbose=False, progress=EpochProgress(done, total_loss))
             bar.update(len(interaction) * self.world_size)
             bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}",
                             **{key: f"{statistics[key]:.2f}" for key in ("hit@1",) if key in statistics})
         bar.close()
         # Training of this epoch is done; its validation may still be interrupted: resuming re-validates it.
-        self._save_checkpoint(epoch_idx, verbose=False, position=last, epoch_loss=total_loss)
+        self._save_checkpoint(epoch_idx, verbose=False, progress=EpochProgress(last, total_loss))
         return total_loss / mine
 
     def _micro_batch(self, interaction, step, synchronize):
@@ -210,26 +218,21 @@ class iLoRATrainer(TrainerHooks, Trainer):
         for key, value in statistics.items():
             self.tensorboard.add_scalar(f"Train/{key}", value, batch)
 
-    def _checkpoint_content(self, epoch, position=None, epoch_loss=0.0):
-        """Without ``position`` this is RecBole's call after a better validation (or after every epoch when there
+    def _checkpoint_content(self, epoch, progress):
+        """Without ``progress`` this is RecBole's call after a better validation (or after every epoch when there
         is none): the current weights become the best ones and training continues with the next epoch."""
-        if position is None:
+        if progress is None:
             self.best_state = self.model.trainable_state_dict()
-            epoch, position = epoch + 1, 0
+            epoch, progress = epoch + 1, EpochProgress(0, 0.0)
         current = self.model.trainable_state_dict()
         return {
             "epoch": epoch,
-            "position": position,  # global batches of the epoch done (all ranks together)
+            "position": progress.position,  # global batches of the epoch done (all ranks together)
             "world_size": self.world_size,
-            "epoch_loss": epoch_loss,
-            "cur_step": self.cur_step,
-            "best_valid_score": self.best_valid_score,
-            "best_valid_result": dict(self.best_valid_result) if self.best_valid_result else None,
+            "epoch_loss": progress.loss,
             "weights": self.best_state if self.best_state is not None else current,  # what evaluation loads
             "best_weights": self.best_state,
             "current_weights": current,
-            "other_parameter": self.model.other_parameter(),
-            "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "rng": {"torch": torch.get_rng_state(), "loader": self.loader_state,
                     "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None},
@@ -243,69 +246,86 @@ class iLoRATrainer(TrainerHooks, Trainer):
                 f"checkpoint written at an epoch's end.")
         self.start_epoch, self.resume_position = checkpoint["epoch"], checkpoint["position"]
         self.resume_loss = checkpoint["epoch_loss"]
-        self.cur_step, self.best_valid_score = checkpoint["cur_step"], checkpoint["best_valid_score"]
-        self.best_valid_result, self.best_state = checkpoint["best_valid_result"], checkpoint["best_weights"]
+        self.best_state = checkpoint["best_weights"]
         self.model.load_trainable_state_dict(checkpoint["current_weights"])
-        self.model.load_other_parameter(checkpoint["other_parameter"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.pending_scheduler_state = checkpoint["scheduler"]
         torch.set_rng_state(checkpoint["rng"]["torch"])
         if checkpoint["rng"]["cuda"] is not None and self.device.type == "cuda":  # dropout on the GPU
             torch.cuda.set_rng_state(checkpoint["rng"]["cuda"], self.device)
         self.loader_state = checkpoint["rng"]["loader"]
-        if self.resume_position:  # the interrupted epoch's time so far counts towards this epoch
-            self.carried_epoch_seconds = checkpoint["timing"]["epoch_seconds"]
         self.logger.info(f"Resuming training at epoch {self.start_epoch}, batch {self.resume_position}")
+        return bool(self.resume_position)
 
-    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
-        """RecBole's evaluation. Under torchrun each rank first scores its share of the batches (every
-        ``world_size``-th), all ranks gather every score, and RecBole's loop then runs over the whole data with
-        those scores: its evaluator sees every user exactly once, in its own row layout."""
+    def _evaluate_loaded(self, eval_data, show_progress):
+        """RecBole's evaluation of the weights in place, users counted on a progress bar. Under torchrun the ranks
+        score their shares and gather every score first (``sharded_evaluation``)."""
         if not eval_data:
             return None
         bar = tqdm(total=eval_data.sample_size // self.world_size, unit="user", ncols=100,
                    desc=set_color("Evaluate   ", "pink"), disable=not show_progress or not distributed.is_main())
-        self.model.begin_evaluation(bar.update)
+        self.model.begin_evaluation()
         try:
-            if self.ddp is not None:
-                self.model.begin_evaluation(None, replay=self._gathered_scores(eval_data))
-            result = super().evaluate(eval_data, load_best_model, model_file, show_progress=False)
+            if self.ddp is None:
+                with self._counting_users(bar):
+                    result = super()._evaluate_loaded(eval_data, show_progress=False)
+            else:
+                scores = gathered_scores(self.model, eval_data, self.rank, self.world_size, self.device,
+                                         on_batch=lambda interaction: bar.update(self._users_in(interaction)))
+                with self._model_replaced(GatheredScores(scores, self.device)):
+                    result = super()._evaluate_loaded(eval_data, show_progress=False)
             if self.generation_eval and eval_data._sampler.phase == "test":  # RecBole's samplers know their phase
                 bar.reset()
                 bar.set_description(set_color("Generate   ", "pink"))
-                result.update(self._generation_metrics(eval_data))
+                with self._counting_users(bar):
+                    result.update(self._generation_metrics(eval_data))
         finally:
-            self.model.end_evaluation()
             bar.close()
         return result
 
-    def _my_batches(self, eval_data):
-        """``(index, interaction)`` of this rank's share of an evaluation loader's batches."""
-        for index, batch in enumerate(eval_data):
-            if index % self.world_size == self.rank:
-                yield index, batch[0].to(self.device)
+    @contextmanager
+    def _counting_users(self, bar):
+        self._eval_bar = bar
+        try:
+            yield
+        finally:
+            self._eval_bar = None
 
-    @torch.no_grad()
-    def _gathered_scores(self, eval_data):
-        """Every batch's scores in order, each computed by one rank; the model's per-user records merged."""
-        self.model.eval()
-        full_ranking = isinstance(eval_data, FullSortEvalDataLoader)
-        predict = self.model.full_sort_predict if full_ranking else self.model.predict
-        mine = {index: predict(interaction).cpu() for index, interaction in self._my_batches(eval_data)}
-        scores = {index: value for part in distributed.gather(mine) for index, value in part.items()}
-        for records in distributed.gather(self.model.evaluation_records()):
-            self.model.add_evaluation_records(records)
-        return [scores[index] for index in range(len(scores))]
+    @contextmanager
+    def _model_replaced(self, stand_in):
+        model, self.model = self.model, stand_in
+        try:
+            yield
+        finally:
+            self.model = model
+
+    def _users_in(self, interaction):
+        """Users of an evaluation batch: one row each under full ranking, their candidates' rows otherwise."""
+        return len(torch.unique(interaction[self.config["USER_ID_FIELD"]]))
+
+    def _neg_sample_batch_eval(self, batched_data):
+        scored = super()._neg_sample_batch_eval(batched_data)
+        if self._eval_bar is not None:
+            self._eval_bar.update(self._users_in(batched_data[0]))
+        return scored
+
+    def _full_sort_batch_eval(self, batched_data):
+        scored = super()._full_sort_batch_eval(batched_data)
+        if self._eval_bar is not None:
+            self._eval_bar.update(self._users_in(batched_data[0]))
+        return scored
 
     @torch.no_grad()
     def _generation_metrics(self, eval_data):
         self.model.eval()
         tally = GenerationTally()
         full_ranking = isinstance(eval_data, FullSortEvalDataLoader)
-        for _, interaction in self._my_batches(eval_data):
-            for answer, titles, target in self.model.generate_answers(interaction, full_ranking,
-                                                                      self.generation_max_new_tokens):
+        for _, interaction in my_batches(eval_data, self.rank, self.world_size):
+            answers = self.model.generate_answers(interaction.to(self.device), full_ranking,
+                                                  self.generation_max_new_tokens)
+            for answer, titles, target in answers:
                 tally.add(answer, titles, target)
+            if self._eval_bar is not None:
+                self._eval_bar.update(len(answers))
         return GenerationTally.merged(distributed.gather(tally)).metrics()
 
     def _export_adapter(self):
@@ -314,8 +334,8 @@ class iLoRATrainer(TrainerHooks, Trainer):
         if self.best_state is not None:
             self.model.load_trainable_state_dict(self.best_state)
         self.adapter_dir = str(Path(self.saved_model_file).with_suffix("")) + "-adapter"
-        self.model.save_adapter(self.adapter_dir)
+        save_adapter(self.model, self.adapter_dir)
         self.logger.info(set_color("Adapter saved", "blue") + f": {self.adapter_dir}")
 
-    def result_extras(self):
+    def _trainer_extras(self):
         return {"adapter_dir": self.adapter_dir}

@@ -185,7 +185,6 @@ def load_backbone(config):
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
 
-    check_backbone_config(config)
     folder = backbone_folder(config)
     quantization = quantization_config(config)
     device = config["device"]

@@ -16,6 +16,19 @@ from recbole_ilora.model.parts.backbone import CANDIDATE_TOKEN, HISTORY_TOKEN
 IGNORE_INDEX = -100  # label of positions the loss skips
 
 
+def prompt_template(config):
+    """``prompt_template`` if set, else the template of the dataset's ``item_domain``."""
+    if config["prompt_template"]:
+        return config["prompt_template"]
+    templates, domain = config["prompt_templates"] or {}, config["item_domain"]
+    if domain not in templates:
+        raise ConfigurationError(
+            f"No prompt template for item_domain {domain!r}: set item_domain to one of {', '.join(templates)} in the "
+            f"dataset's YAML, or give prompt_template."
+        )
+    return templates[domain]
+
+
 def check_template(template):
     """A prompt template names ``{history}`` then ``{candidates}``, once each."""
     if not isinstance(template, str):

@@ -1,5 +1,14 @@
 """The collaborative encoder: a SASRec trained by RecBole on the same dataset, split and seed, then frozen
-(``recbole_ilora.prerequisites`` trains or finds its run)."""
+(``recbole_ilora.prerequisites`` trains or finds its run).
+
+The encoder's run copies every data, split and evaluation key of the LLM run (plus ``encoder_config`` overrides),
+so it sees exactly the LLM run's items, split and candidates; with no overrides it *is* the SASRec baseline of the
+same seed. With overrides (the CPU default caps its epochs) it is another experiment than the baseline, so its JSON
+result goes to ``<results_dir>/encoders/``, where a leaderboard reading ``<results_dir>`` does not mistake it for the
+baseline.
+"""
+
+from pathlib import Path
 
 import torch
 from recbole.model.sequential_recommender import SASRec
@@ -8,6 +17,22 @@ from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora.errors import ConfigurationError
 
 ENCODER_MODEL = "SASRec"
+ENCODER_RESULTS_FOLDER = "encoders"
+
+# Besides the dataset keys (RecBole's ``parameters["Dataset"]``), what the encoder run shares with the LLM run.
+SHARED_KEYS = ("seed", "reproducibility", "protocol", "eval_args", "repeatable", "metrics", "topk", "valid_metric",
+               "checkpoint_dir", "results_dir", "cpu_threads", "show_progress", "state", "gpu_id", "use_gpu")
+
+
+def encoder_run_config(config):
+    """``config_dict`` of the SASRec run that provides the encoder of the LLM run configured by ``config``."""
+    keys = list(config.parameters["Dataset"]) + list(SHARED_KEYS)
+    shared = {key: config[key] for key in keys if key in config}
+    shared["data_path"] = str(Path(config["data_path"]).parent)  # the resolved folder's parent resolves back to it
+    if config["encoder_config"]:
+        shared["results_dir"] = str(Path(config["results_dir"]) / ENCODER_RESULTS_FOLDER)
+        shared.update(config["encoder_config"])
+    return shared
 
 
 def load_frozen_encoder(checkpoint_file, dataset):

@@ -1,0 +1,83 @@
+"""Checks of the iLoRA family's keys and data before any work (the SASRec stage alone costs minutes to hours), each
+failing with one message that names the key, file or field and the fix."""
+
+from logging import getLogger
+
+from recbole_ilora.data.candidates import candidates_per_user
+from recbole_ilora.data.titles import item_titles
+from recbole_ilora.data.validation import items_per_user
+from recbole_ilora.errors import ConfigurationError, DataError
+from recbole_ilora.model.llm_recommender import ModelChecks
+from recbole_ilora.model.parts.backbone import (CANDIDATE_TOKEN, HISTORY_TOKEN, architecture, backbone_folder,
+                                                check_backbone_config, load_tokenizer)
+from recbole_ilora.model.parts.gate import Gate
+from recbole_ilora.model.parts.losses import LOSS_TYPES
+from recbole_ilora.model.parts.prompt import PromptBuilder, check_template, prompt_template
+from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS
+
+
+class iLoRAChecks(ModelChecks):
+    """What iLoRA, LoRARec and TALLRec check before any work."""
+
+    @staticmethod
+    def check_config(config):
+        """Checks of this model's keys that need no data and no backbone weights."""
+        choices = {"loss_type": LOSS_TYPES, "score_reduction": SCORE_REDUCTIONS}
+        for key, allowed in choices.items():
+            if config[key] not in allowed:
+                raise ConfigurationError(f"{key} must be one of {', '.join(allowed)}, got {config[key]!r}.")
+        if config["lora_r"] % config["num_experts"]:
+            raise ConfigurationError(f"num_experts={config['num_experts']} must be a positive divisor of "
+                                     f"lora_r={config['lora_r']}: each expert gets lora_r / num_experts ranks.")
+        if config["gradient_checkpointing"] and config["loss_type"] != "lm":
+            raise ConfigurationError(
+                f"gradient_checkpointing works with loss_type=lm only: loss_type={config['loss_type']} scores the "
+                f"candidates over the prompt's KV cache, which checkpointed layers do not keep.")
+        for phase in ("valid", "test"):
+            per_user = candidates_per_user(config, phase)
+            if per_user and config["eval_batch_size"] < per_user:
+                raise ConfigurationError(
+                    f"eval_batch_size={config['eval_batch_size']} is below the {per_user} candidates of one {phase} "
+                    f"user: RecBole would split a user's candidates over several predict calls and {config['model']} "
+                    f"would rank partial lists. Use a multiple of {per_user}.")
+        Gate.check(config["gate_type"], config["gate_temperature"])
+        check_template(prompt_template(config))
+        check_backbone_config(config)
+
+    @staticmethod
+    def check_dataset(config, dataset):
+        """Titles (present, without the placeholder strings, cut to ``max_title_tokens``), the longest prompt against
+        the backbone's context, room for the training negatives, and the LoRA target modules."""
+        titles = item_titles(dataset, config["item_text_field"])
+        placeholders = [item for item, title in enumerate(titles) if HISTORY_TOKEN in title or CANDIDATE_TOKEN in title]
+        if placeholders:
+            raise DataError(f"{len(placeholders)} title(s) of dataset '{dataset.dataset_name}' contain the prompt's "
+                            f"placeholder {HISTORY_TOKEN} or {CANDIDATE_TOKEN} (item ids "
+                            f"{', '.join(dataset.id2token(dataset.iid_field, placeholders[:5]))}): edit them in the "
+                            f".item file ({config['item_text_field']}).")
+        folder = backbone_folder(config)
+        targets, max_positions = architecture(folder)
+        unknown = [name for name in config["lora_target_modules"] if name not in targets]
+        if unknown:
+            raise ConfigurationError(f"lora_target_modules {unknown} are not linear layers of the backbone; "
+                                     f"available: {', '.join(targets)}.")
+        prompts = PromptBuilder(load_tokenizer(folder), titles, prompt_template(config),
+                                bool(config["use_item_embeddings"]), config["max_title_tokens"])
+        if prompts.truncated_titles:
+            getLogger().warning(f"{prompts.truncated_titles} title(s) of dataset '{dataset.dataset_name}' are longer "
+                                f"than max_title_tokens={config['max_title_tokens']} tokens (the longest: "
+                                f"{prompts.longest_title}) and are cut in prompts and answers.")
+        listed = max(config["train_negatives"] + 1, config["rerank_top_n"],
+                     *(candidates_per_user(config, phase) for phase in ("valid", "test")))
+        longest = prompts.longest_prompt(config["history_length"], listed)
+        if max_positions and longest > max_positions:
+            raise ConfigurationError(
+                f"The longest prompt ({config['history_length']} history items and {listed} candidates with titles "
+                f"of up to {config['max_title_tokens']} tokens) has {longest} tokens, beyond the backbone's "
+                f"{max_positions} positions: lower max_title_tokens, history_length or the number of candidates.")
+        interacted = items_per_user(dataset).max()
+        if dataset.item_num - 1 - interacted < config["train_negatives"]:
+            raise DataError(f"Dataset '{dataset.dataset_name}' has {dataset.item_num - 1} items and a user who "
+                            f"interacted with {interacted}: fewer than train_negatives={config['train_negatives']} "
+                            f"items are left to draw negatives from. Lower train_negatives or filter such users "
+                            f"(user_inter_num_interval).")

@@ -1,0 +1,86 @@
+"""Where and how a run executed, for its JSON result: package versions, the machine, peak memory, parameter counts,
+the command line and the wall time of each stage. Timings mean little without the machine they were taken on."""
+
+import os
+import platform
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+VERSIONED_PACKAGES = ("recbole-ilora", "recbole", "torch", "transformers", "peft", "numpy", "pandas")
+
+
+def package_versions():
+    versions = {"python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def machine_description():
+    """Where the run executes, as lines (platform; CPU model and count; memory; GPU): timings mean little without it."""
+    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = next((int(line.split()[1]) / 2**20 for line in _read_lines("/proc/meminfo")
+                   if line.startswith("MemTotal:")), None)
+    lines = [f"platform: {platform.platform()}", f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable} usable)"]
+    if memory:
+        lines.append(f"memory: {memory:.1f} GiB")
+    if torch.cuda.is_available():
+        lines.append(f"GPU: {torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
+    return lines
+
+
+def _read_lines(path):
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def peak_memory_mb():
+    """Peak resident memory of this process and, on GPU, peak allocated CUDA memory (MiB)."""
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    cuda = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return {"rss": round(rss_kib / 1024, 1), "cuda": None if cuda is None else round(cuda, 1)}
+
+
+def parameter_counts(model):
+    return {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": sum(p.numel() for p in model.parameters()),
+    }
+
+
+def command_line():
+    return [Path(sys.argv[0]).name] + sys.argv[1:]
+
+
+class StageClock:
+    """Wall time per stage of a run (a stage may be entered more than once)."""
+
+    def __init__(self):
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.start = time.perf_counter()
+        self.seconds = {}
+
+    def add(self, name, seconds):
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    @contextmanager
+    def stage(self, name):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)

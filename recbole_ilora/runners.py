@@ -1,0 +1,124 @@
+"""How a run treats each kind of model. ``quick_start.run`` drives the same stages for every model and asks the
+runner, never the model's kind, what each stage does:
+
+    ``RecBoleRunner``  RecBole's own models, the RecBole way: no checks of their own, no prerequisites, moved to the
+                       device, FLOPs logged, a recorded RecBole trainer; refused under torchrun (RecBole has its DDP).
+    ``LLMRunner``      ``LLMRecommender`` models: their ``checks`` before any work, their ``required_runs`` found or
+                       trained first (rank 0 first under torchrun), self-placed (a quantized backbone cannot be
+                       moved), ``LLMTrainer``, and the model's own entries in the JSON result.
+"""
+
+from recbole.data.transform import construct_transform
+from recbole.utils import get_flops, set_color
+
+from recbole_ilora import distributed
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.prerequisites import ensure_required_runs
+from recbole_ilora.registry import get_model
+from recbole_ilora.trainer import LLMTrainer, recorded_trainer
+
+
+class Runner:
+    """The stages of one run for one kind of model (see the module docstring)."""
+
+    def __init__(self, config, model_class):
+        self.config = config
+        self.model_class = model_class
+
+    def start_processes(self):
+        """Join the processes of a multi-process launch, or refuse one this kind of model cannot use."""
+
+    def check_config(self):
+        """Checks of the model's keys before any data is read."""
+
+    def check_dataset(self, dataset):
+        """Checks of the loaded data before any prerequisite run or training."""
+
+    def ensure_prerequisites(self, run):
+        """Find or train (with ``run``, ``quick_start.run``) the runs this one needs; ``{key: (path, how)}``."""
+        return {}
+
+    def build_model(self, dataset):
+        """The model on its device, built on the training split's dataset."""
+        raise NotImplementedError
+
+    def describe(self, model, dataset, logger):
+        """Log the model (and what it costs)."""
+        logger.info(model)
+
+    @staticmethod
+    def trainer_for(model_type, model_name):
+        """The trainer class of a model of this kind (RecBole's ``get_trainer`` arguments)."""
+        raise NotImplementedError
+
+    def trainer_class(self):
+        return self.trainer_for(self.config["MODEL_TYPE"], self.config["model"])
+
+    def result_extras(self, model, test_data):
+        """The model's own entries of the JSON result."""
+        return {}
+
+
+class RecBoleRunner(Runner):
+    """RecBole's own models."""
+
+    def start_processes(self):
+        # a prerequisite run of an LLM model's torchrun job runs on rank 0 alone, inside the job's process group
+        if distributed.launched_by_torchrun() and not distributed.active():
+            raise ConfigurationError(
+                f"{self.config['model']} is a RecBole model: run it with RecBole's own DDP (--nproc=N, NCCL), not "
+                f"torchrun; torchrun serves the LLM models (iLoRA, LoRARec, TALLRec).")
+
+    def build_model(self, dataset):
+        return self.model_class(self.config, dataset).to(self.config["device"])
+
+    def describe(self, model, dataset, logger):
+        super().describe(model, dataset, logger)
+        flops = get_flops(model, dataset, self.config["device"], logger, construct_transform(self.config))
+        logger.info(set_color("FLOPs", "blue") + f": {flops}")
+
+    trainer_for = staticmethod(recorded_trainer)
+
+
+class LLMRunner(Runner):
+    """``LLMRecommender`` models."""
+
+    def start_processes(self):
+        distributed.init(self.config)  # a no-op without torchrun, and for prerequisite runs inside a torchrun job
+
+    def check_config(self):
+        self.model_class.checks.check_config(self.config)
+
+    def check_dataset(self, dataset):
+        self.model_class.checks.check_dataset(self.config, dataset)
+
+    def ensure_prerequisites(self, run):
+        required = self.model_class.required_runs(self.config)
+        return distributed.main_first(lambda: ensure_required_runs(self.config, required, run))
+
+    def build_model(self, dataset):
+        return self.model_class(self.config, dataset)  # places itself
+
+    @staticmethod
+    def trainer_for(model_type, model_name):
+        return LLMTrainer
+
+    def result_extras(self, model, test_data):
+        return model.result_extras(test_data._dataset)
+
+
+def _runner_class(model_class):
+    return LLMRunner if issubclass(model_class, LLMRecommender) else RecBoleRunner
+
+
+def runner_for(config):
+    """The runner of ``config``'s model."""
+    model_class = get_model(config["model"])
+    return _runner_class(model_class)(config, model_class)
+
+
+def get_trainer(model_type, model_name):
+    """RecBole's ``get_trainer`` for this package: the trainer class that runs ``model_name`` (``model_type`` is
+    RecBole's ``config["MODEL_TYPE"]``): ``LLMTrainer`` for the LLM models, else RecBole's choice, recorded."""
+    return _runner_class(get_model(model_name)).trainer_for(model_type, model_name)
