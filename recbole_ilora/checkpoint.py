@@ -13,6 +13,7 @@ RecBole's best ones, or an LLM model's trainable ones), then whatever the traine
 """
 
 import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,9 @@ def load(path, device="cpu"):
     if not path.is_file():
         raise CheckpointError(f"Checkpoint file {str(path)!r} does not exist; check the path (resume_checkpoint, "
                               f"sasrec_checkpoint) or the checkpoint_dir it was saved to.")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is truncated or foreign
+        raise CheckpointError(f"{path} cannot be read as a checkpoint (not a PyTorch checkpoint archive); it may be "
+                              f"truncated or another kind of file: re-run the training that produced it.")
     try:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:

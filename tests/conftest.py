@@ -1,13 +1,38 @@
-"""Shared fixtures: tiny atomic datasets written by the tests, one CPU thread, a clean working folder."""
+"""Shared fixtures: tiny atomic datasets written by the tests, a tiny random Llama, an LLM model built on both, one
+CPU thread, a clean working folder; and the ``e2e`` marker of every test under ``tests/e2e/``.
 
+``pytest -m "not e2e" tests`` runs the unit tests (``tests/unit/``, mirroring the package); ``pytest -m e2e tests``
+the end-to-end ones (whole runs through ``quick_start.run`` or the CLIs, subprocesses, torchrun, the real backbone
+and datasets).
+"""
+
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from recbole.utils import init_seed
+
+from recbole_ilora.config import Config
+from recbole_ilora.data import data_preparation, load_dataset
+from recbole_ilora.quick_start import run
+from recbole_ilora.registry import get_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+METRICS = {f"{name}@{k}" for name in ("hit", "ndcg") for k in (1, 3, 5, 10)}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: end-to-end test (a whole run, a CLI, a subprocess; tests/e2e/)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if E2E_DIR in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
 
 # Config keys that keep unit-test runs small and quiet; tests add their own on top.
 TINY_RUN = {
@@ -87,6 +112,75 @@ TINY_CORPUS = [
 ]
 
 
+@pytest.fixture
+def tiny_cli_args(tmp_path):
+    """Command-line arguments of a one-epoch run on a tiny dataset written by the test."""
+    root = write_atomic_dataset(tmp_path / "data")
+    return [f"--data_path={root}", "--epochs=1", "--hidden_size=16", "--inner_size=32", "--n_layers=1",
+            "--n_heads=1", "--embedding_size=16", "--show_progress=False", "--state=WARNING", "--cpu_threads=1",
+            f"--load_col={TINY_RUN['load_col']}"]
+
+
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory):
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), TINY_CORPUS)
+
+
+@pytest.fixture(scope="session")
+def llm_setup(tmp_path_factory, tiny_llama):
+    """A tiny dataset and the SASRec encoder trained on it (one epoch), shared by the tests."""
+    root = tmp_path_factory.mktemp("ilora")
+    data_root = write_atomic_dataset(root / "data")
+    base = {**TINY_RUN, "data_path": str(data_root), "checkpoint_dir": str(root / "saved"),
+            "results_dir": str(root / "results")}
+    encoder = run("SASRec", "tiny", config_dict=base)["checkpoint"]
+    return {"base": base, "encoder": encoder, "llm": str(tiny_llama), "root": root}
+
+
+def build_llm(llm_setup, model="iLoRA", **overrides):
+    """Config, dataset, loaders and model of one LLM run (float32 so that comparisons are exact)."""
+    config = Config(model, "tiny", config_dict={
+        **llm_setup["base"], "llm_path": llm_setup["llm"], "sasrec_checkpoint": llm_setup["encoder"], "dtype": "float32",
+        "item_domain": "movie", "item_text_field": "movie_title", "train_batch_size": 4, "eval_batch_size": 40,
+        "lora_dropout": 0.0, **overrides})
+    model_class = get_model(model)
+    model_class.checks.check_config(config)  # as run() does, before any work
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = load_dataset(config)
+    model_class.checks.check_dataset(config, dataset)
+    loaders = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    return config, dataset, loaders, model_class(config, loaders[0]._dataset)
+
+
+@pytest.fixture(scope="module")
+def built(llm_setup):
+    return build_llm(llm_setup)
+
+
+def first_batch(loader):
+    return next(iter(loader))
+
+
+def check_result_schema(result):
+    assert result["schema_version"] == 1
+    assert isinstance(result["config_hash"], str) and len(result["config_hash"]) == 16
+    assert set(result["test"]) == METRICS and set(result["valid"]) == METRICS
+    assert all(0.0 <= value <= 1.0 for value in result["test"].values())
+    times = result["time_s"]
+    assert times["total"] >= times["train"] > 0 and times["test"] > 0 and len(times["train_per_epoch"]) == 1
+    assert result["peak_memory_mb"]["rss"] > 0
+    assert result["parameters"]["trainable"] == result["parameters"]["total"] > 0
+    assert any(line.startswith("CPU: ") and "logical CPUs" in line for line in result["machine"])
+    assert set(result["versions"]) >= {"python", "recbole", "torch", "transformers", "peft", "recbole-ilora"}
+    assert result["config"]["seed"] == result["seed"] and "data_path" not in result["config"]
+
+
+def ranks_match_metrics(result):
+    """Per-user ranks reproduce RecBole's aggregated metrics (one positive per user)."""
+    ranks = result["per_user_test"]["rank"]
+    for k in (1, 3, 5, 10):
+        hit = sum(r is not None and r <= k for r in ranks) / len(ranks)
+        ndcg = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks)
+        assert hit == pytest.approx(result["test"][f"hit@{k}"], abs=1e-4)
+        assert ndcg == pytest.approx(result["test"][f"ndcg@{k}"], abs=1e-4)

@@ -1,17 +1,8 @@
-"""run_scripts/learning_curve.py: points are found by their recipe's keys, and the table and figure render them."""
+"""The learning curve: points are found by their recipe's keys, and the table and figure render them."""
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "run_scripts" / "learning_curve.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from recbole_ilora.studies import learning_curve
 
 
 def write_point(folder, curve, recipe, budget, ranks, name, **changed):
@@ -25,7 +16,7 @@ def write_point(folder, curve, recipe, budget, ranks, name, **changed):
 
 
 def test_points_are_matched_by_recipe_keys_and_rendered(tmp_path):
-    curve = load_script()
+    curve = learning_curve
     write_point(tmp_path, curve, "c", 256, [1, 2, 1, 5], "c256")
     write_point(tmp_path, curve, "a", 1024, [3, 1, 4, 2], "a1024")
     write_point(tmp_path, curve, "c", 1024, [1, 1, 2, 1], "other", learning_rate=1e-4)  # no recipe's run

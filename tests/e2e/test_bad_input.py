@@ -203,7 +203,7 @@ def test_leaderboard_refuses_a_bad_key_once_before_running_anything(data, tmp_pa
 
 
 def test_prepare_dataset_overwrite_keeps_a_folder_with_the_users_own_files(tmp_path, capsys):
-    from test_converters import ml1m_raw
+    from unit.converters.test_converters import ml1m_raw
 
     raw = ml1m_raw(tmp_path / "raw")
     assert prepare_dataset(["ml-1m", f"--raw={raw}", f"--out={tmp_path / 'out'}", "--quiet"]) == 0
@@ -217,7 +217,7 @@ def test_prepare_dataset_overwrite_keeps_a_folder_with_the_users_own_files(tmp_p
 
 
 def test_prepare_dataset_names_an_encoding_problem_as_one(tmp_path, capsys):
-    from test_converters import ml1m_raw
+    from unit.converters.test_converters import ml1m_raw
 
     raw = ml1m_raw(tmp_path / "raw")
     (raw / "movies.dat").write_bytes((raw / "movies.dat").read_text(encoding="latin-1").encode("utf-16"))

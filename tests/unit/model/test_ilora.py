@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 import torch
-from conftest import TINY_RUN, write_atomic_dataset
+from conftest import TINY_RUN, build_llm, first_batch, write_atomic_dataset
 from recbole.utils import init_seed
 
 from recbole_ilora.config import Config
@@ -16,42 +16,6 @@ from recbole_ilora.model.parts.scoring import position_ids_from_mask
 from recbole_ilora.quick_start import run
 from recbole_ilora.registry import get_model
 from recbole_ilora.runners import get_trainer
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory, tiny_llama):
-    """A tiny dataset and the SASRec encoder trained on it (one epoch), shared by this module's tests."""
-    root = tmp_path_factory.mktemp("ilora")
-    data_root = write_atomic_dataset(root / "data")
-    base = {**TINY_RUN, "data_path": str(data_root), "checkpoint_dir": str(root / "saved"),
-            "results_dir": str(root / "results")}
-    encoder = run("SASRec", "tiny", config_dict=base)["checkpoint"]
-    return {"base": base, "encoder": encoder, "llm": str(tiny_llama), "root": root}
-
-
-def build(setup, model="iLoRA", **overrides):
-    """Config, dataset, loaders and model of one LLM run (float32 so that comparisons are exact)."""
-    config = Config(model, "tiny", config_dict={
-        **setup["base"], "llm_path": setup["llm"], "sasrec_checkpoint": setup["encoder"], "dtype": "float32",
-        "item_domain": "movie", "item_text_field": "movie_title", "train_batch_size": 4, "eval_batch_size": 40,
-        "lora_dropout": 0.0, **overrides})
-    model_class = get_model(model)
-    model_class.checks.check_config(config)  # as run() does, before any work
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = load_dataset(config)
-    model_class.checks.check_dataset(config, dataset)
-    loaders = data_preparation(config, dataset)
-    init_seed(config["seed"], config["reproducibility"])
-    return config, dataset, loaders, model_class(config, loaders[0]._dataset)
-
-
-@pytest.fixture(scope="module")
-def built(setup):
-    return build(setup)
-
-
-def first_batch(loader):
-    return next(iter(loader))
 
 
 def test_only_projector_gate_and_lora_get_gradients(built):
@@ -139,12 +103,13 @@ def test_kv_cached_scoring_equals_naive_scoring(built):
 
 
 @pytest.mark.parametrize("loss_type", ["lm", "softmax"])
-def test_overfitted_model_ranks_the_memorised_target_first(setup, loss_type):
-    _, _, (train_data, _, _), model = build(setup, lora_dropout=0.0, loss_type=loss_type)
+def test_overfitted_model_ranks_the_memorised_target_first(llm_setup, loss_type):
+    _, _, (train_data, _, _), model = build_llm(llm_setup, lora_dropout=0.0, loss_type=loss_type)
     batch = first_batch(train_data)
     item_seq, lengths = batch[model.ITEM_SEQ][:4], batch[model.ITEM_SEQ_LEN][:4]
     targets = batch[model.POS_ITEM_ID][:4]
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    # lr 1e-2 made the softmax case oscillate on an AVX2 CPU (2 of 4 targets first after 60 steps); 3e-3 fits all
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     model.train()
     for epoch in range(60):  # new negatives each time, as epochs draw them
         optimizer.zero_grad()
@@ -207,40 +172,7 @@ def test_answer_loss_equals_the_full_logits_loss_of_a_right_padded_batch(built):
             param.copy_(value)
 
 
-def test_trainer_resumes_a_killed_run_with_the_same_next_loss(setup, tmp_path):
-    overrides = dict(train_samples_per_epoch=16, gradient_accumulation_steps=1, checkpoint_steps=1, eval_step=0,
-                     lora_dropout=0.1, checkpoint_dir=str(tmp_path))
-
-    def fresh_trainer(kill_at_step=None):
-        """What a new process builds; the model's losses are recorded, and it is killed at a step if asked."""
-        config, _, (train_data, _, _), model = build(setup, **overrides)
-        losses, calculate = [], model.calculate_loss
-
-        def recorded(interaction, step=None):
-            if len(losses) == kill_at_step:
-                raise KeyboardInterrupt("killed")
-            losses.append(calculate(interaction, step))
-            return losses[-1]
-
-        model.calculate_loss = recorded
-        return get_trainer(config["MODEL_TYPE"], config["model"])(config, model), train_data, losses
-
-    trainer, train_data, losses = fresh_trainer()
-    trainer.fit(train_data)
-    reference = [loss.item() for loss in losses]
-    assert len(reference) == 4  # 16 samples / batches of 4
-
-    killed, train_data, _ = fresh_trainer(kill_at_step=2)
-    with pytest.raises(KeyboardInterrupt):
-        killed.fit(train_data)  # its last checkpoint was written after step 2
-
-    resumed, train_data, losses = fresh_trainer()
-    resumed.resume_checkpoint(killed.saved_model_file)
-    resumed.fit(train_data)
-    assert [loss.item() for loss in losses] == pytest.approx(reference[2:], abs=1e-6)
-
-
-def test_adapter_round_trip_reproduces_scores(setup, built, tmp_path):
+def test_adapter_round_trip_reproduces_scores(llm_setup, built, tmp_path):
     """The adapter holds only trained weights (no embedding matrix) and reproduces the scores in a rebuilt model."""
     from safetensors import safe_open
 
@@ -258,7 +190,7 @@ def test_adapter_round_trip_reproduces_scores(setup, built, tmp_path):
     with safe_open(tmp_path / "adapter" / "adapter_model.safetensors", "pt") as saved:
         assert saved.keys() and all("lora_" in key for key in saved.keys())
     torch.manual_seed(12345)  # a rebuilt backbone must not depend on the RNG
-    rebuilt = build(setup)[3].eval()
+    rebuilt = build_llm(llm_setup)[3].eval()
     load_adapter(rebuilt, tmp_path / "adapter")
     assert torch.allclose(rebuilt.predict(interaction), before, atol=1e-5)
 
@@ -289,12 +221,12 @@ def test_added_tokens_leave_pretrained_rows_and_start_at_their_mean(tiny_llama):
     ({"dtype": "int8"}, "dtype must be one of"),
     ({"gate_type": "attention"}, "gate_type must be one of linear, mlp"),
 ])
-def test_bad_config_values_fail_with_clear_errors(setup, overrides, message):
+def test_bad_config_values_fail_with_clear_errors(llm_setup, overrides, message):
     with pytest.raises(ConfigurationError, match=message):
-        build(setup, **overrides)
+        build_llm(llm_setup, **overrides)
 
 
-def test_items_without_titles_fail_at_load_time(setup, tmp_path):
+def test_items_without_titles_fail_at_load_time(llm_setup, tmp_path):
     root = write_atomic_dataset(tmp_path / "data")
     item_file = root / "tiny" / "tiny.item"
     lines = item_file.read_text().splitlines()
@@ -303,11 +235,11 @@ def test_items_without_titles_fail_at_load_time(setup, tmp_path):
     message = (r"tiny.item, line 8: empty movie_title \(2 such line" if int(pd.__version__.split(".")[0]) >= 3 else
                r"2 item\(s\) of dataset 'tiny' have no title in field 'movie_title' \(item ids i[79], i[79]\)")
     with pytest.raises(DataError, match=message):
-        build({**setup, "base": {**setup["base"], "data_path": str(root)}})
+        build_llm({**llm_setup, "base": {**llm_setup["base"], "data_path": str(root)}})
 
 
-def test_text_only_ablation_needs_no_encoder(setup):
-    config, _, (train_data, _, _), model = build(setup, model="TALLRec", sasrec_checkpoint=None)
+def test_text_only_ablation_needs_no_encoder(llm_setup):
+    config, _, (train_data, _, _), model = build_llm(llm_setup, model="TALLRec", sasrec_checkpoint=None)
     assert config["num_experts"] == 1 and model.encoder is None and model.projector is None and model.gate is None
     assert "[HistoryEmb]" not in model.tokenizer.decode(model.prompts.prompt_ids([3, 4], [5, 6]))
     assert model.calculate_loss(first_batch(train_data)).item() > 0
@@ -380,8 +312,8 @@ def test_lm_term_of_the_softmax_pass_equals_the_answer_loss(built):
 
 
 @pytest.mark.parametrize("progress, text_only", [(0.0, True), (1.0, False)])
-def test_curriculum_starts_text_only_and_ends_hybrid(setup, progress, text_only):
-    _, _, (train_data, _, _), model = build(setup, curriculum=True)
+def test_curriculum_starts_text_only_and_ends_hybrid(llm_setup, progress, text_only):
+    _, _, (train_data, _, _), model = build_llm(llm_setup, curriculum=True)
     model.train()
     model.calculate_loss(first_batch(train_data), TrainingStep(step=int(progress * 10), total_steps=10)).backward()
     assert model.training_statistics()["text_only"] == float(text_only)
@@ -389,37 +321,20 @@ def test_curriculum_starts_text_only_and_ends_hybrid(setup, progress, text_only)
     assert all(g is None for g in projector_grads) == text_only  # the projector is idle on text-only batches
 
 
-def test_learning_rate_warms_up_from_and_decays_to_the_floor():
-    from recbole_ilora.trainer.llm_trainer import warmup_cosine_factor
-
-    factors = [warmup_cosine_factor(step, 10, 100, 0.01) for step in range(101)]
-    assert factors[0] == pytest.approx(0.01) and factors[10] == pytest.approx(1.0) and factors[100] == pytest.approx(0.01)
-    assert max(factors) == pytest.approx(1.0) and min(factors) == pytest.approx(0.01)
-    assert all(a < b for a, b in zip(factors[:10], factors[1:11])) and all(a >= b for a, b in zip(factors[10:], factors[11:]))
-
-
-def test_eval_batch_size_below_one_users_candidates_is_refused_before_any_run(setup, tmp_path):
-    with pytest.raises(ConfigurationError, match="eval_batch_size=10 is below the 20 candidates of one valid user"):
-        run("iLoRA", "tiny", config_dict={**setup["base"], "llm_path": setup["llm"], "eval_batch_size": 10,
-                                          "item_domain": "movie", "item_text_field": "movie_title",
-                                          "results_dir": str(tmp_path / "results")})
-    assert not (tmp_path / "results").exists()  # not even the SASRec stage ran
-
-
 @pytest.mark.parametrize("key, value", [("loss_type", "ranknet"), ("score_reduction", "max")])
-def test_unknown_loss_or_reduction_is_refused(setup, key, value):
+def test_unknown_loss_or_reduction_is_refused(llm_setup, key, value):
     with pytest.raises(ConfigurationError, match=f"{key} must be one of"):
-        build(setup, **{key: value})
+        build_llm(llm_setup, **{key: value})
 
 
-def test_eval_users_evaluates_a_fixed_subset_on_the_same_candidates(setup):
+def test_eval_users_evaluates_a_fixed_subset_on_the_same_candidates(llm_setup):
     from recbole_ilora.data import candidates_fingerprint
 
-    _, _, (_, full_valid, full_test), _ = build(setup)
-    config, _, (_, valid, test), _ = build(setup, eval_users=7)
+    _, _, (_, full_valid, full_test), _ = build_llm(llm_setup)
+    config, _, (_, valid, test), _ = build_llm(llm_setup, eval_users=7)
     users = set(test._dataset.inter_feat["user_id"].tolist())
     assert len(users) == 7 and users == set(valid._dataset.inter_feat["user_id"].tolist())
-    assert users == set(build(setup, eval_users=7)[2][2]._dataset.inter_feat["user_id"].tolist())  # fixed by seed
+    assert users == set(build_llm(llm_setup, eval_users=7)[2][2]._dataset.inter_feat["user_id"].tolist())  # fixed by seed
     kept = [next(iter(full_test))[0], next(iter(test))[0]]
     for interaction in kept:  # every kept user's 20 rows are the full run's rows for that user
         assert len(interaction) % 20 == 0
@@ -427,36 +342,3 @@ def test_eval_users_evaluates_a_fixed_subset_on_the_same_candidates(setup):
     subset_rows = [(u, i) for u, i in zip(kept[1]["user_id"].tolist(), kept[1]["item_id"].tolist())]
     assert all(row in full_rows for row in subset_rows if row[0] in {u for u, _ in full_rows})
     assert candidates_fingerprint(test) != candidates_fingerprint(full_test)
-
-
-def test_training_logs_loss_learning_rate_and_gate_entropy_to_tensorboard(setup, tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    config, _, (train_data, _, _), model = build(setup, train_samples_per_epoch=8, eval_step=0,
-                                                 checkpoint_dir=str(tmp_path))
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    trainer.fit(train_data)
-    trainer.tensorboard.flush()
-    events = EventAccumulator(trainer.tensorboard.log_dir)
-    events.Reload()
-    tags = set(events.Tags()["scalars"])
-    assert {"Train/loss", "Train/softmax_loss", "Train/hit@1", "Train/gate_entropy", "Train/lr_lora"} <= tags
-    assert len(events.Scalars("Train/loss")) == 2  # 8 samples / batches of 4
-    entropy = [event.value for event in events.Scalars("Train/gate_entropy")]
-    assert all(0 < value <= 1 for value in entropy)
-
-
-def test_load_data_and_model_rebuilds_an_llm_run_that_scores_as_it_did(setup, tmp_path):
-    """RecBole's load_data_and_model indexes state_dict, which LLM checkpoints (trained weights only) lack; this
-    package's rebuilds the model from the checkpoint's settings and reproduces the run's test metrics."""
-    from recbole_ilora.quick_start import load_data_and_model
-
-    result = run("iLoRA", "tiny", config_dict={
-        **setup["base"], "llm_path": setup["llm"], "sasrec_checkpoint": setup["encoder"], "dtype": "float32",
-        "item_domain": "movie", "item_text_field": "movie_title", "train_batch_size": 4, "eval_batch_size": 40,
-        "train_samples_per_epoch": 8, "checkpoint_dir": str(tmp_path)})
-    config, model, _, _, _, test_data = load_data_and_model(result["checkpoint"])
-    assert type(model).__name__ == "iLoRA" and config["sasrec_checkpoint"] == setup["encoder"]
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    again = trainer.evaluate(test_data, load_best_model=False)
-    assert {key: round(float(value), 4) for key, value in again.items()} == result["test"]

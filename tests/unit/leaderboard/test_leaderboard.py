@@ -7,18 +7,16 @@ real ``python -m recbole_ilora`` process checks that a crash is contained and lo
 """
 
 import csv
-import hashlib
 import io
 import json
 import math
 import statistics
 
 import pytest
-from conftest import TINY_RUN, write_atomic_dataset
+from conftest import check_result_schema, ranks_match_metrics
 from scipy import stats as scipy_stats
-from test_run import check_result_schema, ranks_match_metrics
 
-from recbole_ilora.cli import main as cli_main
+from recbole_ilora import experiment
 from recbole_ilora.leaderboard import board as board_module
 from recbole_ilora.leaderboard import runs, stats, tables
 from recbole_ilora.leaderboard.collect import collect
@@ -49,7 +47,7 @@ def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candida
         config.update({"llm_path": None, "dtype": "bfloat16", "lora_r": 16, "num_experts": 4 if model == "iLoRA" else 1,
                        "history_length": 10, "train_samples_per_epoch": 256, "generation_eval": bool(generation),
                        "encoder_config": {"epochs": 10}})  # a dict-valued setting, as in real runs
-    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    config_hash = experiment.config_hash(config)
     result = {
         "schema_version": 1, "model": model, "dataset": dataset, "protocol": protocol, "seed": seed,
         "config_hash": config_hash, "valid_metric": "ndcg@10", "best_valid_score": test["ndcg@10"],
@@ -278,14 +276,6 @@ def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
 # --- planning, resuming, failures ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def tiny_args(tmp_path):
-    root = write_atomic_dataset(tmp_path / "data")
-    return [f"--data_path={root}", "--epochs=1", "--hidden_size=16", "--inner_size=32", "--n_layers=1",
-            "--n_heads=1", "--embedding_size=16", "--show_progress=False", "--state=WARNING", "--cpu_threads=1",
-            f"--load_col={TINY_RUN['load_col']}"]
-
-
 class FakeRunner:
     """Stands in for ``run_recbole``: records each job and writes a result where the plan expects it."""
 
@@ -305,13 +295,13 @@ class FakeRunner:
         return 0
 
 
-def leaderboard_args(models, tiny_args, seeds="2020,2021"):
+def leaderboard_args(models, tiny_cli_args, seeds="2020,2021"):
     return [f"--models={models}", "--datasets=tiny", f"--seeds={seeds}", "--out=res", "--report=LB.md",
-            "--figures=fig", "--tables=fig", *tiny_args]
+            "--figures=fig", "--tables=fig", *tiny_cli_args]
 
 
-def test_resume_skips_runs_whose_result_exists(tiny_args, capsys):
-    jobs = runs.plan(["SASRec", "GRU4Rec"], ["tiny"], [2020, 2021], "candidates20", "res", overrides=tiny_args)
+def test_resume_skips_runs_whose_result_exists(tiny_cli_args, capsys):
+    jobs = runs.plan(["SASRec", "GRU4Rec"], ["tiny"], [2020, 2021], "candidates20", "res", overrides=tiny_cli_args)
     assert [(j.model, j.seed) for j in jobs] == [("SASRec", 2020), ("GRU4Rec", 2020), ("SASRec", 2021),
                                                  ("GRU4Rec", 2021)]
     assert len({j.result_file for j in jobs}) == 4 and all(j.error is None for j in jobs)
@@ -320,26 +310,26 @@ def test_resume_skips_runs_whose_result_exists(tiny_args, capsys):
     finished.result_file.write_text(json.dumps(fake_result("GRU4Rec", "tiny", 2020, ranks_with(3))))
 
     runner = FakeRunner()
-    assert main(leaderboard_args("SASRec,GRU4Rec", tiny_args), runner=runner) == 0
+    assert main(leaderboard_args("SASRec,GRU4Rec", tiny_cli_args), runner=runner) == 0
     assert runner.launched == [("SASRec", 2020), ("SASRec", 2021), ("GRU4Rec", 2021)]
     out = capsys.readouterr().out
     assert "GRU4Rec on tiny, seed 2020: skipped" in out and "1 skipped" in out
 
     again = FakeRunner()
-    assert main(leaderboard_args("SASRec,GRU4Rec", tiny_args), runner=again) == 0
+    assert main(leaderboard_args("SASRec,GRU4Rec", tiny_cli_args), runner=again) == 0
     assert again.launched == []  # a second invocation (a resumed leaderboard) has nothing left to do
     capsys.readouterr()
 
-    assert main(["--dry_run", *leaderboard_args("SASRec,GRU4Rec,Caser", tiny_args, "2020")]) == 0
+    assert main(["--dry_run", *leaderboard_args("SASRec,GRU4Rec,Caser", tiny_cli_args, "2020")]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listing[:3]] == ["skip", "skip", "run"]
     assert listing[3] == "1 to run, 2 finished (skipped), 0 cannot start."
     assert "python -m recbole_ilora --model=Caser --dataset=tiny" in listing[2]
 
 
-def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_args, tmp_path, capsys):
+def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_cli_args, tmp_path, capsys):
     runner = FakeRunner(fail={("GRU4Rec", 2020)}, crash={("GRU4Rec", 2021)})
-    code = main(leaderboard_args("NoSuchModel,GRU4Rec,SASRec", tiny_args), runner=runner)
+    code = main(leaderboard_args("NoSuchModel,GRU4Rec,SASRec", tiny_cli_args), runner=runner)
     assert code == 1
     assert runner.launched == [("GRU4Rec", 2020), ("SASRec", 2020), ("GRU4Rec", 2021), ("SASRec", 2021)]
     err = capsys.readouterr().err
@@ -348,29 +338,6 @@ def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_args, tmp_pat
     assert "log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" in err
     report = (tmp_path / "LB.md").read_text()  # the report is still written from the runs that finished
     assert "Run failed: GRU4Rec on tiny, seed 2020: exit status 1" in report and "| SASRec" in report
-
-
-def test_planned_result_file_is_where_run_recbole_writes_it(tiny_args):
-    """The planner's config hash is the run's: ``run_recbole`` with the job's own arguments (in this process, to
-    keep the test fast) writes its JSON exactly at the planned path, and the leaderboard then skips the job."""
-    (job,) = runs.plan(["SASRec"], ["tiny"], [2020], "candidates20", "res", overrides=tiny_args)
-    assert not job.done()
-    cli_main(job.command()[3:])  # the arguments after ``python -m recbole_ilora``
-    assert job.done() and json.loads(job.result_file.read_text())["model"] == "SASRec"
-
-    def must_not_run(job, log_file):
-        raise AssertionError(f"{job.name} has a result and must be skipped")
-
-    assert main(leaderboard_args("SASRec", tiny_args, "2020"), runner=must_not_run) == 0
-
-
-def test_a_crashing_run_process_is_reported_with_its_log(tiny_args, tmp_path):
-    """A real ``python -m recbole_ilora`` process that exits 2 (unknown model) is a failure with its log kept."""
-    broken = runs.Job("NoSuchModel", "tiny", 2020, "candidates20", ["--seed=2020", *tiny_args])
-    outcome = runs.execute([broken], tmp_path / "logs", echo=lambda line: None)
-    assert [f.reason for f in outcome.failed] == ["exit status 2"] and not outcome.finished
-    log = outcome.failed[0].log_file.read_text()
-    assert log.startswith("$ ") and "Unknown model 'NoSuchModel'" in log
 
 
 def test_verdict_tests_the_reference_against_pop_and_states_random(tmp_path):

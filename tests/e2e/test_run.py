@@ -1,49 +1,23 @@
 """One run end to end: the CLI on a tiny dataset, the JSON result, checkpoint reload and resume."""
 
 import json
-import math
 import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import TINY_RUN
+from conftest import TINY_RUN, check_result_schema, ranks_match_metrics
 
 from recbole_ilora.cli import main as cli_main
 from recbole_ilora.errors import CheckpointError, ConfigurationError
 from recbole_ilora.quick_start import configure_cpu_threads, load_data_and_model, run
 
-METRICS = {f"{name}@{k}" for name in ("hit", "ndcg") for k in (1, 3, 5, 10)}
 
 
 def tiny_args(data_root, epochs=1):
     return [f"--data_path={data_root}", "--show_progress=False", f"--epochs={epochs}", "--train_batch_size=64",
             "--hidden_size=16", "--inner_size=32", "--n_layers=1", "--n_heads=1",
             f"--load_col={TINY_RUN['load_col']}"]
-
-
-def check_result_schema(result):
-    assert result["schema_version"] == 1
-    assert isinstance(result["config_hash"], str) and len(result["config_hash"]) == 16
-    assert set(result["test"]) == METRICS and set(result["valid"]) == METRICS
-    assert all(0.0 <= value <= 1.0 for value in result["test"].values())
-    times = result["time_s"]
-    assert times["total"] >= times["train"] > 0 and times["test"] > 0 and len(times["train_per_epoch"]) == 1
-    assert result["peak_memory_mb"]["rss"] > 0
-    assert result["parameters"]["trainable"] == result["parameters"]["total"] > 0
-    assert any(line.startswith("CPU: ") and "logical CPUs" in line for line in result["machine"])
-    assert set(result["versions"]) >= {"python", "recbole", "torch", "transformers", "peft", "recbole-ilora"}
-    assert result["config"]["seed"] == result["seed"] and "data_path" not in result["config"]
-
-
-def ranks_match_metrics(result):
-    """Per-user ranks reproduce RecBole's aggregated metrics (one positive per user)."""
-    ranks = result["per_user_test"]["rank"]
-    for k in (1, 3, 5, 10):
-        hit = sum(r is not None and r <= k for r in ranks) / len(ranks)
-        ndcg = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / len(ranks)
-        assert hit == pytest.approx(result["test"][f"hit@{k}"], abs=1e-4)
-        assert ndcg == pytest.approx(result["test"][f"ndcg@{k}"], abs=1e-4)
 
 
 def test_cli_trains_one_epoch_and_writes_json(tiny_data_root, tmp_path):

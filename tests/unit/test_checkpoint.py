@@ -1,0 +1,68 @@
+"""Checkpoints: plain data loaded without unpickling, refused when foreign, broken or of another experiment."""
+
+import numpy as np
+import pytest
+import torch
+
+from recbole_ilora import checkpoint as checkpoints
+from recbole_ilora.config import Config
+from recbole_ilora.errors import CheckpointError
+
+
+@pytest.fixture
+def config():
+    return Config("SASRec", "ml-100k")
+
+
+def test_save_then_load_is_plain_data_with_the_runs_identity(config, tmp_path):
+    path = checkpoints.save(tmp_path / "a.pth", config, weights={"w": torch.ones(2)},
+                            other_parameter={"score": np.float32(0.5), "array": np.arange(3)})
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(str(path)) == []
+    loaded = checkpoints.load(path)
+    assert loaded["config_hash"] == config.experiment_hash and loaded["config"] == config.experiment
+    assert loaded["other_parameter"]["score"] == 0.5 and torch.equal(loaded["other_parameter"]["array"],
+                                                                     torch.arange(3))
+    assert set(checkpoints.content(loaded)) == {"weights", "other_parameter"}
+    checkpoints.check_same_experiment(loaded, config, path, "resumed")  # no error
+    assert checkpoints.is_checkpoint_of(path, config.experiment_hash)
+
+
+def test_a_pickle_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (marker.write_text, ("pwned",))
+
+    path = tmp_path / "foreign.pth"
+    torch.save({"format": checkpoints.FORMAT, "config": Payload()}, path)
+    with pytest.raises(CheckpointError, match="not a checkpoint written by this version"):
+        checkpoints.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cannot be read as a checkpoint"),
+    (b"not a zip file at all", "cannot be read as a checkpoint"),
+])
+def test_broken_files_are_named(tmp_path, content, message):
+    path = tmp_path / "broken.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        checkpoints.load(path)
+    assert not checkpoints.is_checkpoint_of(path, "anything")
+
+
+def test_another_format_and_a_missing_file_are_refused(tmp_path):
+    torch.save({"weights": torch.ones(1)}, tmp_path / "plain.pth")
+    with pytest.raises(CheckpointError, match="is not a recbole-ilora checkpoint"):
+        checkpoints.load(tmp_path / "plain.pth")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoints.load(tmp_path / "missing.pth")
+
+
+def test_another_experiment_is_refused_naming_the_differing_keys(config, tmp_path):
+    path = checkpoints.save(tmp_path / "a.pth", config, weights={})
+    other = Config("SASRec", "ml-100k", cmd_args=["--hidden_size=32", "--n_layers=1"])
+    with pytest.raises(CheckpointError, match=r"hidden_size \(64 there, 32 here\), n_layers \(2 there, 1 here\)"):
+        checkpoints.check_same_experiment(checkpoints.load(path), other, path, "resumed")

@@ -1,0 +1,51 @@
+"""Every committed JSON result is found again: planning its combination with today's code gives its file name (its
+config hash), so a leaderboard or learning curve reuses it instead of running it again."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+from recbole_ilora.config import Config
+from recbole_ilora.leaderboard import runs
+from recbole_ilora.model.parts.sasrec_encoder import ENCODER_RESULTS_FOLDER, encoder_run_config
+
+RESULT_ROOTS = [REPO_ROOT / "docs" / "leaderboard" / "results", REPO_ROOT / "docs" / "learning_curve"]
+PLANNED_BY_THE_LEADERBOARD = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
+
+
+def committed(root):
+    return sorted(path for path in root.rglob("*.json") if ENCODER_RESULTS_FOLDER not in path.relative_to(root).parts)
+
+
+def replanned(root, result):
+    """The result file the leaderboard's planner names for the run that ``result`` records."""
+    overrides = [arg for arg in result["command"][1:] if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)]
+    [job] = runs.plan([result["model"]], [result["dataset"]], [result["seed"]], result["protocol"], root,
+                      overrides=overrides)
+    assert job.error is None, job.error
+    return job.result_file
+
+
+@pytest.mark.parametrize("root", RESULT_ROOTS, ids=lambda root: root.name)
+def test_the_planner_finds_every_committed_result(root):
+    paths = committed(root)
+    assert paths, f"no committed results under {root}"
+    for path in paths:
+        result = json.loads(path.read_text())
+        assert replanned(root, result) == path, f"{path.relative_to(REPO_ROOT)} would be run again"
+        assert result["config_hash"] in path.name
+
+
+@pytest.mark.parametrize("root", RESULT_ROOTS, ids=lambda root: root.name)
+def test_every_llm_runs_encoder_is_found_by_its_hash(root):
+    for path in committed(root):
+        result = json.loads(path.read_text())
+        if "sasrec_checkpoint" not in json.dumps(result["command"]) and result["model"] in ("iLoRA", "LoRARec"):
+            llm = Config(result["model"], result["dataset"], config_dict={"results_dir": str(root)},
+                         cmd_args=[arg for arg in result["command"][1:]
+                                   if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)])
+            encoder = Config("SASRec", result["dataset"], config_dict=encoder_run_config(llm))
+            found = list(Path(encoder["results_dir"]).rglob(f"SASRec-seed{result['seed']}-{encoder.experiment_hash}.json"))
+            assert found, f"the encoder of {path.relative_to(REPO_ROOT)} ({encoder.experiment_hash}) is not committed"

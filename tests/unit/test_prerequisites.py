@@ -1,0 +1,49 @@
+"""Prerequisite runs: reused when a finished run of the same experiment exists, trained first otherwise."""
+
+import json
+
+from recbole_ilora import checkpoint as checkpoints
+from recbole_ilora.config import Config
+from recbole_ilora.experiment import result_path
+from recbole_ilora.prerequisites import ensure_required_runs, finished_checkpoint
+
+
+def finished_run(tmp_path, config_dict, name):
+    """Write the JSON result and checkpoint a finished run of ``config_dict`` would leave; return the checkpoint."""
+    config = Config("SASRec", "ml-100k", config_dict=config_dict)
+    checkpoint = checkpoints.save(tmp_path / f"{name}.pth", config, weights={})
+    path = result_path(config)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config_hash": config.experiment_hash, "checkpoint": str(checkpoint)}))
+    return str(checkpoint), path
+
+
+def test_a_finished_run_is_reused_and_a_missing_one_trained_first(tmp_path):
+    required = {"results_dir": str(tmp_path / "results"), "epochs": 3}
+    llm = Config("iLoRA", "ml-100k", config_dict={"sasrec_checkpoint": None})
+    trained = []
+
+    def run(model, dataset, config_dict):
+        trained.append((model, dataset, config_dict))
+        return {"checkpoint": "saved/new.pth"}
+
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": ("SASRec", required)}, run)
+    assert trained == [("SASRec", "ml-100k", required)] and llm["sasrec_checkpoint"] == "saved/new.pth"
+    assert done == {"sasrec_checkpoint": ("saved/new.pth", "trained SASRec first")}
+
+    checkpoint, _ = finished_run(tmp_path, required, "encoder")
+    trained.clear()
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": ("SASRec", required)}, run)
+    assert trained == [] and done == {"sasrec_checkpoint": (checkpoint, "reused finished run")}
+    assert llm.settings()["sasrec_checkpoint"] == checkpoint  # part of what rebuilds the run's config
+
+
+def test_a_result_naming_another_experiments_checkpoint_is_not_a_finished_run(tmp_path):
+    _, path = finished_run(tmp_path, {"results_dir": str(tmp_path / "a")}, "a")
+    other, _ = finished_run(tmp_path, {"results_dir": str(tmp_path / "b"), "epochs": 2}, "b")
+    assert finished_checkpoint(path) is not None
+    edited = json.loads(path.read_text())
+    edited["checkpoint"] = other
+    path.write_text(json.dumps(edited))
+    assert finished_checkpoint(path) is None
+    assert finished_checkpoint(tmp_path / "missing.json") is None
