@@ -20,10 +20,13 @@ from pathlib import Path
 import yaml
 from recbole.config import Config as RecBoleConfig
 
-from recbole_ilora import config_schema, experiment
+from recbole_ilora import checkpoint as checkpoints
+from recbole_ilora import config_schema, distributed, experiment
 from recbole_ilora.data.candidates import PHASES, candidates_per_user
+from recbole_ilora.data.fingerprint import dataset_fingerprint
 from recbole_ilora.data.location import resolve_data_path
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.errors import ConfigurationError, UserError
+from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.paths import PROPERTIES_DIR
 from recbole_ilora.registry import get_model
 
@@ -58,6 +61,17 @@ def available_protocols():
     return sorted(path.stem for path in (PROPERTIES_DIR / "protocol").glob("*.yaml"))
 
 
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_plain_name(key, value):
+    """A value that becomes part of a file or folder name (dataset, protocol, benchmark file parts) is a plain name,
+    whichever layer set it: no separators, no ``..``, so that it cannot point outside its folder."""
+    if not isinstance(value, str) or not PLAIN_NAME.fullmatch(value) or ".." in value:
+        raise ConfigurationError(f"{key} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..'), got "
+                                 f"{value!r}.")
+
+
 def parse_cmd_args(cmd_args):
     """``['--key=value', ...]`` -> ``{key: value}`` (strings; RecBole converts the types).
 
@@ -90,7 +104,8 @@ class Config(RecBoleConfig):
             never read implicitly, so that running several configs in one process cannot leak arguments.
 
     Attributes (final once built):
-        experiment: the experiment config (``experiment.experiment_config``), taken after the derived values.
+        experiment: the experiment config (``experiment.experiment_config``), taken after the derived values, plus
+            what else determines the run's numbers (``_identity``).
         experiment_hash: its hash, the run's identity (``experiment.config_hash``).
     """
 
@@ -98,10 +113,16 @@ class Config(RecBoleConfig):
         self._cmd_args = list(cmd_args)
         self._prerequisites = {}
         self._final = False
-        super().__init__(model, dataset, config_file_list, config_dict)
+        try:
+            super().__init__(model, dataset, config_file_list, config_dict)
+        except UserError:
+            raise
+        except (ValueError, TypeError, NotImplementedError, KeyError, AttributeError) as error:
+            # RecBole's own checks of its keys (topk, metrics, eval_args, ...) raise these with a message of theirs
+            raise ConfigurationError(f"RecBole refused the config: {error}") from None
         config_schema.check_config(self, PROPERTIES_DIR)
         self._derive_values()
-        self.experiment = experiment.experiment_config(self.final_config_dict)
+        self.experiment = {**experiment.experiment_config(self.final_config_dict), **self._identity()}
         self.experiment_hash = experiment.config_hash(self.experiment)
         self._final = True
 
@@ -112,6 +133,36 @@ class Config(RecBoleConfig):
         if users:
             rows_per_user = max(candidates_per_user(self, phase) for phase in PHASES) or 1
             self.final_config_dict["eval_batch_size"] = users * rows_per_user
+
+    def _identity(self):
+        """What besides its keys determines a run's numbers: the content of the dataset's files and, for an LLM
+        model, the number of data-parallel processes (the global batch is their product with train_batch_size and
+        gradient_accumulation_steps) and the identity of each run it needs first (its encoder)."""
+        identity = {"data_fingerprint": dataset_fingerprint(self["data_path"], self.dataset)}
+        if issubclass(self.model_class, LLMRecommender):
+            identity["train_processes"] = distributed.launched_world_size()
+            identity["prerequisites"] = {key: self._prerequisite_hash(key, model, config_dict, identity)
+                                         for key, (model, config_dict) in self.model_class.required_runs(self).items()}
+        return identity
+
+    def _prerequisite_hash(self, key, model, config_dict, identity):
+        """The experiment hash of the run behind ``key``: the checkpoint the user named (refused when it is another
+        model's or was trained on other data), else the run that ``config_dict`` configures."""
+        if not self[key]:
+            return Config(model, self.dataset, config_dict=config_dict).experiment_hash
+        checkpoint = checkpoints.load(self[key])
+        if checkpoint["model"] != model:
+            raise ConfigurationError(f"{key} {self[key]} holds a {checkpoint['model']} model, not {model}.")
+        trained_on = checkpoint["config"].get("data_fingerprint")
+        if trained_on != identity["data_fingerprint"]:
+            changed = sorted(set(trained_on or {}) ^ set(identity["data_fingerprint"]) | {
+                name for name in set(trained_on or {}) & set(identity["data_fingerprint"])
+                if trained_on[name] != identity["data_fingerprint"][name]})
+            raise ConfigurationError(
+                f"{key} {self[key]} was trained on other data than dataset '{self.dataset}' in {self['data_path']} "
+                f"({', '.join(changed) if trained_on else 'it records no data fingerprint'}): leave {key} empty "
+                f"to train a matching {model}, or point it at a checkpoint trained on these files.")
+        return checkpoint["config_hash"]
 
     def __setitem__(self, key, value):
         """Runtime keys (device, paths, prerequisite checkpoints) may still be set once the config is final, and
@@ -159,12 +210,6 @@ class Config(RecBoleConfig):
     def _load_cmd_line(self):
         return self._convert_config_dict(parse_cmd_args(self._cmd_args))
 
-    def _get_model_and_dataset(self, model, dataset):
-        model = self.external_config_dict.get("model") if model is None else model
-        if isinstance(model, str):
-            model = get_model(model)  # this package first, then RecBole
-        return super()._get_model_and_dataset(model, dataset)
-
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
         # A model's YAML is layered over those of the classes it derives from (LoRARec.yaml over iLoRA.yaml).
@@ -177,14 +222,24 @@ class Config(RecBoleConfig):
                     self.parameters["Dataset"] += [key for key in values if key not in self.parameters["Dataset"]]
         protocol = self.external_config_dict.get("protocol", self.internal_config_dict.get("protocol"))
         path = PROPERTIES_DIR / "protocol" / f"{protocol}.yaml"
-        if not path.is_file():
+        if protocol not in available_protocols():
             raise ConfigurationError(
                 f"Unknown protocol {protocol!r} (--protocol). Available: {', '.join(available_protocols())}."
             )
         self._update_internal_config_dict(path)
 
+    def _get_model_and_dataset(self, model, dataset):
+        model = self.external_config_dict.get("model") if model is None else model
+        if isinstance(model, str):
+            model = get_model(model)  # this package first, then RecBole
+        found = super()._get_model_and_dataset(model, dataset)
+        check_plain_name("dataset", found[2])
+        return found
+
     def _set_default_parameters(self):
         data_root = self.final_config_dict["data_path"]
+        for part in self.final_config_dict.get("benchmark_filename") or []:
+            check_plain_name("benchmark_filename", part)
         super()._set_default_parameters()
         self.final_config_dict["data_path"] = resolve_data_path(
             self.dataset, data_root, self.final_config_dict.get("allow_download", False),

@@ -16,9 +16,14 @@ import torch.distributed as dist
 from recbole_ilora.errors import ConfigurationError
 
 
+def launched_world_size():
+    """How many processes ``torchrun`` started for this job (1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def launched_by_torchrun():
     """Whether this process is one of several started by ``torchrun``."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return launched_world_size() > 1
 
 
 def active():

@@ -27,10 +27,14 @@ def finished_checkpoint(result_file):
 
 def ensure_required_runs(config, required, run):
     """Make sure the runs ``required`` lists (``{config key: (model name, config_dict)}``, a model's
-    ``required_runs``) exist; store each one's checkpoint path in ``config`` under its key. ``run`` trains a missing
-    one (``quick_start.run``). Returns ``{key: (path, how)}``."""
+    ``required_runs``) exist; store each one's checkpoint path in ``config`` under its key (unless the user set it:
+    ``Config`` checked that checkpoint already). ``run`` trains a missing one (``quick_start.run``). Returns
+    ``{key: (path, how)}``."""
     done = {}
     for key, (model, config_dict) in required.items():
+        if config[key]:
+            done[key] = (config[key], f"given by {key}")
+            continue
         checkpoint = finished_checkpoint(result_path(Config(model, config["dataset"], config_dict=config_dict)))
         how = "reused finished run"
         if checkpoint is None:

@@ -5,16 +5,23 @@ evaluation loaders (candidates, users) and ``run_info`` (machine, versions, memo
 atomically to ``experiment.result_path``.
 """
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from recbole_ilora import run_info
 from recbole_ilora.data import candidates_fingerprint, evaluated_user_tokens
+from recbole_ilora.errors import UserError
 from recbole_ilora.experiment import result_path
 from recbole_ilora.files import write_json_atomic
 
 SCHEMA_VERSION = 1
+
+
+class ResultConflictError(UserError):
+    """The result file of this run's name holds another experiment's result."""
 
 
 @dataclass
@@ -55,6 +62,7 @@ def build_result(config, clock, record, model, valid_data, test_data, best_valid
             "valid_per_epoch": [round(s, 3) for s in record.valid_epoch_seconds],
         },
         "world_size": record.world_size,
+        "threads": run_info.threads(),
         "peak_memory_mb": run_info.peak_memory_mb(),
         "parameters": run_info.parameter_counts(model),
         "candidates_sha256": {"valid": candidates_fingerprint(valid_data), "test": candidates_fingerprint(test_data)},
@@ -79,5 +87,16 @@ def build_result(config, clock, record, model, valid_data, test_data, best_valid
 
 
 def write_result(result):
-    """Write ``result`` atomically to its ``result_file``; return the path."""
-    return write_json_atomic(result, result["result_file"])
+    """Write ``result`` atomically to its ``result_file``; return the path. A file there that holds another
+    experiment (an earlier identity scheme) is never overwritten."""
+    path = Path(result["result_file"])
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text()).get("config_hash")
+        except (OSError, ValueError):
+            existing = None
+        if existing not in (None, result["config_hash"]):
+            raise ResultConflictError(f"{path} holds the result of another experiment (config hash {existing}, this "
+                                      f"run {result['config_hash']}); it is not overwritten: move it away and "
+                                      f"write this run's result from its checkpoint {result['checkpoint']}.")
+    return write_json_atomic(result, path)

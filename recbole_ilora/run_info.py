@@ -55,6 +55,11 @@ def peak_memory_mb():
     return {"rss": round(rss_kib / 1024, 1), "cuda": None if cuda is None else round(cuda, 1)}
 
 
+def threads():
+    """torch's intra-op threads of this process (results move with it: bf16 kernels reduce in another order)."""
+    return torch.get_num_threads()
+
+
 def parameter_counts(model):
     return {
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -169,7 +169,7 @@ def check_result_schema(result):
     assert all(0.0 <= value <= 1.0 for value in result["test"].values())
     times = result["time_s"]
     assert times["total"] >= times["train"] > 0 and times["test"] > 0 and len(times["train_per_epoch"]) == 1
-    assert result["peak_memory_mb"]["rss"] > 0
+    assert result["peak_memory_mb"]["rss"] > 0 and result["threads"] >= 1 and result["world_size"] == 1
     assert result["parameters"]["trainable"] == result["parameters"]["total"] > 0
     assert any(line.startswith("CPU: ") and "logical CPUs" in line for line in result["machine"])
     assert set(result["versions"]) >= {"python", "recbole", "torch", "transformers", "peft", "recbole-ilora"}

@@ -44,8 +44,8 @@ class iLoRA(LLMRecommender):
 
     @classmethod
     def required_runs(cls, config):
-        """The SASRec run that provides the frozen encoder, unless ``sasrec_checkpoint`` names one."""
-        if config["sasrec_checkpoint"] or not cls.needs_encoder(config):
+        """The SASRec run that provides the frozen encoder (``sasrec_checkpoint`` may name a finished one)."""
+        if not cls.needs_encoder(config):
             return {}
         return {"sasrec_checkpoint": (ENCODER_MODEL, encoder_run_config(config))}
 

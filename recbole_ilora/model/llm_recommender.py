@@ -67,8 +67,9 @@ class LLMRecommender(SequentialRecommender):
 
     @classmethod
     def required_runs(cls, config):
-        """Runs that must exist before this one: ``{config key: (model name, config_dict)}``. The run reuses a
-        finished one with the same config hash or trains it first, and stores its checkpoint under the key."""
+        """Runs that must exist before this one: ``{config key: (model name, config_dict)}``. A checkpoint the user
+        sets under the key is used as it is; else the run reuses a finished one with the same config hash or trains
+        it first, and stores its checkpoint under the key. Each one's hash is part of this run's identity."""
         return {}
 
     # ----- training -----

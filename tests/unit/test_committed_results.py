@@ -1,5 +1,6 @@
-"""Every committed JSON result is found again: planning its combination with today's code gives its file name (its
-config hash), so a leaderboard or learning curve reuses it instead of running it again."""
+"""Every committed JSON result of the embedded ml-100k is found again: planning its combination with today's code gives
+its file name (its config hash), so a leaderboard or learning curve reuses it instead of running it again. (Results
+of the datasets prepared from ../shared/datasets: tests/e2e/test_committed_results.py.)"""
 
 import json
 from pathlib import Path
@@ -15,27 +16,33 @@ RESULT_ROOTS = [REPO_ROOT / "docs" / "leaderboard" / "results", REPO_ROOT / "doc
 PLANNED_BY_THE_LEADERBOARD = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
 
 
-def committed(root):
-    return sorted(path for path in root.rglob("*.json") if ENCODER_RESULTS_FOLDER not in path.relative_to(root).parts)
+def committed(root, datasets=("ml-100k",)):
+    return sorted(path for path in root.rglob("*.json") if ENCODER_RESULTS_FOLDER not in path.relative_to(root).parts
+                  and path.relative_to(root).parts[0] in datasets)
 
 
-def replanned(root, result):
-    """The result file the leaderboard's planner names for the run that ``result`` records."""
+def replanned(root, result, data_root=None):
+    """The result file the leaderboard's planner names for the run that ``result`` records (reading the dataset from
+    ``data_root`` when given)."""
     overrides = [arg for arg in result["command"][1:] if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)]
+    overrides += [f"--data_path={data_root}"] if data_root else []
     [job] = runs.plan([result["model"]], [result["dataset"]], [result["seed"]], result["protocol"], root,
                       overrides=overrides)
     assert job.error is None, job.error
     return job.result_file
 
 
-@pytest.mark.parametrize("root", RESULT_ROOTS, ids=lambda root: root.name)
-def test_the_planner_finds_every_committed_result(root):
-    paths = committed(root)
+def check_found(root, paths, data_root=None):
     assert paths, f"no committed results under {root}"
     for path in paths:
         result = json.loads(path.read_text())
-        assert replanned(root, result) == path, f"{path.relative_to(REPO_ROOT)} would be run again"
+        assert replanned(root, result, data_root) == path, f"{path.relative_to(REPO_ROOT)} would be run again"
         assert result["config_hash"] in path.name
+
+
+@pytest.mark.parametrize("root", RESULT_ROOTS, ids=lambda root: root.name)
+def test_the_planner_finds_every_committed_result(root):
+    check_found(root, committed(root))
 
 
 @pytest.mark.parametrize("root", RESULT_ROOTS, ids=lambda root: root.name)

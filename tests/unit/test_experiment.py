@@ -1,9 +1,16 @@
 """The experiment's identity: what enters the hash, when it is taken, and where the result goes."""
 
-import pytest
+import json
 
+import pytest
+from conftest import write_atomic_dataset
+
+from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import experiment
 from recbole_ilora.config import Config, FrozenConfigError
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.parts.sasrec_encoder import encoder_run_config
+from recbole_ilora.results import ResultConflictError, write_result
 
 
 def test_runtime_keys_do_not_change_the_identity(tmp_path):
@@ -44,3 +51,52 @@ def test_the_identity_is_read_only_once_the_config_is_built():
     config["sasrec_checkpoint"] = "saved/x.pth"  # runtime keys stay writable (a prerequisite's checkpoint)
     config["MASK_ITEM_SEQ"] = "mask"  # as RecBole's transforms name their fields: a new key, not in the identity
     assert "MASK_ITEM_SEQ" not in config.experiment
+
+
+def test_the_datasets_content_is_part_of_the_identity(tiny_data_root):
+    """An edited .inter under the same dataset name is another experiment (it reused the old encoder and overwrote
+    the old result before)."""
+    before = Config("SASRec", "tiny", config_dict={"data_path": str(tiny_data_root)})
+    inter = tiny_data_root / "tiny" / "tiny.inter"
+    inter.write_text(inter.read_text().replace("\t5\t", "\t4\t", 1))
+    after = Config("SASRec", "tiny", config_dict={"data_path": str(tiny_data_root)})
+    assert after.experiment_hash != before.experiment_hash
+    assert experiment.differing_keys(before.experiment, after.experiment) == ["data_fingerprint"]
+    assert set(after.experiment["data_fingerprint"]) == {"tiny.inter", "tiny.item"}
+
+
+def test_an_llm_runs_identity_holds_its_encoders_and_its_process_count(monkeypatch):
+    llm = Config("iLoRA", "ml-100k")
+    encoder = Config("SASRec", "ml-100k", config_dict=encoder_run_config(llm))
+    assert llm.experiment["prerequisites"] == {"sasrec_checkpoint": encoder.experiment_hash}
+    assert llm.experiment["train_processes"] == 1
+    longer = Config("iLoRA", "ml-100k", cmd_args=["--encoder_config={'epochs': 20}"])
+    assert longer.experiment["prerequisites"] != llm.experiment["prerequisites"]
+    monkeypatch.setenv("WORLD_SIZE", "2")  # under torchrun the global batch doubles: another experiment
+    two = Config("iLoRA", "ml-100k")
+    assert two.experiment["train_processes"] == 2 and two.experiment_hash != llm.experiment_hash
+    assert Config("SASRec", "ml-100k").experiment_hash == Config("SASRec", "ml-100k").experiment_hash  # no processes
+
+
+def test_an_encoder_trained_on_other_data_is_refused_before_any_work(tiny_data_root, tmp_path):
+    other = write_atomic_dataset(tmp_path / "other", seed=1)  # same items and users, other interactions
+    encoder = Config("SASRec", "tiny", config_dict={"data_path": str(other)})
+    path = checkpoints.save(tmp_path / "encoder.pth", encoder, weights={})
+    with pytest.raises(ConfigurationError, match=r"sasrec_checkpoint .* was trained on other data than dataset "
+                                                 r"'tiny' .*\(tiny.inter\)"):
+        Config("iLoRA", "tiny", config_dict={"data_path": str(tiny_data_root), "sasrec_checkpoint": str(path),
+                                             "item_domain": "movie", "item_text_field": "movie_title"})
+    same = checkpoints.save(tmp_path / "same.pth", Config("SASRec", "tiny", config_dict={
+        "data_path": str(tiny_data_root)}), weights={})
+    given = Config("iLoRA", "tiny", config_dict={"data_path": str(tiny_data_root), "sasrec_checkpoint": str(same),
+                                                 "item_domain": "movie", "item_text_field": "movie_title"})
+    assert given.experiment["prerequisites"] == {"sasrec_checkpoint": checkpoints.load(same)["config_hash"]}
+
+
+def test_a_result_file_of_another_experiment_is_never_overwritten(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"config_hash": "aaaaaaaaaaaaaaaa"}))
+    with pytest.raises(ResultConflictError, match="holds the result of another experiment"):
+        write_result({"result_file": str(path), "config_hash": "bbbbbbbbbbbbbbbb", "checkpoint": "saved/x.pth"})
+    assert json.loads(path.read_text()) == {"config_hash": "aaaaaaaaaaaaaaaa"}
+    write_result({"result_file": str(path), "config_hash": "aaaaaaaaaaaaaaaa", "checkpoint": "saved/x.pth"})

@@ -33,9 +33,14 @@ def test_a_finished_run_is_reused_and_a_missing_one_trained_first(tmp_path):
 
     checkpoint, _ = finished_run(tmp_path, required, "encoder")
     trained.clear()
+    llm = Config("iLoRA", "ml-100k")
     done = ensure_required_runs(llm, {"sasrec_checkpoint": ("SASRec", required)}, run)
     assert trained == [] and done == {"sasrec_checkpoint": (checkpoint, "reused finished run")}
     assert llm.settings()["sasrec_checkpoint"] == checkpoint  # part of what rebuilds the run's config
+
+    given = Config("iLoRA", "ml-100k", config_dict={"sasrec_checkpoint": checkpoint})
+    done = ensure_required_runs(given, {"sasrec_checkpoint": ("SASRec", required)}, run)
+    assert trained == [] and done == {"sasrec_checkpoint": (checkpoint, "given by sasrec_checkpoint")}
 
 
 def test_a_result_naming_another_experiments_checkpoint_is_not_a_finished_run(tmp_path):

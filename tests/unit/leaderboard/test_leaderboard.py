@@ -54,7 +54,7 @@ def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candida
         "valid": dict(test), "test": test, "epochs_trained": 1,
         "time_s": {"total": train_s + test_s + 1, "prerequisites": 0.0, "data": 1.0, "train": train_s,
                    "test": test_s, "train_per_epoch": [train_s - 1], "valid_per_epoch": [1.0]},
-        "peak_memory_mb": {"rss": rss, "cuda": None},
+        "world_size": 1, "threads": 1, "peak_memory_mb": {"rss": rss, "cuda": None},
         "parameters": {"trainable": total if trainable is None else trainable, "total": total},
         "candidates_sha256": {"valid": "v" * 64, "test": candidates},
         "per_user_test": {"user": USERS[:len(ranks)], "rank": list(ranks) if per_user else None, "max_rank": 10},

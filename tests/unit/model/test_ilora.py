@@ -216,7 +216,7 @@ def test_added_tokens_leave_pretrained_rows_and_start_at_their_mean(tiny_llama):
     ({"load_col": {"inter": ["user_id", "item_id", "timestamp"]}}, "item_text_field 'movie_title' is not a loaded"),
     ({"llm_path": "/nowhere/model"}, "llm_path '/nowhere/model' does not exist"),
     ({"item_domain": "book"}, "No prompt template for item_domain 'book'"),
-    ({"prompt_template": "Watched {history}. Pick one."}, r"must contain \{candidates\} exactly once"),
+    ({"prompt_template": "Watched {history}. Pick one."}, r"must name \{history\} and then \{candidates\}, once each"),
     ({"load_in_4bit": True}, "need a CUDA GPU"),
     ({"dtype": "int8"}, "dtype must be one of"),
     ({"gate_type": "attention"}, "gate_type must be one of linear, mlp"),
@@ -235,7 +235,7 @@ def test_items_without_titles_fail_at_load_time(llm_setup, tmp_path):
     message = (r"tiny.item, line 8: empty movie_title \(2 such line" if int(pd.__version__.split(".")[0]) >= 3 else
                r"2 item\(s\) of dataset 'tiny' have no title in field 'movie_title' \(item ids i[79], i[79]\)")
     with pytest.raises(DataError, match=message):
-        build_llm({**llm_setup, "base": {**llm_setup["base"], "data_path": str(root)}})
+        build_llm({**llm_setup, "base": {**llm_setup["base"], "data_path": str(root)}}, "TALLRec")  # no encoder
 
 
 def test_text_only_ablation_needs_no_encoder(llm_setup):
