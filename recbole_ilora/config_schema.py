@@ -8,6 +8,8 @@ an unknown key is an error with the closest known names. Ranges are the table be
 """
 
 import difflib
+import math
+import os
 import re
 from functools import lru_cache
 from logging import getLogger
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import recbole
 import yaml
+from recbole.evaluator.register import metric_types
 
 from recbole_ilora.errors import ConfigurationError
 
@@ -46,6 +49,13 @@ def _unit_interval(value):
     return 0 <= value <= 1
 
 
+# RecBole's keys that load or write pickles (a pickle can run code when loaded): refused when set. Rebuilding a
+# dataset and its loaders from the atomic files takes seconds.
+PICKLE_KEYS = {"dataset_save_path": "makes RecBole unpickle a saved dataset",
+               "dataloaders_save_path": "makes RecBole unpickle saved data loaders",
+               "save_dataset": "pickles the dataset for a later run to unpickle",
+               "save_dataloaders": "pickles the data loaders for a later run to unpickle"}
+
 # key -> (test, what the value must be); checked on the final value when it is set (not None).
 RANGES = {key: (_positive, "a positive number") for key in (
     "epochs", "train_batch_size", "eval_batch_size", "learning_rate", "projector_learning_rate", "gate_learning_rate",
@@ -56,6 +66,50 @@ RANGES = {key: (_positive, "a positive number") for key in (
 RANGES.update({key: (_non_negative, "zero or more") for key in ("checkpoint_steps", "weight_decay", "eval_step")})
 RANGES.update({key: (_fraction, "in [0, 1)") for key in ("lora_dropout", "warmup_ratio")})
 RANGES["min_lr_ratio"] = (_unit_interval, "in [0, 1]")
+RANGES["gate_temperature"] = (lambda value: value >= 1e-3, "at least 0.001 (below, the gate's logits overflow to NaN)")
+RANGES["seed"] = (lambda value: isinstance(value, int) and 0 <= value < 2**32, "an integer in [0, 2**32)")
+
+# RecBole's optimizers (its Trainer falls back to Adam, with only a log line, for any other name).
+LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam")
+
+
+def _value_problems(values):
+    """Problems of RecBole's structured keys that types and ranges do not cover, found before any work (RecBole
+    itself finds them after an epoch, or never)."""
+    problems = []
+    learner = values.get("learner")
+    if isinstance(learner, str) and learner.lower() not in LEARNERS:
+        problems.append(f"learner must be one of {', '.join(LEARNERS)}, got {learner!r}")
+    topk = values.get("topk")
+    ks = [topk] if isinstance(topk, int) else topk
+    if not isinstance(ks, (list, tuple)) or not ks or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in ks):
+        problems.append(f"topk must be a positive integer or a non-empty list of them, got {topk!r}")
+        ks = []
+    metrics = [str(m).lower() for m in (values.get("metrics") or [])]
+    unknown = [m for m in metrics if m not in metric_types]
+    if unknown:
+        problems.append(f"metrics {unknown} are not RecBole metrics; known: {', '.join(sorted(metric_types))}")
+    valid_metric = values.get("valid_metric")
+    if isinstance(valid_metric, str):
+        name, _, k = valid_metric.lower().partition("@")
+        if name not in metrics or (k and (not k.isdigit() or int(k) not in ks)):
+            problems.append(f"valid_metric {valid_metric!r} is not among the evaluated metrics (metrics {metrics} at "
+                            f"topk {list(ks)}): early stopping would fail after the first epoch")
+    clip = values.get("clip_grad_norm")
+    if clip is not None:
+        max_norm = clip.get("max_norm") if isinstance(clip, dict) else None
+        norm_type = clip.get("norm_type", 2) if isinstance(clip, dict) else None
+        if not (isinstance(max_norm, (int, float)) and not isinstance(max_norm, bool) and math.isfinite(max_norm)
+                and max_norm > 0 and set(clip) <= {"max_norm", "norm_type"}
+                and (norm_type == "inf" or (isinstance(norm_type, (int, float)) and norm_type > 0))):
+            problems.append(f"clip_grad_norm must be ~ or {{max_norm: a positive number[, norm_type: a positive "
+                            f"number]}}, got {clip!r} (a negative max_norm flips every gradient)")
+    threads, usable = values.get("cpu_threads"), len(os.sched_getaffinity(0))
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > usable:
+        problems.append(f"cpu_threads={threads} is more than the {usable} CPU(s) this process may use (oversubscribed "
+                        f"threads run many times slower); use at most {usable}, or ~ for all")
+    return problems
 
 
 def _declared_types(text):
@@ -128,6 +182,8 @@ def _type_problem(key, value, types, defaults):
 def _range_problem(key, value):
     if key not in RANGES or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    if not math.isfinite(value):
+        return f"{key} must be a finite number, got {value!r}"
     test, wanted = RANGES[key]
     return None if test(value) else f"{key} must be {wanted}, got {value!r}"
 
@@ -146,6 +202,10 @@ def check_config(config, properties_dir):
         if key in model_keys(Path(properties_dir)) and key not in config.internal_config_dict:
             getLogger().warning(f"Config key {key!r} is a hyper-parameter of other models, not of {config['model']}: "
                                 f"ignored.")
+        if key in PICKLE_KEYS and value:
+            problems.append(f"{key} {PICKLE_KEYS[key]}, and a pickle can run code: this package never reads or "
+                            f"writes them (it rebuilds datasets from their atomic files); remove {key}")
+            continue
         types, default = schema[key]
         problem = _type_problem(key, value, types, (default, config.internal_config_dict.get(key)))
         if problem:
@@ -155,6 +215,8 @@ def check_config(config, properties_dir):
             problem = _range_problem(key, config.final_config_dict[key])
             if problem:
                 problems.append(problem)
+    if not problems:
+        problems = _value_problems(config.final_config_dict)
     if problems:
         message = "; ".join(problems)
         raise ConfigurationError(message if message.endswith(("?", ".")) else message + ".")

@@ -48,6 +48,9 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         logger = getLogger()
         logger.info(run_info.command_line())
         runner.check_config()
+        if config["resume_checkpoint"]:  # a wrong file is refused now, not after the prerequisite stage
+            checkpoints.check_same_experiment(checkpoints.load(config["resume_checkpoint"]), config,
+                                              config["resume_checkpoint"], "resumed")
         with clock.stage("data"):
             dataset = load_dataset(config)
             runner.check_dataset(dataset)

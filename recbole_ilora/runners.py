@@ -8,11 +8,15 @@ runner, never the model's kind, what each stage does:
                        moved), ``LLMTrainer``, and the model's own entries in the JSON result.
 """
 
+import pickle
+from pathlib import Path
+
+import torch
 from recbole.data.transform import construct_transform
 from recbole.utils import get_flops, set_color
 
 from recbole_ilora import distributed
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.errors import CheckpointError, ConfigurationError
 from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.prerequisites import ensure_required_runs
 from recbole_ilora.registry import get_model
@@ -60,8 +64,30 @@ class Runner:
         return {}
 
 
+# Keys of RecBole models whose file RecBole's model code loads with torch.load (NeuMF, NAIS, ConvNCF, RaCT, S3Rec,
+# KD_DAGFM): checked before any work to hold plain tensors only.
+RECBOLE_WEIGHT_FILE_KEYS = ("pre_model_path", "pretrain_path", "mf_pretrain_path", "mlp_pretrain_path", "warm_up")
+
+
+def check_plain_weights_file(key, path):
+    """``path`` (the value of ``key``) loads as plain tensors; a file that would need unpickling, or none at all,
+    is refused naming the key."""
+    if not Path(path).is_file():
+        raise CheckpointError(f"{key}={path} does not exist; give the file of pretrained weights, or unset {key}.")
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        raise CheckpointError(f"{key}={path} cannot be loaded without unpickling, which could run code "
+                              f"({str(error).splitlines()[0][:120]}); save the weights as a plain state_dict.") from None
+
+
 class RecBoleRunner(Runner):
     """RecBole's own models."""
+
+    def check_config(self):
+        for key in RECBOLE_WEIGHT_FILE_KEYS:
+            if self.config[key]:
+                check_plain_weights_file(key, self.config[key])
 
     def start_processes(self):
         # a prerequisite run of an LLM model's torchrun job runs on rank 0 alone, inside the job's process group

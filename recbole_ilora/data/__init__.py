@@ -1,8 +1,6 @@
 """Data side: where atomic files live, checks before training, the split and loaders, the fixed evaluation
 candidates and item titles."""
 
-from logging import getLogger
-
 from recbole.utils import ModelType
 
 from recbole_ilora.data.datasets import DATASET_CLASSES
@@ -24,14 +22,9 @@ def dataset_class(config):
 
 def create_dataset(config):
     """RecBole's ``create_dataset``. Unlike RecBole's, it never unpickles a dataset saved by an earlier run
-    (``save_dataset``): a pickle can run code, and rebuilding from the atomic files takes seconds."""
-    if config["dataset_save_path"]:
-        getLogger().warning(f"dataset_save_path {config['dataset_save_path']} is not loaded: this package rebuilds "
-                            f"datasets from their atomic files rather than unpickling them.")
-    dataset = dataset_class(config)(config)
-    if config["save_dataset"]:
-        dataset.save()
-    return dataset
+    (``dataset_save_path``, or a file of the default name in ``checkpoint_dir``): a pickle can run code, and
+    rebuilding from the atomic files takes seconds (the config refuses the keys that save or load pickles)."""
+    return dataset_class(config)(config)
 
 
 def load_dataset(config):

@@ -1,10 +1,19 @@
 """RecBole's dataset split and data loaders, with sampled-evaluation candidates fixed per (seed, user), and
-optionally evaluation restricted to a fixed random subset of users (``eval_users``)."""
+optionally evaluation restricted to a fixed random subset of users (``eval_users``).
+
+The loaders are built as RecBole's ``data_preparation`` builds them, without its first step: RecBole unpickles
+``dataloaders_save_path``, or a file of the default name in ``checkpoint_dir``, whenever one exists, and a pickle
+can run code. Saving loaders is refused by the config checks for the same reason.
+"""
+
+from logging import getLogger
 
 import numpy as np
 import torch
-from recbole.data import data_preparation as recbole_data_preparation
 from recbole.data.dataloader import NegSampleEvalDataLoader
+from recbole.data.utils import create_samplers, get_dataloader
+from recbole.sampler import KGSampler
+from recbole.utils import ModelType, set_color
 
 from recbole_ilora import random_streams
 from recbole_ilora.data.candidates import FixedCandidateSampler
@@ -32,6 +41,27 @@ def restrict_to_users(loader, config, users):
     return type(loader)(config, dataset.copy(dataset.inter_feat[keep]), loader._sampler, shuffle=False)
 
 
+def split_loaders(config, dataset):
+    """RecBole's train / valid / test loaders of ``dataset``, built from the dataset itself (never loaded)."""
+    built_datasets = dataset.build()
+    train_dataset, valid_dataset, test_dataset = built_datasets
+    train_sampler, valid_sampler, test_sampler = create_samplers(config, dataset, built_datasets)
+    if config["MODEL_TYPE"] == ModelType.KNOWLEDGE:
+        kg_sampler = KGSampler(dataset, config["train_neg_sample_args"]["distribution"],
+                               config["train_neg_sample_args"]["alpha"])
+        train_data = get_dataloader(config, "train")(config, train_dataset, train_sampler, kg_sampler, shuffle=True)
+    else:
+        train_data = get_dataloader(config, "train")(config, train_dataset, train_sampler, shuffle=config["shuffle"])
+    valid_data = get_dataloader(config, "valid")(config, valid_dataset, valid_sampler, shuffle=False)
+    test_data = get_dataloader(config, "test")(config, test_dataset, test_sampler, shuffle=False)
+    logger = getLogger()
+    logger.info(set_color("[Training]: ", "pink") + f"train_batch_size = [{config['train_batch_size']}] "
+                f"train_neg_sample_args: [{config['train_neg_sample_args']}]")
+    logger.info(set_color("[Evaluation]: ", "pink") + f"eval_batch_size = [{config['eval_batch_size']}] "
+                f"eval_args: [{config['eval_args']}]")
+    return train_data, valid_data, test_data
+
+
 def data_preparation(config, dataset):
     """Split ``dataset`` and build RecBole's train / valid / test loaders.
 
@@ -39,7 +69,7 @@ def data_preparation(config, dataset):
     under the same seed ranks exactly the same candidates (see ``recbole_ilora.data.candidates``). With
     ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models).
     """
-    train_data, valid_data, test_data = recbole_data_preparation(config, dataset)
+    train_data, valid_data, test_data = split_loaders(config, dataset)
     for loader in (valid_data, test_data):
         if _samples_uniform_negatives(loader):
             loader._sampler = FixedCandidateSampler(dataset, loader._sampler.phase, config["seed"])

@@ -3,6 +3,8 @@ failing with one message that names the key, file or field and the fix."""
 
 from logging import getLogger
 
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
 from recbole_ilora.data.candidates import candidates_per_user
 from recbole_ilora.data.titles import item_titles
 from recbole_ilora.data.validation import items_per_user
@@ -14,6 +16,10 @@ from recbole_ilora.model.parts.gate import Gate
 from recbole_ilora.model.parts.losses import LOSS_TYPES
 from recbole_ilora.model.parts.prompt import PromptBuilder, check_template, prompt_template
 from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS
+
+
+# transformers' attention implementations ("eager" is its own, the others registered kernels)
+ATTENTION_IMPLEMENTATIONS = ("eager", *sorted(name for name in ALL_ATTENTION_FUNCTIONS.valid_keys() if "|" not in name))
 
 
 class iLoRAChecks(ModelChecks):
@@ -40,6 +46,19 @@ class iLoRAChecks(ModelChecks):
                     f"eval_batch_size={config['eval_batch_size']} is below the {per_user} candidates of one {phase} "
                     f"user: RecBole would split a user's candidates over several predict calls and {config['model']} "
                     f"would rank partial lists. Use a multiple of {per_user}.")
+        if config["history_length"] > config["MAX_ITEM_LIST_LENGTH"]:
+            raise ConfigurationError(
+                f"history_length={config['history_length']} is above MAX_ITEM_LIST_LENGTH="
+                f"{config['MAX_ITEM_LIST_LENGTH']}, the history RecBole keeps per sample: prompts would show "
+                f"{config['MAX_ITEM_LIST_LENGTH']} items. Lower history_length or raise MAX_ITEM_LIST_LENGTH.")
+        targets = config["lora_target_modules"]
+        if not targets or not all(isinstance(name, str) and name for name in targets):
+            raise ConfigurationError(f"lora_target_modules must list the backbone's linear layers to adapt (e.g. "
+                                     f"[q_proj, v_proj]), got {targets!r}.")
+        attention = config["attn_implementation"]
+        if attention not in ATTENTION_IMPLEMENTATIONS:
+            raise ConfigurationError(f"attn_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
+                                     f"got {attention!r}.")
         Gate.check(config["gate_type"], config["gate_temperature"])
         check_template(prompt_template(config))
         check_backbone_config(config)

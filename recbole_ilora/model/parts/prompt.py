@@ -8,6 +8,8 @@ Prompts are assembled from token ids tokenised once (template pieces, every titl
 tokenising each prompt string: faster, and each placeholder's position is known by construction.
 """
 
+import string
+
 import torch
 
 from recbole_ilora.errors import ConfigurationError
@@ -29,15 +31,44 @@ def prompt_template(config):
     return templates[domain]
 
 
-def check_template(template):
-    """A prompt template names ``{history}`` then ``{candidates}``, once each."""
+TEMPLATE_FIELDS = ("history", "candidates", "count")
+
+
+def template_segments(template):
+    """A prompt template checked and cut at ``{history}`` and ``{candidates}``: three ``str.format`` templates (the
+    text before, between and after them) in which ``{count}`` is the only field, as in the template (``{{`` and
+    ``}}`` write literal braces). ``{history}`` and ``{candidates}`` appear once each, in that order."""
     if not isinstance(template, str):
         raise ConfigurationError(f"The prompt template must be a string, got {template!r}.")
-    for field in ("{history}", "{candidates}"):
-        if template.count(field) != 1:
-            raise ConfigurationError(f"The prompt template must contain {field} exactly once: {template!r}")
-    if template.index("{history}") > template.index("{candidates}"):
-        raise ConfigurationError(f"The prompt template must name {{history}} before {{candidates}}: {template!r}")
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ConfigurationError(f"The prompt template has an unmatched brace ({error}): write {{{{ or }}}} for a "
+                                 f"literal brace. Template: {template!r}") from None
+    segments, current, order = [], [], []
+    for literal, field, spec, conversion in parsed:
+        current.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field is None:
+            continue
+        if field not in TEMPLATE_FIELDS or spec or conversion:
+            raise ConfigurationError(f"The prompt template's field {{{field}{'!' + conversion if conversion else ''}"
+                                     f"{':' + spec if spec else ''}}} is not one of {{history}}, {{candidates}}, "
+                                     f"{{count}} (write {{{{ for a literal brace): {template!r}")
+        if field == "count":
+            current.append("{count}")
+        else:
+            order.append(field)
+            segments.append("".join(current))
+            current = []
+    segments.append("".join(current))
+    if order != ["history", "candidates"]:
+        raise ConfigurationError(f"The prompt template must name {{history}} and then {{candidates}}, once each: "
+                                 f"{template!r}")
+    return segments
+
+
+def check_template(template):
+    template_segments(template)
 
 
 class PromptBuilder:
@@ -53,7 +84,8 @@ class PromptBuilder:
     """
 
     def __init__(self, tokenizer, titles, template, use_item_embeddings=True, max_title_tokens=None):
-        check_template(template)
+        self._segments = template_segments(template)  # before {history}, between, after {candidates}
+        self._segment_ids = {}  # count -> token ids of the three segments
         self.tokenizer = tokenizer
         self.use_item_embeddings = use_item_embeddings
         self.history_token_id = tokenizer.convert_tokens_to_ids(HISTORY_TOKEN)
@@ -65,10 +97,6 @@ class PromptBuilder:
         self.truncated_titles = sum(len(ids) > len(cut) for ids, cut in zip(full_titles, self.title_ids))
         self.longest_title = max(map(len, full_titles))
         self.separator_ids = self._encode(",")
-        prefix, rest = template.split("{history}")
-        middle, suffix = rest.split("{candidates}")
-        self.prefix_ids, self.suffix_ids = self._encode(prefix), self._encode(suffix)
-        self._middle, self._middle_ids = middle, {}
 
     def _encode(self, text):
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -83,20 +111,24 @@ class PromptBuilder:
                 ids.append(placeholder_id)
         return ids
 
+    def _template_ids(self, count):
+        """Token ids of the template's three segments for ``count`` candidates."""
+        if count not in self._segment_ids:
+            self._segment_ids[count] = [self._encode(segment.format(count=count)) for segment in self._segments]
+        return self._segment_ids[count]
+
     def prompt_ids(self, history, candidates):
         """Token ids of one prompt; ``history`` and ``candidates`` are internal item ids in prompt order."""
-        count = len(candidates)
-        if count not in self._middle_ids:
-            self._middle_ids[count] = self._encode(self._middle.replace("{count}", str(count)))
-        return (self.prefix_ids + self._items(history, self.history_token_id) + self._middle_ids[count]
-                + self._items(candidates, self.candidate_token_id) + self.suffix_ids)
+        prefix, middle, suffix = self._template_ids(len(candidates))
+        return (prefix + self._items(history, self.history_token_id) + middle
+                + self._items(candidates, self.candidate_token_id) + suffix)
 
     def longest_prompt(self, history_length, candidates):
         """An upper bound on the tokens of a prompt with ``history_length`` items and ``candidates`` candidates plus
         its answer: every item the longest (cut) title."""
         title = max(map(len, self.title_ids)) + len(self.separator_ids) + int(self.use_item_embeddings)
-        template = len(self.prefix_ids) + len(self._encode(self._middle.replace("{count}", str(candidates))))
-        return template + len(self.suffix_ids) + (history_length + candidates) * title + title + 1
+        template = sum(map(len, self._template_ids(candidates)))
+        return template + (history_length + candidates) * title + title + 1
 
     def target_ids(self, item):
         """What the model should answer: the item's title, then end of sequence."""
