@@ -50,6 +50,13 @@ def save(path, config, **content):
     return write_file_atomic(path, lambda partial: torch.save(payload, partial))
 
 
+def mark_finished(path, timing):
+    """Mark the checkpoint at ``path`` as written by a run whose training ended, with its final ``timing``."""
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint.update(finished=True, timing=timing)
+    write_file_atomic(path, lambda partial: torch.save(checkpoint, partial))
+
+
 def content(checkpoint):
     """What a trainer put into ``checkpoint`` (for a resumed run's first copy of it)."""
     return {key: value for key, value in checkpoint.items() if key not in HEADER}

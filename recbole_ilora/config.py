@@ -32,7 +32,26 @@ from recbole_ilora.registry import get_model
 
 
 class PropertyLoader(yaml.SafeLoader):
-    """YAML's safe loader with RecBole's float rule (``1e-3`` is a float, not a string)."""
+    """YAML's safe loader with RecBole's float rule (``1e-3`` is a float, not a string), refusing what config files
+    never need and what hides mistakes: a key given twice in one mapping (YAML keeps the last silently), and aliases
+    (``*name``: a few lines of them expand exponentially, exhausting memory)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, f"YAML aliases (*{event.anchor}) are not allowed in config files", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice in one mapping",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 PropertyLoader.add_implicit_resolver(
@@ -186,7 +205,13 @@ class Config(RecBoleConfig):
             if not path.is_file():
                 raise ConfigurationError(f"Config file {file} (--config_files) does not exist.")
             try:
-                values = yaml.load(path.read_text(encoding="utf-8"), Loader=PropertyLoader)
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as error:
+                line = path.read_bytes()[:error.start].count(b"\n") + 1
+                raise ConfigurationError(f"Config file {file}, line {line}: not UTF-8 text ({error.reason}); save it "
+                                         f"as UTF-8.") from None
+            try:
+                values = yaml.load(text, Loader=PropertyLoader)
             except yaml.YAMLError as error:
                 mark = getattr(error, "problem_mark", None)
                 where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""

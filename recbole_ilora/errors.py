@@ -37,6 +37,23 @@ class CheckpointError(UserError, ValueError):
     """A checkpoint cannot be used: missing, unreadable, not this package's, or from another experiment."""
 
 
+class TrainingDivergedError(UserError, ArithmeticError):
+    """The training loss became NaN or infinite; the message names the epoch, batch and keys to change."""
+
+
+class ResultWriteError(UserError, OSError):
+    """A run's JSON result cannot be written where its name says (a folder not writable, another experiment's
+    file there); the message names the checkpoint that holds the trained model and how to write the result."""
+
+
+class OutputFolderError(UserError, OSError):
+    """A folder a run writes to (results_dir, checkpoint_dir, the log folders) cannot be written."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGINT) during a run; the message names the last checkpoint and the command that resumes it."""
+
+
 def add_debug_flag(parser):
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its message")
 
@@ -44,7 +61,7 @@ def add_debug_flag(parser):
 @contextmanager
 def exit_on_user_error(prog, debug):
     """Context of a CLI's work: a ``UserError`` becomes ``PROG: error: MESSAGE`` plus a hint on stderr and exit
-    status 2 (with ``debug``, the traceback first)."""
+    status 2, an interrupt one line and exit status 130 (with ``debug``, the traceback first)."""
     try:
         yield
     except UserError as error:
@@ -55,3 +72,8 @@ def exit_on_user_error(prog, debug):
             print(f"{prog}: hint: fix the input named above and run again (--debug shows where it failed).",
                   file=sys.stderr)
         raise SystemExit(2) from None
+    except KeyboardInterrupt as interrupt:  # one line, not a traceback of wherever the process was
+        if debug:
+            traceback.print_exc()
+        print(f"{prog}: interrupted" + (f": {interrupt}" if str(interrupt) else ""), file=sys.stderr)
+        raise SystemExit(130) from None

@@ -13,6 +13,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from recbole_ilora.errors import OutputFolderError
+
 PARTIAL_TAG = ".partial-"
 
 
@@ -42,6 +44,20 @@ def remove_stale_partials(path):
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def check_writable(folder, what):
+    """Create ``folder`` if needed and write a probe file in it, so that a run fails before any work, not after
+    hours, when its output cannot be written; ``what`` names the key or folder in the message."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = partial_path(folder / ".write-probe")
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OutputFolderError(f"{what} {folder} cannot be written ({error.strerror or error}): make it writable, "
+                                f"free space, or choose another folder.") from None
 
 
 def write_file_atomic(path, write):

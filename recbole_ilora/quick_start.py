@@ -9,6 +9,7 @@ import ``recbole.quick_start`` (which drags in ray and its tune loggers).
 
 import os
 from logging import getLogger
+from pathlib import Path
 
 import torch
 from recbole.utils import get_environment, init_seed, set_color
@@ -17,7 +18,8 @@ from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import distributed, run_info
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation, load_dataset
-from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.errors import ConfigurationError, ResultWriteError, RunInterrupted
+from recbole_ilora.files import check_writable
 from recbole_ilora.results import build_result, write_result
 from recbole_ilora.run_log import early_records, run_log
 from recbole_ilora.runners import runner_for
@@ -44,6 +46,10 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
     configure_cpu_threads(config["cpu_threads"])
     runner = runner_for(config)
     runner.start_processes()
+    if distributed.is_main():
+        for what, folder in (("results_dir", config["results_dir"]), ("checkpoint_dir", config["checkpoint_dir"]),
+                             ("the log folder", "log"), ("the tensorboard folder", "log_tensorboard")):
+            check_writable(folder, what)
     with run_log(config, earlier) as log_file:
         logger = getLogger()
         logger.info(run_info.command_line())
@@ -70,14 +76,20 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         runner.describe(model, dataset, logger)
 
         trainer = runner.trainer_class()(config, model)
-        if config["resume_checkpoint"]:
-            trainer.resume_checkpoint(config["resume_checkpoint"])
-        best_valid_score, best_valid_result = trainer.fit(
-            train_data, valid_data, saved=saved, show_progress=config["show_progress"]
-        )
-        clock.add("train", trainer.fit_seconds())
-        with clock.stage("test"):
-            test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
+        try:
+            if config["resume_checkpoint"]:
+                trainer.resume_checkpoint(config["resume_checkpoint"])
+            best_valid_score, best_valid_result = trainer.fit(
+                train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+            )
+            clock.add("train", trainer.fit_seconds())
+            with clock.stage("test"):
+                test_result = trainer.evaluate(test_data, load_best_model=saved,
+                                               show_progress=config["show_progress"])
+        except RunInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise RunInterrupted(resume_hint(trainer.saved_model_file)) from None
 
         logger.info("The running environment of this training is as follows:\n" + get_environment(config).draw())
         logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
@@ -88,9 +100,25 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
             extras=runner.result_extras(model, test_data),
         )
         if distributed.is_main():
-            write_result(result)
+            try:
+                write_result(result)
+            except ResultWriteError as error:
+                raise ResultWriteError(f"{error}. The trained model is safe in {trainer.saved_model_file}: fix "
+                                       f"that, then rerun this command with --resume_checkpoint="
+                                       f"{trainer.saved_model_file} (training is done: it only evaluates and writes "
+                                       f"the result).") from None
             logger.info(set_color("result file", "yellow") + f": {result['result_file']}")
     return result
+
+
+def resume_hint(checkpoint_file):
+    """What to do after an interrupt: the command again, resuming from the last checkpoint if one was written."""
+    program, *arguments = run_info.command_line()
+    program = "python -m recbole_ilora" if program == "__main__.py" else program
+    command = " ".join([program, *(arg for arg in arguments if not arg.startswith("--resume_checkpoint="))])
+    if Path(checkpoint_file).is_file():
+        return f"the last checkpoint is {checkpoint_file}; continue with: {command} --resume_checkpoint={checkpoint_file}"
+    return f"no checkpoint was written yet; run again with: {command}"
 
 
 def rebuilt_config(path, checkpoint):

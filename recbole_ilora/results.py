@@ -13,15 +13,11 @@ from pathlib import Path
 
 from recbole_ilora import run_info
 from recbole_ilora.data import candidates_fingerprint, evaluated_user_tokens
-from recbole_ilora.errors import UserError
+from recbole_ilora.errors import ResultWriteError
 from recbole_ilora.experiment import result_path
 from recbole_ilora.files import write_json_atomic
 
 SCHEMA_VERSION = 1
-
-
-class ResultConflictError(UserError):
-    """The result file of this run's name holds another experiment's result."""
 
 
 @dataclass
@@ -96,7 +92,9 @@ def write_result(result):
         except (OSError, ValueError):
             existing = None
         if existing not in (None, result["config_hash"]):
-            raise ResultConflictError(f"{path} holds the result of another experiment (config hash {existing}, this "
-                                      f"run {result['config_hash']}); it is not overwritten: move it away and "
-                                      f"write this run's result from its checkpoint {result['checkpoint']}.")
-    return write_json_atomic(result, path)
+            raise ResultWriteError(f"{path} holds the result of another experiment (config hash {existing}, this "
+                                   f"run {result['config_hash']}) and is not overwritten")
+    try:
+        return write_json_atomic(result, path)
+    except OSError as error:
+        raise ResultWriteError(f"{path} cannot be written ({error.strerror or error})") from None

@@ -16,10 +16,27 @@ from recbole_ilora.data.location import inter_files
 from recbole_ilora.errors import DataError
 
 
+def _encoding_error(path, encoding):
+    """The error for a file that is not valid text in ``encoding``, naming its first bad line."""
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, 1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                return DataError(f"{path}, line {number}: not valid {encoding} text ({error.reason} at byte "
+                                 f"{error.start}); convert the file to {encoding}, or set the encoding key to the "
+                                 f"file's encoding (e.g. --encoding=latin-1).")
+    return DataError(f"{path} is not valid {encoding} text; convert it, or set the encoding key to its encoding.")
+
+
 def _header(path, config):
     """``{field name: column header}`` of an atomic file's first line."""
-    with open(path, encoding=config["encoding"] or "utf-8") as file:
-        line = file.readline().rstrip("\r\n")
+    encoding = config["encoding"] or "utf-8"
+    try:
+        with open(path, encoding=encoding) as file:
+            line = file.readline().rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding) from None
     columns = line.split(config["field_separator"])
     fields = {}
     for column in columns:
@@ -32,9 +49,34 @@ def _header(path, config):
 
 
 def _read_column(path, config, header):
-    return pd.read_csv(path, sep=config["field_separator"], usecols=[header], dtype=str, keep_default_na=False,
-                       encoding=config["encoding"] or "utf-8", engine="python" if len(config["field_separator"]) > 1
-                       else "c", quoting=3)[header]
+    """One column as text; a missing (truncated) cell is an empty string."""
+    encoding, separator = config["encoding"] or "utf-8", config["field_separator"]
+    try:
+        table = pd.read_csv(path, sep=separator, usecols=[header], dtype=str, keep_default_na=False,
+                            encoding=encoding, engine="python" if len(separator) > 1 else "c", quoting=3)
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding) from None
+    except pd.errors.ParserError as error:
+        raise DataError(f"{path}: {str(error).strip()} (fields separated by {separator!r}, field_separator); "
+                        f"fix that line.") from None
+    return table[header].fillna("")
+
+
+def _check_field_counts(path, config, expected):
+    """Every line has the header's number of fields (RecBole's reader drops surplus fields and fills missing ones
+    silently: a separator inside a value, or a line cut short, shifts or loses data)."""
+    separator, encoding = config["field_separator"], config["encoding"] or "utf-8"
+    try:
+        with open(path, encoding=encoding) as file:
+            next(file, None)
+            for number, line in enumerate(file, 2):
+                line = line.rstrip("\r\n")
+                if line and line.count(separator) + 1 != expected:
+                    raise DataError(f"{path}, line {number}: {line.count(separator) + 1} fields where the header "
+                                    f"has {expected} (separated by {separator!r}, field_separator): a separator "
+                                    f"inside a value, or a line cut short; fix that line.")
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding) from None
 
 
 def _required_fields(config):
@@ -57,16 +99,26 @@ def check_inter_file(path, config):
                             f"name the right column with {_field_key(config, field)}.")
         if loaded is not None and field not in loaded:
             raise DataError(f"load_col's inter list {loaded} does not load {field} ({role}) from {path}: add it.")
-    time_field = config["TIME_FIELD"]
-    if time_field in header:
-        values = _read_column(path, config, header[time_field])
+    _check_field_counts(path, config, len(header))
+    for role, field in _required_fields(config).items():
+        values = _read_column(path, config, header[field])
         if values.empty:
             raise DataError(f"{path} has a header but no interactions.")
-        numbers = pd.to_numeric(values, errors="coerce")
-        bad = np.flatnonzero(numbers.isna().to_numpy() & (values != "").to_numpy())
-        if len(bad):
-            raise DataError(f"{path}, line {bad[0] + 2}: timestamp {values.iloc[bad[0]]!r} is not a number "
-                            f"({len(bad)} such line(s)); {time_field} must be numeric (e.g. seconds since 1970).")
+        empty = np.flatnonzero((values.str.strip() == "").to_numpy())
+        if len(empty):
+            raise DataError(
+                f"{path}, line {empty[0] + 2}: empty {field} ({role}; {len(empty)} such line(s), e.g. a truncated "
+                f"last line). RecBole would fill it (a timestamp with the column mean, which moves the line to the "
+                f"end of its user's sequence, where it becomes the test target): complete or remove these lines.")
+    for field, column in header.items():
+        if column.endswith(":float"):
+            values = _read_column(path, config, column)
+            numbers = pd.to_numeric(values, errors="coerce")
+            bad = np.flatnonzero(numbers.isna().to_numpy() & (values.str.strip() != "").to_numpy())
+            if len(bad):
+                raise DataError(f"{path}, line {bad[0] + 2}: {field} {values.iloc[bad[0]]!r} is not a number "
+                                f"({len(bad)} such line(s)); a :float column holds numbers only (a timestamp: e.g. "
+                                f"seconds since 1970).")
     return header
 
 

@@ -147,7 +147,7 @@ class LLMTrainer(RunRecordingMixin, Trainer):
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         """One epoch; ``loss_func`` is RecBole's hook, unused: the loss is the model's ``calculate_loss``."""
-        with self._timed_epoch():
+        with self._timed_epoch(epoch_idx):
             return self._epoch_batches(train_data, epoch_idx, show_progress)
 
     def _epoch_batches(self, train_data, epoch_idx, show_progress):

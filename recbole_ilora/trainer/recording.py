@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from recbole.evaluator import Evaluator
 from recbole.utils import set_color
 
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import distributed
+from recbole_ilora.errors import TrainingDivergedError
 from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.results import TrainingRecord
 
@@ -82,6 +84,8 @@ class RunRecordingMixin:
         self.carried_epoch_seconds = 0.0  # time the interrupted process spent in the epoch a resume continues
         self._fit_started = self._epoch_started = None
         self._epoch_valid_result = None  # this epoch's validation result, until RecBole assigns best_valid_result
+        self._epoch_index = self._batches_checked = 0  # where a non-finite loss is reported
+        self.finished = False  # training ended (a resumed finished run only evaluates)
 
     # ----- hooks -----
 
@@ -96,18 +100,40 @@ class RunRecordingMixin:
 
     # ----- timing -----
 
-    def fit(self, *args, **kwargs):
+    def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False, callback_fn=None):
+        """RecBole's ``fit``; a resumed run whose training had finished trains no further. Once training ends the
+        checkpoint is marked finished, so that resuming it (to write a result that could not be written) only
+        evaluates."""
         self._fit_started = time.perf_counter()
-        return super().fit(*args, **kwargs)
+        if self.finished or self.start_epoch >= self.epochs:
+            return self.best_valid_score, self.best_valid_result
+        result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        self.finished = True
+        if saved and (not self.parallel or distributed.is_main()):
+            checkpoints.mark_finished(self.saved_model_file, self._timing())
+        if self.parallel:
+            distributed.barrier()
+        return result
 
     def fit_seconds(self):
         """Training time of this run, including that of the processes it resumed from."""
         running = time.perf_counter() - self._fit_started if self._fit_started is not None else 0.0
         return self.fit_seconds_before + running
 
+    def _check_nan(self, loss):
+        """RecBole's check of each batch's loss, stopping at once with where and what to change (RecBole raises a
+        bare ``ValueError: Training loss is nan``, and misses an infinite loss)."""
+        self._batches_checked += 1
+        if not torch.isfinite(loss).all():
+            raise TrainingDivergedError(
+                f"Training loss is {loss.item()} at epoch {self._epoch_index}, batch {self._batches_checked}: the run "
+                f"diverged. Lower learning_rate (now {self.config['learning_rate']}), keep clip_grad_norm on (now "
+                f"{self.config['clip_grad_norm']}), or check the data; the last checkpoint is {self.saved_model_file}.")
+
     @contextmanager
-    def _timed_epoch(self):
+    def _timed_epoch(self, epoch_idx):
         """Around a trainer's ``_train_epoch`` body: its time, counting what an interrupted process spent on it."""
+        self._epoch_index, self._batches_checked = epoch_idx, 0
         start = time.perf_counter() - self.carried_epoch_seconds
         self.carried_epoch_seconds = 0.0
         self._epoch_started = start
@@ -131,6 +157,11 @@ class RunRecordingMixin:
             return dict(self._epoch_valid_result)
         return dict(self.best_valid_result) if self.best_valid_result else None
 
+    def _timing(self):
+        in_epoch = time.perf_counter() - self._epoch_started if self._epoch_started is not None else 0.0
+        return {"train_epoch_seconds": list(self.train_epoch_seconds), "fit_seconds": self.fit_seconds(),
+                "valid_epoch_seconds": list(self.valid_epoch_seconds), "epoch_seconds": in_epoch}
+
     def _save_checkpoint(self, epoch, verbose=True, progress=None):
         """Every rank takes part (the content may update trainer state); rank 0 writes, and the others wait for it
         so that none reads an older file afterwards."""
@@ -138,10 +169,7 @@ class RunRecordingMixin:
         if self.parallel and not distributed.is_main():
             distributed.barrier()
             return
-        in_epoch = time.perf_counter() - self._epoch_started if self._epoch_started is not None else 0.0
-        timing = {"train_epoch_seconds": self.train_epoch_seconds, "valid_epoch_seconds": self.valid_epoch_seconds,
-                  "fit_seconds": self.fit_seconds(), "epoch_seconds": in_epoch}
-        checkpoints.save(self.saved_model_file, self.config, timing=timing, cur_step=self.cur_step,
+        checkpoints.save(self.saved_model_file, self.config, timing=self._timing(), finished=self.finished, cur_step=self.cur_step,
                          best_valid_score=self.best_valid_score, best_valid_result=self._best_valid_result_now(progress),
                          other_parameter=self.model.other_parameter(), optimizer=self.optimizer.state_dict(),
                          **content)
@@ -156,6 +184,7 @@ class RunRecordingMixin:
         checkpoints.check_same_experiment(checkpoint, self.config, resume_file, "resumed")
         self.cur_step, self.best_valid_score = checkpoint["cur_step"], checkpoint["best_valid_score"]
         self.best_valid_result = checkpoint.get("best_valid_result")  # absent from checkpoints of RecBole models before 0.2
+        self.finished = bool(checkpoint.get("finished"))
         mid_epoch = self._resume_from(checkpoint)
         self.model.load_other_parameter(checkpoint["other_parameter"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -207,17 +236,48 @@ class RunRecordingMixin:
 
 
 class RecBoleCheckpoints(RunRecordingMixin):
-    """Run recording for RecBole's own trainers: RecBole's checkpoint content and resume semantics (the best weights;
-    training continues after the epoch that produced them), as plain data."""
+    """Run recording for RecBole's own trainers. RecBole saves a checkpoint only after a better validation, so a
+    killed run resumed from it restarted from the best epoch; here the checkpoint also holds the state after the
+    last completed epoch (its weights, optimizer, early-stopping counters, and the RNG states of dropout and of the
+    training loader's order), written at the start of each epoch, so that a resumed run continues exactly where
+    the killed one left off and ends with the metrics the uninterrupted run would have."""
 
-    def _train_epoch(self, *args, **kwargs):
-        with self._timed_epoch():
-            return super()._train_epoch(*args, **kwargs)
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.best_state = None  # the weights of the best validation so far (what evaluation loads)
+        self._loader_state = None  # the training loader's RNG state to apply before the next epoch (a resume)
+        self._train_loader = None
+
+    def _train_epoch(self, train_data, epoch_idx, *args, **kwargs):
+        self._train_loader = train_data
+        if self._loader_state is not None:
+            train_data.generator.set_state(self._loader_state)
+            self._loader_state = None
+        elif epoch_idx > self.start_epoch:  # the state after the previous epoch, its validation included
+            self._save_checkpoint(epoch_idx - 1, verbose=False, progress=EpochProgress(0, 0.0))
+        with self._timed_epoch(epoch_idx):
+            return super()._train_epoch(train_data, epoch_idx, *args, **kwargs)
 
     def _checkpoint_content(self, epoch, progress):
-        return {"epoch": epoch, "weights": self.model.state_dict()}
+        """``progress`` None: RecBole's save after a better validation (or after every epoch without validation):
+        the current weights become the best ones."""
+        current = {name: tensor.detach().clone() for name, tensor in self.model.state_dict().items()}
+        if progress is None:
+            self.best_state = current
+        loader = self._train_loader.generator.get_state() if self._train_loader is not None else None
+        return {"epoch": epoch, "weights": self.best_state if self.best_state is not None else current,
+                "current_weights": current, "rng": {"torch": torch.get_rng_state(), "loader": loader,
+                                                    "cuda": torch.cuda.get_rng_state_all()
+                                                    if torch.cuda.is_available() else None}}
 
     def _resume_from(self, checkpoint):
         self.start_epoch = checkpoint["epoch"] + 1
-        self.model.load_state_dict(checkpoint["weights"])
+        self.best_state = checkpoint["weights"]
+        self.model.load_state_dict(checkpoint.get("current_weights", checkpoint["weights"]))
+        rng = checkpoint.get("rng") or {}
+        if rng.get("torch") is not None:
+            torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self._loader_state = rng.get("loader")
         return False

@@ -16,6 +16,7 @@ from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_datas
 from recbole_ilora.cli import main as run_recbole
 from recbole_ilora.converters.cli import main as prepare_dataset
 from recbole_ilora.leaderboard.command import main as leaderboard
+from recbole_ilora.model.parts.backbone import default_gguf_path
 
 PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 TINY_ARGS = [f"--{key}={value}" for key, value in TINY_RUN.items()]
@@ -59,6 +60,10 @@ DATASETS = {
     "placeholder": {"item": lines_where(lambda line: line.startswith("i5\t"), lambda line: line + " [CansEmb]")},
     "untitled": {"item": lines_where(lambda line: line.startswith("i7\t"), lambda line: "i7\t")},
     "few_items": {"n_items": 15, "min_len": 8, "max_len": 12},
+    "truncated": {"inter": lambda text: text + "u1\ti7\t4\t\n"},  # a last line cut before its timestamp
+    "cut_short": {"inter": lambda text: text + "u1\ti7\n"},
+    "text_rating": {"inter": lines_where(lambda line: line.startswith("u4\t"), lambda line: "u4\ti1\tgood\t1004001")},
+    "extra_field": {"inter": lambda text: text + "u1\ti7\t4\t1001999\tsurplus\n"},
 }
 
 
@@ -68,6 +73,24 @@ def data(tmp_path_factory):
     for name, edits in DATASETS.items():
         shape = {key: edits[key] for key in ("n_items", "min_len", "max_len") if key in edits}
         edited_dataset(root, name, edits.get("inter"), edits.get("item"), **shape)
+    latin1 = edited_dataset(root, "latin1") / "latin1" / "latin1.inter"
+    latin1.write_bytes(latin1.read_bytes().replace(b"u5\t", "ü5\t".encode("latin-1")))
+    return root
+
+
+@pytest.fixture(scope="module")
+def broken_backbones(tmp_path_factory, llm):
+    """Backbone folders and files that cannot work: no weights, truncated weights, a truncated GGUF, a file where
+    the GGUF cache folder should be."""
+    root = tmp_path_factory.mktemp("backbones")
+    no_weights, truncated = root / "no_weights", root / "truncated"
+    shutil.copytree(llm, no_weights, ignore=shutil.ignore_patterns("*.safetensors"))
+    shutil.copytree(llm, truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    gguf = root / "cut.gguf"
+    gguf.write_bytes(default_gguf_path().read_bytes()[:5_000_000])
+    (root / "cache_is_a_file").write_text("not a folder")
     return root
 
 
@@ -100,7 +123,7 @@ RUN_CASES = [
     ("tiny", "iLoRA", ["--prompt_template=Watched {history}."], "must name {history} and then {candidates}, once each"),
     ("tiny", "iLoRA", ["--load_in_4bit=True"], "need a CUDA GPU"),
     ("tiny", "iLoRA", ["--lora_target_modules=['q_proj', 'qkv']"], "lora_target_modules ['qkv'] are not linear"),
-    ("tiny", "iLoRA", ["--gate_temperature=0"], "gate_temperature must be a positive number, got 0"),
+    ("tiny", "iLoRA", ["--gate_temperature=0"], "gate_temperature must be at least 0.001"),
     ("empty", "SASRec", [], "empty.inter is empty: an atomic .inter file starts with a header line"),
     ("header_only", "SASRec", [], "header_only.inter has a header but no interactions"),
     ("one_each", "SASRec", [], "no user has the 3 interactions leave-one-out needs"),
@@ -112,6 +135,31 @@ RUN_CASES = [
      "1 item(s) of dataset 'untitled' have no title in field 'movie_title' (item ids i7)"),
     ("few_items", "SASRec", [], "fewer than the 19 negatives each evaluated user needs"),
     ("nowhere", "SASRec", [], "Dataset 'nowhere' not found"),
+    # RecBole's own keys, checked before any work (RecBole: Adam instead, a failure after an epoch, a traceback)
+    ("tiny", "SASRec", ["--learner=bogus"], "learner must be one of adam, adamw, sgd"),
+    ("tiny", "SASRec", ["--valid_metric=MRR@10"], "valid_metric 'MRR@10' is not among the evaluated metrics"),
+    ("tiny", "SASRec", ["--valid_metric=NDCG@20"], "valid_metric 'NDCG@20' is not among the evaluated metrics"),
+    ("tiny", "SASRec", ["--topk=[0]"], "topk must be a positive integer"),
+    ("tiny", "SASRec", ["--metrics=['Hit', 'Bogus']"], "There is no metric named 'Bogus'"),
+    ("tiny", "SASRec", ["--seed=-1"], "seed must be an integer in [0, 2**32), got -1"),
+    ("tiny", "SASRec", ["--seed=99999999999999999999"], "seed must be an integer in [0, 2**32)"),
+    ("tiny", "SASRec", ["--clip_grad_norm={'max_norm': -1}"], "a negative max_norm flips every gradient"),
+    ("tiny", "SASRec", ["--learning_rate=1e999"], "learning_rate must be a finite number, got inf"),
+    ("tiny", "SASRec", ["--learning_rate=.inf"], "learning_rate must be an integer or a number, got '.inf'"),
+    ("tiny", "SASRec", ["--cpu_threads=4096"], "cpu_threads=4096 is more than the"),
+    ("tiny", "SASRec", ["--protocol=../overall"], "invalid choice: '../overall'"),
+    ("tiny", "iLoRA", ["--gate_temperature=1e-300"], "gate_temperature must be at least 0.001"),
+    ("tiny", "iLoRA", ["--attn_implementation=fast"], "attn_implementation must be one of eager"),
+    ("tiny", "iLoRA", ["--lora_target_modules=[]"], "lora_target_modules must list the backbone's linear layers"),
+    ("tiny", "iLoRA", ["--history_length=20"], "history_length=20 is above MAX_ITEM_LIST_LENGTH=10"),
+    ("tiny", "iLoRA", ["--prompt_template=Watched {history} {user}: {candidates}"], "field {user} is not one of"),
+    ("tiny", "iLoRA", ["--prompt_template=Watched {history} {candidates} {"], "has an unmatched brace"),
+    # data files: empty required fields, text in a number column, another encoding, a line with extra fields
+    ("truncated", "SASRec", [], "truncated.inter, line 430: empty timestamp"),
+    ("cut_short", "SASRec", [], "cut_short.inter, line 430: 2 fields where the header has 4"),
+    ("text_rating", "SASRec", [], "rating 'good' is not a number"),
+    ("latin1", "SASRec", [], "not valid utf-8 text"),
+    ("extra_field", "SASRec", [], "extra_field.inter, line 430: 5 fields where the header has 4"),
 ]
 
 
@@ -121,6 +169,35 @@ def test_run_recbole_refuses_bad_input_before_any_work(dataset, model, extra, me
     llm_args = [f"--llm_path={llm}", *LLM_ARGS] if model == "iLoRA" else []
     fails(run_recbole, [f"--model={model}", f"--dataset={dataset}", f"--data_path={data}",
                         *with_extra([*llm_args, *extra])], capsys, tmp_path, message)
+
+
+BACKBONE_CASES = [
+    ("no_weights", "has no weights (model.safetensors or pytorch_model.bin)"),
+    ("truncated", "model.safetensors cannot be read as safetensors"),
+    ("cut.gguf", "cut.gguf cannot be read as a GGUF model"),
+]
+
+
+@pytest.mark.parametrize("backbone, message", BACKBONE_CASES, ids=[case[0] for case in BACKBONE_CASES])
+def test_a_backbone_that_cannot_load_is_refused_before_the_encoder_stage(backbone, message, data, broken_backbones,
+                                                                         tmp_path, capsys):
+    fails(run_recbole, ["--model=iLoRA", "--dataset=tiny", f"--data_path={data}", f"--llm_path={broken_backbones / backbone}",
+                        f"--llm_cache_dir={tmp_path / 'cache'}", *with_extra(LLM_ARGS)], capsys, tmp_path, message)
+
+
+def test_a_file_where_the_backbone_cache_should_be_is_refused(data, broken_backbones, tmp_path, capsys):
+    fails(run_recbole, ["--model=iLoRA", "--dataset=tiny", f"--data_path={data}",
+                        f"--llm_cache_dir={broken_backbones / 'cache_is_a_file'}", *with_extra(LLM_ARGS)],
+          capsys, tmp_path, "must be a folder, but a file is there")
+
+
+def test_a_diverging_run_stops_at_once_naming_the_batch_and_the_key(data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_recbole(["--model=SASRec", "--dataset=tiny", f"--data_path={data}",
+                     *with_extra(["--learning_rate=1e30", "--clip_grad_norm=None", "--epochs=3"])])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert "Training loss is nan at epoch 0, batch 2: the run diverged. Lower learning_rate (now 1e+30)" in err
 
 
 def test_command_line_values_are_never_evaluated(data, tmp_path, capsys):
@@ -164,7 +241,7 @@ def test_long_titles_are_cut_to_the_token_budget_with_a_counted_warning(data, ll
 
 def test_a_prompt_beyond_the_backbones_context_is_refused(data, llm, tmp_path, capsys):
     fails(run_recbole, ["--model=iLoRA", "--dataset=tiny", f"--data_path={data}", f"--llm_path={llm}", *LLM_ARGS,
-                        *with_extra(["--max_title_tokens=100", "--history_length=50", "--rerank_top_n=200"])],
+                        *with_extra(["--max_title_tokens=100", "--history_length=50", "--MAX_ITEM_LIST_LENGTH=50", "--rerank_top_n=200"])],
           capsys, tmp_path, "beyond the backbone's 1024 positions")
 
 

