@@ -47,12 +47,16 @@ def remove_stale_partials(path):
 
 
 def check_writable(folder, what):
-    """Create ``folder`` if needed and write a probe file in it, so that a run fails before any work, not after
-    hours, when its output cannot be written; ``what`` names the key or folder in the message."""
-    folder = Path(folder)
+    """Fail now, not after hours, when ``folder`` cannot be written: a probe file is written in it, or, if it does
+    not exist yet, in its nearest existing parent (nothing is left behind); ``what`` names the key or folder."""
+    folder = Path(folder).expanduser()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputFolderError(f"{what} {folder}: {existing} is a file, not a folder: choose a folder.")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = partial_path(folder / ".write-probe")
+        probe = partial_path(existing / ".write-probe")
         probe.write_text("")
         probe.unlink()
     except OSError as error:

@@ -1,8 +1,11 @@
-"""Where this package's files and RecBole's embedded data live."""
+"""Where this package's files and RecBole's embedded data live, and what a name that becomes a path may be."""
 
+import re
 from pathlib import Path
 
 import recbole
+
+from recbole_ilora.errors import ConfigurationError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -14,3 +17,13 @@ PROPERTIES_DIR = next(
 
 # Atomic files shipped inside the recbole wheel: ml-100k with titles, usable offline.
 EMBEDDED_DATASETS_DIR = Path(recbole.__file__).resolve().parent / "dataset_example"
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_plain_name(key, value):
+    """A value that becomes part of a file or folder name (dataset, protocol, benchmark file parts) is a plain name,
+    whichever layer set it: no separators, no ``..``, so that it cannot point outside its folder."""
+    if not isinstance(value, str) or not PLAIN_NAME.fullmatch(value) or ".." in value:
+        raise ConfigurationError(f"{key} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..'), got "
+                                 f"{value!r}.")

@@ -14,7 +14,7 @@ from functools import cache
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import HEADER, parse_lines, split_fields
+from recbole_ilora.converters.rawfiles import HEADER, parse_lines, split_fields, timestamp
 
 NAME = "lastfm"
 SUMMARY = "HetRec 2011 Last.fm-2k: user_taggedartists[-timestamps].dat + artists.dat (+ user_artists.dat)"
@@ -86,7 +86,7 @@ def read_tag_assignments(path, encoding, issues, progress):
         if ids is None:
             continue
         try:
-            seconds = int(fields[3]) / 1000 if timestamped else _date_seconds(*fields[3:6])
+            seconds = timestamp(fields[3]) / 1000 if timestamped else _date_seconds(*fields[3:6])
         except (ValueError, OverflowError) as error:
             issues.warn("malformed line", where, f"bad date or timestamp: {error}")
             continue

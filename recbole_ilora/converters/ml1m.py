@@ -12,7 +12,7 @@ import re
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import parse_lines, split_fields
+from recbole_ilora.converters.rawfiles import parse_lines, split_fields, timestamp
 
 NAME = "ml-1m"
 SUMMARY = "MovieLens-1M: ratings.dat + movies.dat (+ users.dat), latin-1, '::'-separated"
@@ -61,9 +61,9 @@ def read_ratings(path, encoding, issues, progress):
     for order, (where, (user, movie, rating, stamp)) in enumerate(
             _records(path, encoding, issues, 4, RATINGS_LAYOUT, progress)):
         try:
-            values = float(rating), int(stamp)
-        except ValueError:
-            issues.warn("malformed line", where, f"rating and timestamp must be numbers: {RATINGS_LAYOUT}")
+            values = float(rating), timestamp(stamp)
+        except ValueError as error:
+            issues.warn("malformed line", where, f"rating and timestamp must be numbers ({error}): {RATINGS_LAYOUT}")
             continue
         users.append(user.strip())
         items.append(movie.strip())

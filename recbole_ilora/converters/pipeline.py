@@ -19,6 +19,8 @@ from recbole_ilora.converters.issues import Issues
 from recbole_ilora.converters.rawfiles import RawFolders
 from recbole_ilora.converters.stats import format_stats, sequence_stats
 from recbole_ilora.errors import RawDataError
+from recbole_ilora.files import check_writable
+from recbole_ilora.paths import check_plain_name
 
 
 @dataclass
@@ -166,6 +168,9 @@ def prepare(converter, raw, out="dataset", options=None, echo=None):
     from recbole_ilora.converters import get_converter
 
     options = options or ConvertOptions()
+    if options.name is not None:
+        check_plain_name("--name", options.name)
+    check_writable(out, "--out")
     module = get_converter(converter)
     issues = Issues(strict=options.strict)
     start = time.perf_counter()

@@ -166,3 +166,16 @@ def check_enough_parsed(path, parsed, skipped, issues):
             f"{path}: {skipped:,} of {parsed + skipped:,} lines could not be parsed, so this is not the expected "
             f"format. First bad lines: {examples}"
         )
+
+
+# Timestamps become 64-bit numbers in RecBole's float columns and in pandas; anything beyond is no timestamp.
+LARGEST_TIMESTAMP = 2**53  # the largest integer a float64 holds exactly
+
+
+def timestamp(text):
+    """``text`` as a whole-number timestamp; ``ValueError`` for text that is none, or a number too large to be one
+    (it would overflow the 64-bit columns later, as a traceback)."""
+    value = int(text)
+    if not -LARGEST_TIMESTAMP <= value <= LARGEST_TIMESTAMP:
+        raise ValueError(f"timestamp {text.strip()} is out of range (|t| <= 2**53)")
+    return value

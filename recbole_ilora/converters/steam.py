@@ -40,7 +40,7 @@ def _dicts(path, issues, encoding, progress=False):
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
             try:  # a JSON-lines re-export of the same data (true / false / null) is fine too
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
                 issues.warn("malformed line", where, f"neither a Python dict literal nor JSON: {error}")
                 return None
         if not isinstance(value, dict):

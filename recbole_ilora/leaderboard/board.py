@@ -43,6 +43,7 @@ class Board:
     seeds: dict = field(default_factory=dict)  # model -> number of runs
     random: dict | None = None  # key -> expected value of a random ranking (sampled candidates only)
     pop_tests: dict = field(default_factory=dict)  # key -> stats.Significance of the reference against Pop
+    same_candidates: bool = True  # False: its models ranked different candidates (reported only when allowed)
 
     def best_other(self, key):
         """The non-reference model with the highest mean on ``key`` (None if none has it)."""
@@ -95,6 +96,7 @@ def build_board(collection, dataset, reference="iLoRA"):
         reference=reference if reference in models else None,
         seeds={m: len(results[m]) for m in models},
         random=random_row(columns, sampled_candidates([r for rs in results.values() for r in rs])),
+        same_candidates=dataset not in collection.incomparable,
     )
     if board.reference is None:
         return board

@@ -1,17 +1,29 @@
-"""Read the JSON results of a leaderboard and check that they are comparable.
+"""Read the JSON results of a leaderboard and check that they are well formed and comparable.
 
-Comparable means: within one dataset and seed, every model ranked the same candidates (``candidates_sha256``),
-and the runs of one model differ only in their seed. A violation does not stop the report, it is written at its
-top and printed to stderr, because a table over unequal candidates looks just as convincing as a fair one.
+Well formed: the schema's keys, finite metrics in [0, 1], one per-user rank (or None) per evaluated user; a file
+that is not is one error naming it. Comparable: within one dataset and seed, every model ranked the same
+candidates (``candidates_sha256``), and the runs of one model differ only in their seed. Results over different
+candidates are refused unless explicitly allowed, and are then marked in every table, because a table over unequal
+candidates looks just as convincing as a fair one; mixed settings are a warning at the report's top.
 """
 
 import json
+import math
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recbole_ilora import results
+from recbole_ilora.errors import UserError
+
+
+class ResultFileError(UserError, ValueError):
+    """A JSON result that cannot be read as one: the message names the file and what is wrong."""
+
+
+class IncomparableResultsError(UserError, ValueError):
+    """Models of one dataset and seed ranked different candidates."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class Collection:
     runs: dict = field(default_factory=dict)  # (dataset, model) -> [Run], by seed
     missing: list = field(default_factory=list)  # (model, dataset, seed) without a result
     warnings: list = field(default_factory=list)
+    incomparable: set = field(default_factory=set)  # datasets whose models ranked different candidates (allowed)
 
     def of(self, dataset, model):
         return self.runs.get((dataset, model), [])
@@ -66,18 +79,50 @@ def candidate_files(results_dir, model, dataset, seed, protocol):
 
 def _read(path):
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"unreadable result file {path}: {error}") from None
+        result = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultFileError(f"result file {path} cannot be read as JSON ({error}); move it away or re-run it.") \
+            from None
+    problem = _structure_problem(result)
+    if problem:
+        raise ResultFileError(f"result file {path} is not a run result: {problem}; move it away or re-run it.")
+    return result
 
 
-def collect(results_dir, models, datasets, seeds, protocol, files=None, warn=None):
+def _structure_problem(result):
+    """What makes ``result`` unusable as a run's JSON result, or None."""
+    if not isinstance(result, dict):
+        return f"it holds a {type(result).__name__}, not an object"
+    missing = [key for key in ("schema_version", "model", "dataset", "seed", "protocol", "test", "config",
+                               "per_user_test") if key not in result]
+    if missing:
+        return f"keys {', '.join(missing)} are missing"
+    test = result["test"]
+    if not isinstance(test, dict) or not test:
+        return "its test metrics are missing"
+    bad = [key for key, value in test.items() if not isinstance(value, (int, float)) or isinstance(value, bool)
+           or not math.isfinite(value) or (key.startswith(("hit@", "ndcg@")) and not 0 <= value <= 1)]
+    if bad:
+        return f"test metric {bad[0]} is {test[bad[0]]!r}, not a finite number in [0, 1]"
+    per_user = result["per_user_test"]
+    if not isinstance(per_user, dict) or not isinstance(per_user.get("user"), list):
+        return "per_user_test has no user list"
+    ranks = per_user.get("rank")
+    if ranks is not None and (not isinstance(ranks, list) or len(ranks) != len(per_user["user"]) or not all(
+            rank is None or (isinstance(rank, int) and rank >= 1) for rank in ranks)):
+        return (f"per_user_test holds {len(ranks) if isinstance(ranks, list) else 'no list of'} ranks for "
+                f"{len(per_user['user'])} users (each a positive integer or null)")
+    return None
+
+
+def collect(results_dir, models, datasets, seeds, protocol, files=None, warn=None, allow_different_candidates=False):
     """The runs of ``models x datasets x seeds`` under ``results_dir`` for ``protocol``.
 
     ``files`` maps ``(model, dataset, seed)`` to the exact result file to read (what the leaderboard just planned:
     the config hash is known). Without it, every file of the combination is a candidate and the most recently
     finished one is taken, with a warning naming the others (``--report_only`` over a folder of older runs).
-    ``warn`` receives each warning (default: stderr).
+    ``warn`` receives each warning (default: stderr). Runs of one dataset and seed over different candidates raise
+    ``IncomparableResultsError`` unless ``allow_different_candidates``; then they are noted and marked.
     """
     warn = warn or (lambda message: print(f"WARNING: {message}", file=sys.stderr, flush=True))
     collection = Collection(list(models), list(datasets), list(seeds), protocol)
@@ -102,7 +147,12 @@ def collect(results_dir, models, datasets, seeds, protocol, files=None, warn=Non
                     found.append(run)
             if found:
                 collection.runs[(dataset, model)] = found
-    for message in check_candidates(collection) + check_seed_only_differences(collection):
+    differing = check_candidates(collection)
+    if differing and not allow_different_candidates:
+        raise IncomparableResultsError(f"{differing[0][1]} Re-run them with the same seed and protocol, or pass "
+                                       f"--allow_different_candidates to report them anyway, marked as such.")
+    collection.incomparable = {dataset for dataset, _ in differing}
+    for message in [message for _, message in differing] + check_seed_only_differences(collection):
         note(message)
     return collection
 
@@ -111,11 +161,7 @@ def _pick(paths, key, protocol, note):
     model, dataset, seed = key
     runs = []
     for path in paths:
-        try:
-            result = _read(path)
-        except ValueError as error:
-            note(str(error))
-            continue
+        result = _read(path)
         expected = (results.SCHEMA_VERSION, model, dataset, seed, protocol)
         actual = tuple(result.get(k) for k in ("schema_version", "model", "dataset", "seed", "protocol"))
         if actual != expected:
@@ -134,7 +180,7 @@ def _pick(paths, key, protocol, note):
 
 
 def check_candidates(collection):
-    """Warnings for each dataset and seed whose runs did not rank the same test candidates."""
+    """``[(dataset, message)]`` for each dataset and seed whose runs did not rank the same test candidates."""
     messages = []
     for dataset in collection.datasets:
         for seed in collection.seeds:
@@ -144,10 +190,10 @@ def check_candidates(collection):
                 fingerprints[(run.result.get("candidates_sha256") or {}).get("test")].append(run.model)
             if len(fingerprints) > 1:
                 groups = "; ".join(f"{', '.join(models)}: {str(sha)[:12]}" for sha, models in fingerprints.items())
-                messages.append(
+                messages.append((dataset,
                     f"CANDIDATES DIFFER on {dataset}, seed {seed} (test candidates sha256 {groups}). These models "
                     f"did not rank the same candidates, so their numbers are not comparable."
-                )
+                ))
     return messages
 
 

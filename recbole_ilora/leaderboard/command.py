@@ -42,6 +42,9 @@ def build_parser():
                              "(default: %(default)s)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default: %(default)s)")
     parser.add_argument("--notes", default=None, help="Markdown file with the analysis, copied into the report")
+    parser.add_argument("--allow_different_candidates", action="store_true",
+                        help="report models of one dataset and seed that ranked different candidates (refused "
+                             "otherwise), marked in every table")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--report_only", action="store_true",
                       help="run nothing; render from the results in OUT (with overrides or --config_files: exactly "
@@ -126,7 +129,8 @@ def _main(args, overrides, models, datasets, seeds, argv, runner):
         if not args.report_only:
             outcome = runs.execute(jobs, Path(args.out) / "leaderboard-logs", runner=runner)
 
-    collection = collect(args.out, models, datasets, seeds, args.protocol, files=files)
+    collection = collect(args.out, models, datasets, seeds, args.protocol, files=files,
+                         allow_different_candidates=args.allow_different_candidates)
     failures = outcome.failed if outcome else []
     if not collection:
         print(f"No results under {args.out} for {', '.join(models)} on {', '.join(datasets)}, seeds "

@@ -179,6 +179,8 @@ def latex_document(boards):
     """Each dataset's metric, improvement and cost tables as LaTeX tabulars (``\\usepackage{booktabs}``-free)."""
     parts = []
     for board in boards:
+        if not board.same_candidates:
+            parts.append(f"% WARNING: on {board.dataset} the models ranked DIFFERENT candidates: not comparable")
         parts.append(f"% {board.dataset} ({board.protocol}): mean $\\pm$ std over seeds; best bold, second underlined")
         parts.append(render(*metric_rows(board, LATEX), LATEX))
         if board.reference:
@@ -201,21 +203,21 @@ def metrics_csv(boards, reference="iLoRA"):
     """One row per dataset and model: seeds, then ``<metric>_mean``, ``<metric>_std`` and the reference's
     relative improvement over this model in percent (``<reference>_vs_pct_<metric>``)."""
     keys = list(dict.fromkeys(key for board in boards for key, _ in board.columns))
-    header = ["dataset", "protocol", "model", "seeds"]
+    header = ["dataset", "protocol", "same_candidates", "model", "seeds"]
     header += [f"{key}_{part}" for key in keys for part in ("mean", "std")]
     header += [f"{reference}_vs_pct_{key}" for key in keys]
     rows = []
     for board in boards:
         for model in board.models:
             summaries = board.summary[model]
-            row = [board.dataset, board.protocol, model, board.seeds[model]]
+            row = [board.dataset, board.protocol, board.same_candidates, model, board.seeds[model]]
             for key in keys:
                 summary = summaries.get(key)
                 row += [None, None] if summary is None else [summary.mean, summary.std]
             row += [board.improvement.get(model, {}).get(key) for key in keys]
             rows.append(row)
         if board.random:
-            row = [board.dataset, board.protocol, RANDOM_ROW, None]
+            row = [board.dataset, board.protocol, board.same_candidates, RANDOM_ROW, None]
             for key in keys:
                 row += [board.random.get(key), None]
             rows.append(row + [None] * len(keys))
@@ -237,8 +239,8 @@ def cost_csv(boards):
 
 
 def significance_csv(boards):
-    header = ["dataset", "protocol", "metric", "reference", "other", "method", "paired_over", "n", "seeds",
-              "difference", "statistic", "p_value", "note"]
-    rows = [[b.dataset, b.protocol, t.metric, t.reference, t.other, t.method, t.paired_over, t.n, t.seeds,
-             t.difference, t.statistic, t.p_value, t.note] for b in boards for t in b.significance]
+    header = ["dataset", "protocol", "same_candidates", "metric", "reference", "other", "method", "paired_over", "n",
+              "seeds", "difference", "statistic", "p_value", "note"]
+    rows = [[b.dataset, b.protocol, b.same_candidates, t.metric, t.reference, t.other, t.method, t.paired_over, t.n,
+             t.seeds, t.difference, t.statistic, t.p_value, t.note] for b in boards for t in b.significance]
     return _csv(header, rows)

@@ -303,6 +303,46 @@ def test_prepare_dataset_names_an_encoding_problem_as_one(tmp_path, capsys):
     assert "separat" not in err.split("(an encoding problem")[0]
 
 
+@pytest.mark.parametrize("options, message", [
+    (["--out={tmp}/a_file"], "--out {tmp}/a_file: {tmp}/a_file is a file, not a folder"),
+    (["--out=/proc/nope"], "--out /proc/nope cannot be written"),
+    (["--out={tmp}/out", "--name=../elsewhere"], "--name must be a plain name"),
+])
+def test_prepare_dataset_refuses_bad_output_options_before_reading(tmp_path, capsys, options, message):
+    from unit.converters.test_converters import ml1m_raw
+
+    raw = ml1m_raw(tmp_path / "raw")
+    (tmp_path / "a_file").write_text("")
+    fails(prepare_dataset, ["ml-1m", f"--raw={raw}", *[o.format(tmp=tmp_path) for o in options], "--quiet"], capsys,
+          tmp_path, message.format(tmp=tmp_path))
+
+
+def test_prepare_dataset_counts_an_impossible_timestamp_as_a_malformed_line(tmp_path, capsys):
+    from unit.converters.test_converters import ml1m_raw
+
+    raw = ml1m_raw(tmp_path / "raw")
+    ratings = raw / "ratings.dat"
+    ratings.write_text(ratings.read_text() + "1::1::5::12345678901234567890123\n")
+    assert prepare_dataset(["ml-1m", f"--raw={raw}", f"--out={tmp_path / 'out'}"]) == 0
+    assert "timestamp 12345678901234567890123 is out of range" in capsys.readouterr().out
+
+
+def test_prepare_dataset_counts_a_line_nested_beyond_the_parsers_depth_as_malformed(tmp_path, capsys):
+    import gzip
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    deep = "{'user_id': 'u9', 'reviews': " + "[" * 20000 + "]" * 20000 + "}"
+    good = "{'user_id': 'u1', 'reviews': [{'item_id': '1', 'posted': 'Posted May 1, 2014.'}]}"
+    with gzip.open(raw / "australian_user_reviews.json.gz", "wt") as file:
+        file.write("\n".join([good, deep, good.replace("u1", "u2"), good.replace("u1", "u3")]) + "\n")
+    with gzip.open(raw / "steam_games.json.gz", "wt") as file:
+        file.write("{'id': '1', 'app_name': 'A Game'}\n")
+    prepare_dataset(["steam", f"--raw={raw}", f"--out={tmp_path / 'out'}"])
+    out = capsys.readouterr()
+    assert "australian_user_reviews.json.gz:2" in out.out + out.err and "Traceback" not in out.err
+
+
 def test_debug_shows_the_traceback_and_the_default_does_not(tmp_path):
     argv = [sys.executable, "-m", "recbole_ilora", "--model=SASRec", "--dataset=nowhere", f"--data_path={tmp_path}"]
     plain = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=300)

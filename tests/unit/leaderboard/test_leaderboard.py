@@ -19,7 +19,7 @@ from scipy import stats as scipy_stats
 from recbole_ilora import experiment
 from recbole_ilora.leaderboard import board as board_module
 from recbole_ilora.leaderboard import runs, stats, tables
-from recbole_ilora.leaderboard.collect import collect
+from recbole_ilora.leaderboard.collect import IncomparableResultsError, ResultFileError, collect
 from recbole_ilora.leaderboard.command import main
 
 USERS = [str(u) for u in range(1, 11)]
@@ -95,8 +95,10 @@ def fake_board_results(tmp_path):
     return root
 
 
-def collected(root, models=("iLoRA", "SASRec", "GRU4Rec"), seeds=(2020, 2021), warn=lambda message: None):
-    return collect(root, list(models), ["ml-100k"], list(seeds), "candidates20", warn=warn)
+def collected(root, models=("iLoRA", "SASRec", "GRU4Rec"), seeds=(2020, 2021), warn=lambda message: None,
+              allow_different_candidates=False):
+    return collect(root, list(models), ["ml-100k"], list(seeds), "candidates20", warn=warn,
+                   allow_different_candidates=allow_different_candidates)
 
 
 def test_fake_results_follow_the_schema_of_real_runs():
@@ -213,14 +215,38 @@ def test_significance_falls_back_to_seeds_without_per_user_ranks(tmp_path):
     assert "paired t-test over seeds" in tables.markdown_table(board, "significance")
 
 
-def test_different_candidates_are_reported_loudly(tmp_path):
+def test_different_candidates_are_refused_unless_allowed_and_then_marked_everywhere(tmp_path):
     root = tmp_path / "results"
     write_result(root, fake_result("iLoRA", "ml-100k", 2020, ranks_with(3), candidates="a" * 64))
     write_result(root, fake_result("SASRec", "ml-100k", 2020, ranks_with(3), candidates="b" * 64))
+    with pytest.raises(IncomparableResultsError, match="CANDIDATES DIFFER on ml-100k, seed 2020.*"
+                                                       "--allow_different_candidates"):
+        collected(root, ("iLoRA", "SASRec"), (2020,))
     warnings = []
-    collection = collected(root, ("iLoRA", "SASRec"), (2020,), warn=warnings.append)
+    collection = collected(root, ("iLoRA", "SASRec"), (2020,), warn=warnings.append, allow_different_candidates=True)
     assert len(warnings) == 1 and warnings[0].startswith("CANDIDATES DIFFER on ml-100k, seed 2020")
     assert collection.warnings == warnings
+    boards = board_module.build_boards(collection)
+    assert "% WARNING: on ml-100k the models ranked DIFFERENT candidates" in tables.latex_document(boards)
+    for text in (tables.metrics_csv(boards), tables.significance_csv(boards)):
+        assert {row["same_candidates"] for row in csv.DictReader(io.StringIO(text))} == {"False"}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda result: result["test"].update({"hit@1": float("nan")}), "test metric hit@1 is nan"),
+    (lambda result: result["per_user_test"]["rank"].pop(), "per_user_test holds 9 ranks for 10 users"),
+    (lambda result: result.pop("config"), "keys config are missing"),
+])
+def test_a_malformed_result_file_is_one_error_naming_it(tmp_path, edit, message):
+    root = tmp_path / "results"
+    result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3))
+    edit(result)
+    path = write_result(root, result)
+    with pytest.raises(ResultFileError, match=f"result file {path} is not a run result: {message}"):
+        collected(root, ("SASRec",), (2020,))
+    path.write_text("{truncated")
+    with pytest.raises(ResultFileError, match=f"result file {path} cannot be read as JSON"):
+        collected(root, ("SASRec",), (2020,))
 
 
 def test_latex_and_csv(fake_board_results):
