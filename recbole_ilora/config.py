@@ -25,9 +25,10 @@ from recbole_ilora import config_schema, distributed, experiment
 from recbole_ilora.data.candidates import PHASES, candidates_per_user
 from recbole_ilora.data.fingerprint import dataset_fingerprint
 from recbole_ilora.data.location import resolve_data_path
+from recbole_ilora.devices import auto_dtype
 from recbole_ilora.errors import ConfigurationError, UserError
 from recbole_ilora.model.llm_recommender import LLMRecommender
-from recbole_ilora.paths import PROPERTIES_DIR
+from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name
 from recbole_ilora.registry import get_model
 
 
@@ -78,17 +79,6 @@ def parse_value(text):
 
 def available_protocols():
     return sorted(path.stem for path in (PROPERTIES_DIR / "protocol").glob("*.yaml"))
-
-
-PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-def check_plain_name(key, value):
-    """A value that becomes part of a file or folder name (dataset, protocol, benchmark file parts) is a plain name,
-    whichever layer set it: no separators, no ``..``, so that it cannot point outside its folder."""
-    if not isinstance(value, str) or not PLAIN_NAME.fullmatch(value) or ".." in value:
-        raise ConfigurationError(f"{key} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..'), got "
-                                 f"{value!r}.")
 
 
 def parse_cmd_args(cmd_args):
@@ -146,8 +136,12 @@ class Config(RecBoleConfig):
         self._final = True
 
     def _derive_values(self):
-        """Values that follow from others, set before the identity is taken: ``eval_batch_users`` users' rows per
-        evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts users)."""
+        """Values that follow from others, set before the identity is taken: ``dtype: auto`` as the dtype this
+        machine computes fast (``devices.auto_dtype``: the identity holds what ran), and ``eval_batch_users`` users'
+        rows per evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts
+        users)."""
+        if self.final_config_dict.get("dtype") == "auto":
+            self.final_config_dict["dtype"] = auto_dtype(self.final_config_dict["device"])
         users = self.final_config_dict.get("eval_batch_users")
         if users:
             rows_per_user = max(candidates_per_user(self, phase) for phase in PHASES) or 1

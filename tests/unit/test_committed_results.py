@@ -14,6 +14,9 @@ from recbole_ilora.model.parts.sasrec_encoder import ENCODER_RESULTS_FOLDER, enc
 
 RESULT_ROOTS = [REPO_ROOT / "docs" / "leaderboard" / "results", REPO_ROOT / "docs" / "learning_curve"]
 PLANNED_BY_THE_LEADERBOARD = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
+# Defaults resolved per machine (dtype: auto is bfloat16 where bf16 is native, else float32): pinned to what each
+# result recorded, since on another kind of machine the same command is another experiment.
+MACHINE_DEPENDENT_KEYS = ("dtype",)
 
 
 def committed(root, datasets=("ml-100k",)):
@@ -26,6 +29,7 @@ def replanned(root, result, data_root=None):
     ``data_root`` when given)."""
     overrides = [arg for arg in result["command"][1:] if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)]
     overrides += [f"--data_path={data_root}"] if data_root else []
+    overrides += [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS if key in result["config"]]
     [job] = runs.plan([result["model"]], [result["dataset"]], [result["seed"]], result["protocol"], root,
                       overrides=overrides)
     assert job.error is None, job.error
@@ -52,7 +56,8 @@ def test_every_llm_runs_encoder_is_found_by_its_hash(root):
         if "sasrec_checkpoint" not in json.dumps(result["command"]) and result["model"] in ("iLoRA", "LoRARec"):
             llm = Config(result["model"], result["dataset"], config_dict={"results_dir": str(root)},
                          cmd_args=[arg for arg in result["command"][1:]
-                                   if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)])
+                                   if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)]
+                         + [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS])
             encoder = Config("SASRec", result["dataset"], config_dict=encoder_run_config(llm))
             found = list(Path(encoder["results_dir"]).rglob(f"SASRec-seed{result['seed']}-{encoder.experiment_hash}.json"))
             assert found, f"the encoder of {path.relative_to(REPO_ROOT)} ({encoder.experiment_hash}) is not committed"

@@ -105,7 +105,7 @@ def quantization_config(config):
     if config["device"].type != "cuda":
         raise ConfigurationError(
             "load_in_8bit / load_in_4bit need a CUDA GPU (bitsandbytes); on CPU they bring no speed, and in our "
-            "probe 4-bit silently lost LoRA gradients after generate(). Use dtype=bfloat16 on CPU."
+            "probe 4-bit silently lost LoRA gradients after generate(). Use dtype=auto on CPU."
         )
     if importlib.util.find_spec("bitsandbytes") is None:
         raise ConfigurationError("load_in_8bit / load_in_4bit need bitsandbytes: pip install 'recbole-ilora[gpu]'.")
@@ -227,8 +227,8 @@ def load_backbone(config):
     """Return ``(model, tokenizer)``: the frozen causal LM with the prompt tokens added (new embedding rows appended
     after the pretrained ones, which stay as they were), on ``config["device"]``.
 
-    Its weights are held in ``dtype`` (bf16 by default: half the memory of float32, and frozen, so no update is
-    lost to rounding); the trained LoRA, projector and gate weights stay float32 and are applied in the activations'
+    Its weights are held in ``dtype`` (``auto``: bf16 where native, half the memory of float32, and frozen, so no
+    update is lost to rounding; else float32); the trained LoRA, projector and gate weights stay float32 and are applied in the activations'
     dtype, as autocast would. On CUDA it loads straight onto the device (a 7B model never sits in CPU memory);
     quantized, it is prepared for k-bit training by peft (norms in float32).
     """
