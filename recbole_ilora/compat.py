@@ -1,4 +1,5 @@
-"""Compatibility with RecBole 1.2.1 on today's stack: one shim per problem, each naming its upstream issue.
+"""Compatibility with today's stack (RecBole 1.2.1 on NumPy 2, pandas 3, torch 2.13; transformers 5): one shim per
+problem, each naming its upstream issue.
 
 Shims, applied when this module is imported (``registry`` imports it before any RecBole model is used):
 - NumPy 2 removed ``np.float_``, ``np.complex_`` and ``np.unicode_``, which RecBole 1.2.1's
@@ -18,13 +19,21 @@ Shims used where RecBole's classes are built:
   and 3 alike. Empty token_seq cells still break RecBole's own loading under pandas 3; ``data.validation``
   refuses them with a message there.
 
+Shims used where the LLM models call transformers:
+- transformers 5.24 renamed a causal LM's ``past_key_values`` (argument and output) to ``cache`` and warns on every
+  call that the old name goes away in 5.40 (transformers' deprecation notice in ``LlamaForCausalLM.forward``):
+  ``cache_argument`` names the KV cache for the installed version, so that the scoring and softmax-loss passes keep
+  working on 5.40 without a warning per batch, and on earlier 5.x as before.
+
 RecBole's checkpoints pickle its ``Config``, which torch >= 2.6 refuses to load (RecBole issues #2212, #2215): this
 package writes and reads its own plain-data checkpoints instead (``recbole_ilora.checkpoint``), so no shim loads
 pickles.
 """
 
+import re
 import warnings
 from contextlib import contextmanager
+from importlib import metadata
 
 import numpy as np
 import pandas as pd  # noqa: E402
@@ -37,6 +46,14 @@ for _alias, _numpy1_type in {"float_": np.float64, "complex_": np.complex128, "u
         setattr(np, _alias, _numpy1_type)
 
 torch.autograd.set_detect_anomaly(False)
+
+_TRANSFORMERS = tuple(int(part) for part in re.findall(r"\d+", metadata.version("transformers"))[:2])
+CACHE_NAME = "cache" if _TRANSFORMERS >= (5, 24) else "past_key_values"
+
+
+def cache_argument(output):
+    """``{name: KV cache}`` of a causal LM's ``output``, to pass the cache on to the next forward call."""
+    return {CACHE_NAME: getattr(output, CACHE_NAME)}
 
 
 @contextmanager

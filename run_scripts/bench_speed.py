@@ -34,6 +34,7 @@ from tabulate import tabulate  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from recbole_ilora.compat import cache_argument  # noqa: E402
 from recbole_ilora.model.parts.backbone import load_backbone  # noqa: E402
 from recbole_ilora.model.parts.generation import greedy_answers  # noqa: E402
 from recbole_ilora.model.parts.losses import answer_loss, candidate_losses  # noqa: E402
@@ -89,12 +90,13 @@ def padded_scores(lm, router, prompt_embeds, prompt_mask, gate, continuations, o
                  logits_to_keep=torch.tensor([prompt_mask.shape[1] - 1]))
     tokens, mask = pad(continuations, pad_token_id)
     total = out.logits[:, -1].float().log_softmax(-1)[owners].gather(1, tokens[:, :1]).squeeze(1)
-    out.past_key_values.batch_select_indices(owners)
+    cache = cache_argument(out)
+    next(iter(cache.values())).batch_select_indices(owners)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     positions = prompt_mask.sum(-1)[owners, None] + torch.arange(inputs.shape[1])
     with router.route(gate[owners]):
         logits = lm(input_ids=inputs, attention_mask=torch.cat([prompt_mask[owners], mask[:, :-1]], dim=1),
-                    position_ids=positions, past_key_values=out.past_key_values).logits.float()
+                    position_ids=positions, **cache).logits.float()
     token_logprobs = logits.gather(2, targets.unsqueeze(2)).squeeze(2) - logits.logsumexp(-1)
     return total + (token_logprobs * mask[:, 1:]).sum(1)
 

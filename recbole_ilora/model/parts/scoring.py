@@ -17,6 +17,7 @@ shorter). ``first`` scores the first token only and skips the packed pass.
 import torch
 import torch.nn.functional as F
 
+from recbole_ilora.compat import cache_argument
 from recbole_ilora.model.parts.prompt import IGNORE_INDEX
 
 SCORE_REDUCTIONS = ("sum", "mean", "first")
@@ -105,7 +106,7 @@ def continuation_logprobs(lm, router, prompt_embeds, prompt_mask, gate, continua
     positions = prompt_mask.sum(-1, keepdim=True) + offset
     with router.route(gate):
         logits = lm(input_ids=inputs, attention_mask=attention, position_ids=positions,
-                    past_key_values=prompt_out.past_key_values).logits
+                    **cache_argument(prompt_out)).logits
     packed = token_logprobs(logits, targets.masked_fill(~real, IGNORE_INDEX))
     return totals.index_add(0, segment[real], packed[real])
 

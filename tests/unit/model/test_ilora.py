@@ -342,3 +342,15 @@ def test_eval_users_evaluates_a_fixed_subset_on_the_same_candidates(llm_setup):
     subset_rows = [(u, i) for u, i in zip(kept[1]["user_id"].tolist(), kept[1]["item_id"].tolist())]
     assert all(row in full_rows for row in subset_rows if row[0] in {u for u, _ in full_rows})
     assert candidates_fingerprint(test) != candidates_fingerprint(full_test)
+
+
+def test_scoring_passes_the_kv_cache_under_the_installed_transformers_name(built):
+    """transformers 5.24 warns on every call that passes ``past_key_values`` (gone in 5.40): the scoring pass and the
+    softmax loss use the name of the installed version."""
+    import warnings
+
+    _, _, (_, _, test_data), model = built
+    model.eval()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*past_key_values.*deprecated")
+        model.predict(first_batch(test_data)[0])

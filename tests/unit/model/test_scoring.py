@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from recbole_ilora.compat import CACHE_NAME
 from recbole_ilora.model.parts.losses import candidate_losses
 from recbole_ilora.model.parts.scoring import score_continuations
 from recbole_ilora.tuners.moe_lora import GateRouter
@@ -34,7 +35,7 @@ class BigramLM(nn.Module):
         logits = self.table[tokens]
         if torch.is_tensor(logits_to_keep):
             logits = logits[:, logits_to_keep]
-        return SimpleNamespace(logits=logits, past_key_values=None)
+        return SimpleNamespace(logits=logits, **{CACHE_NAME: None})
 
 
 def copying_lm(next_token_probability):
