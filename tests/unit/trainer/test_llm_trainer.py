@@ -76,3 +76,13 @@ def test_training_logs_loss_learning_rate_and_gate_entropy_to_tensorboard(llm_se
     assert len(events.Scalars("Train/loss")) == 2  # 8 samples / batches of 4
     entropy = [event.value for event in events.Scalars("Train/gate_entropy")]
     assert all(0 < value <= 1 for value in entropy)
+
+
+def test_the_progress_bar_shows_running_means_over_the_epoch():
+    from recbole_ilora.trainer.llm_trainer import RunningMeans
+
+    shown = RunningMeans()
+    for loss, hit in ((3.0, 0.0), (2.0, 0.5), (1.0, 0.25)):
+        shown.add(loss=loss, **{"hit@1": hit})
+    assert shown.means() == {"loss": 2.0, "hit@1": 0.25}
+    assert shown.formatted() == {"loss": "2.0000", "hit@1": "0.25"}
