@@ -97,6 +97,11 @@ def parse_cmd_args(cmd_args):
     return parsed
 
 
+# Keys whose default Config resolves for the machine it runs on (dtype: auto): the same command is another experiment
+# on another kind of machine, so a result is found again there only with its own value given explicitly.
+MACHINE_DEPENDENT_KEYS = ("dtype",)
+
+
 class FrozenConfigError(TypeError):
     """A key of the experiment's identity was written after the config was final (a programming error)."""
 
@@ -149,11 +154,14 @@ class Config(RecBoleConfig):
 
     def _identity(self):
         """What besides its keys determines a run's numbers: the content of the dataset's files and, for an LLM
-        model, the number of data-parallel processes (the global batch is their product with train_batch_size and
-        gradient_accumulation_steps) and the identity of each run it needs first (its encoder)."""
+        model, the global batch of an optimizer step (data-parallel processes x ``train_batch_size`` x
+        ``gradient_accumulation_steps``: how a step's micro-batches are shared between processes and accumulation
+        is how it runs, like threads, not what it computes) and the identity of each run it needs first (its
+        encoder)."""
         identity = {"data_fingerprint": dataset_fingerprint(self["data_path"], self.dataset)}
         if issubclass(self.model_class, LLMRecommender):
-            identity["train_processes"] = distributed.launched_world_size()
+            identity["global_train_batch"] = (distributed.launched_world_size() * self["train_batch_size"]
+                                              * self["gradient_accumulation_steps"])
             identity["prerequisites"] = {key: self._prerequisite_hash(key, model, config_dict, identity)
                                          for key, (model, config_dict) in self.model_class.required_runs(self).items()}
         return identity

@@ -17,9 +17,11 @@ RUNTIME_KEYS = frozenset({
     "data_path", "checkpoint_dir", "results_dir", "dataset_save_path", "dataloaders_save_path", "save_dataset",
     "save_dataloaders", "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "nproc", "ip",
     "port", "offset", "worker", "cpu_threads", "state", "show_progress", "log_wandb", "wandb_project",
-    "resume_checkpoint", "allow_download", "llm_cache_dir", "strict_data", "ddp_timeout",
+    "resume_checkpoint", "allow_download", "llm_cache_dir", "strict_data", "ddp_timeout", "cpu_processes",
     # a path; which encoder a run uses is fixed by its data, split, seed and encoder_config, all hashed
     "sasrec_checkpoint",
+    # how a step's micro-batches are split between accumulation and processes; the global batch is in the identity
+    "gradient_accumulation_steps",
 })
 
 # Keys added after results were published: left out of the hash while unset, so that the results of runs that did

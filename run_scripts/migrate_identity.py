@@ -1,13 +1,15 @@
 """Migrate committed JSON results to the experiment identity of 2026-12-01 (recbole-ilora 0.2): the hash now covers
-the content of the dataset's atomic files, and for LLM runs the number of training processes and the identity of
-the encoder run. Each result gets its new hash, file name, ``config`` and a ``threads`` entry.
+the content of the dataset's atomic files, and for LLM runs the global batch of a step (processes x
+train_batch_size x gradient_accumulation_steps, which itself became a runtime key) and the identity of the encoder
+run. Each result gets its new hash, file name, ``config`` and a ``threads`` entry.
 
     python run_scripts/migrate_identity.py docs/leaderboard/results docs/learning_curve [--dry_run]
 
 A result is migrated only when today's Config, rebuilt from the command it records (as the leaderboard plans it),
 has exactly the experiment keys the result stored: the new identity then adds only what the run used, the files
-present here (the embedded ml-100k, or the dataset/ folder the run read). An encoder's result records its LLM run's
-command and is rebuilt through that run's encoder config. Anything else is reported and left as it is.
+present here (the embedded ml-100k, or the dataset/ folder the run read). Keys resolved per machine (dtype: auto)
+are given the value the result recorded. An encoder's result records its LLM run's command and is rebuilt through
+that run's encoder config. Anything else is reported and left as it is.
 """
 
 import argparse
@@ -16,12 +18,12 @@ import os
 import sys
 from pathlib import Path
 
-from recbole_ilora.config import Config
-from recbole_ilora.experiment import result_path
+from recbole_ilora.config import MACHINE_DEPENDENT_KEYS, Config
+from recbole_ilora.experiment import is_experiment_key, result_path
 from recbole_ilora.files import write_json_atomic
 from recbole_ilora.model.parts.sasrec_encoder import ENCODER_RESULTS_FOLDER, encoder_run_config
 
-IDENTITY_KEYS = ("data_fingerprint", "train_processes", "prerequisites")
+IDENTITY_KEYS = ("data_fingerprint", "global_train_batch", "prerequisites")
 PLANNED = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
 
 
@@ -30,6 +32,7 @@ def replanned(result, root, encoder):
     through the LLM run whose command it records)."""
     arguments = dict(arg[2:].split("=", 1) for arg in result["command"][1:] if arg.startswith("--") and "=" in arg)
     overrides = [arg for arg in result["command"][1:] if not arg.startswith(PLANNED)]
+    overrides += [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS if key in result["config"]]
     planned = [f"--seed={result['seed']}", f"--protocol={result['protocol']}", f"--results_dir={root}", *overrides]
     if not encoder:
         return Config(result["model"], result["dataset"], cmd_args=planned)
@@ -48,8 +51,9 @@ def migrate(path, root, dry_run):
     if result["config_hash"] == config.experiment_hash and result["config"] == config.experiment:
         return "already migrated"
     kept = {key: value for key, value in config.experiment.items() if key not in IDENTITY_KEYS}
-    if kept != result["config"]:
-        differing = sorted(k for k in set(kept) | set(result["config"]) if kept.get(k) != result["config"].get(k))
+    stored = {key: value for key, value in result["config"].items() if is_experiment_key(key, value)}
+    if kept != stored:
+        differing = sorted(k for k in set(kept) | set(stored) if kept.get(k) != stored.get(k))
         return f"left as it is: today's config differs in {', '.join(differing)}"
     new_path, old_hash = result_path(config), result["config_hash"]
     result.update(config_hash=config.experiment_hash, config=config.experiment, result_file=str(new_path))

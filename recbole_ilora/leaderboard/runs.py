@@ -62,13 +62,16 @@ def _environment_kept():
         os.environ.update(saved)
 
 
-def plan(models, datasets, seeds, protocol, results_dir, config_files=None, overrides=()):
+def plan(models, datasets, seeds, protocol, results_dir, config_files=None, overrides=(), processes=1):
     """Jobs for every combination, datasets outermost, then seeds, then models in the given order (a killed
-    leaderboard has finished whole seeds rather than one model's seeds)."""
+    leaderboard has finished whole seeds rather than one model's seeds). ``processes``: planned as ``torchrun
+    --nproc_per_node=processes`` starts them (an LLM run's process count is part of its identity)."""
     from recbole_ilora.config import Config  # imports torch and RecBole: only when planning
 
     jobs = []
     with _environment_kept():
+        if processes > 1:
+            os.environ["WORLD_SIZE"] = str(processes)
         for dataset in datasets:
             for seed in seeds:
                 for model in models:

@@ -8,15 +8,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from recbole_ilora.config import Config
+from recbole_ilora.config import MACHINE_DEPENDENT_KEYS, Config
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.model.parts.sasrec_encoder import ENCODER_RESULTS_FOLDER, encoder_run_config
 
 RESULT_ROOTS = [REPO_ROOT / "docs" / "leaderboard" / "results", REPO_ROOT / "docs" / "learning_curve"]
 PLANNED_BY_THE_LEADERBOARD = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
-# Defaults resolved per machine (dtype: auto is bfloat16 where bf16 is native, else float32): pinned to what each
-# result recorded, since on another kind of machine the same command is another experiment.
-MACHINE_DEPENDENT_KEYS = ("dtype",)
 
 
 def committed(root, datasets=("ml-100k",)):
@@ -29,6 +26,8 @@ def replanned(root, result, data_root=None):
     ``data_root`` when given)."""
     overrides = [arg for arg in result["command"][1:] if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)]
     overrides += [f"--data_path={data_root}"] if data_root else []
+    # defaults resolved per machine: pinned to what each result recorded (on another kind of machine the same
+    # command is another experiment)
     overrides += [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS if key in result["config"]]
     [job] = runs.plan([result["model"]], [result["dataset"]], [result["seed"]], result["protocol"], root,
                       overrides=overrides)

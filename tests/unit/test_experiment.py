@@ -66,16 +66,18 @@ def test_the_datasets_content_is_part_of_the_identity(tiny_data_root):
     assert set(after.experiment["data_fingerprint"]) == {"tiny.inter", "tiny.item"}
 
 
-def test_an_llm_runs_identity_holds_its_encoders_and_its_process_count(monkeypatch):
+def test_an_llm_runs_identity_holds_its_encoders_and_its_global_batch(monkeypatch):
     llm = Config("iLoRA", "ml-100k")
     encoder = Config("SASRec", "ml-100k", config_dict=encoder_run_config(llm))
     assert llm.experiment["prerequisites"] == {"sasrec_checkpoint": encoder.experiment_hash}
-    assert llm.experiment["train_processes"] == 1
+    assert llm.experiment["global_train_batch"] == 8  # 4 prompts x 2 micro-batches x 1 process
     longer = Config("iLoRA", "ml-100k", cmd_args=["--encoder_config={'epochs': 20}"])
     assert longer.experiment["prerequisites"] != llm.experiment["prerequisites"]
     monkeypatch.setenv("WORLD_SIZE", "2")  # under torchrun the global batch doubles: another experiment
     two = Config("iLoRA", "ml-100k")
-    assert two.experiment["train_processes"] == 2 and two.experiment_hash != llm.experiment_hash
+    assert two.experiment["global_train_batch"] == 16 and two.experiment_hash != llm.experiment_hash
+    shared = Config("iLoRA", "ml-100k", cmd_args=["--gradient_accumulation_steps=1"])  # 2 processes x 1 micro-batch
+    assert shared.experiment_hash == llm.experiment_hash  # the same step as 1 process accumulating 2
     assert Config("SASRec", "ml-100k").experiment_hash == Config("SASRec", "ml-100k").experiment_hash  # no processes
 
 
