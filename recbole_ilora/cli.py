@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import sys
 
 # Two OpenMP threads that spin while waiting collapse when another process holds a core (measured 1.7-2.8x slower
 # than one thread; run_scripts/bench_threads.py). Passive waiting keeps two threads fast on an idle box and no
@@ -37,12 +38,18 @@ def main(argv=None):
         overrides.append(f"--protocol={args.protocol}")
     config_files = args.config_files.split() if args.config_files else None
 
-    from recbole_ilora.quick_start import run  # after argument parsing: --help stays fast
-
-    from recbole_ilora import distributed
+    from recbole_ilora import distributed, launch  # after argument parsing: --help stays fast
+    from recbole_ilora.config import Config
+    from recbole_ilora.quick_start import run
+    from recbole_ilora.run_log import early_records
 
     try:
         with exit_on_user_error(parser.prog, args.debug):
+            with early_records():  # the run itself reports the config's warnings, in its log
+                config = Config(args.model, args.dataset, config_files, cmd_args=overrides)
+            processes = launch.processes_for(config)
+            if processes > 1:
+                raise SystemExit(launch.launch(sys.argv[1:] if argv is None else list(argv), processes, config))
             result = run(model=args.model, dataset=args.dataset, config_file_list=config_files, cmd_args=overrides)
         main_process = distributed.is_main()
     finally:

@@ -25,6 +25,10 @@ Shims used where the LLM models call transformers:
   ``cache_argument`` names the KV cache for the installed version, so that the scoring and softmax-loss passes keep
   working on 5.40 without a warning per batch, and on earlier 5.x as before.
 
+- torch 2.13 deprecates ``DistributedDataParallel(broadcast_buffers=...)`` for ``forward_sync_buffers`` and warns on
+  every DDP run (torch's deprecation notice in ``torch/nn/parallel/distributed.py``): ``DDP_NO_BUFFER_SYNC`` is the
+  installed version's way to keep each rank's (identical, frozen) buffers unsynced.
+
 RecBole's checkpoints pickle its ``Config``, which torch >= 2.6 refuses to load (RecBole issues #2212, #2215): this
 package writes and reads its own plain-data checkpoints instead (``recbole_ilora.checkpoint``), so no shim loads
 pickles.
@@ -47,7 +51,11 @@ for _alias, _numpy1_type in {"float_": np.float64, "complex_": np.complex128, "u
 
 torch.autograd.set_detect_anomaly(False)
 
-_TRANSFORMERS = tuple(int(part) for part in re.findall(r"\d+", metadata.version("transformers"))[:2])
+def _version(package):
+    return tuple(int(part) for part in re.findall(r"\d+", metadata.version(package))[:2])
+
+
+_TRANSFORMERS = _version("transformers")
 CACHE_NAME = "cache" if _TRANSFORMERS >= (5, 24) else "past_key_values"
 
 
@@ -110,3 +118,6 @@ class PandasCopyOnWriteSequentialDataset(PandasCopyOnWriteDataset):
                 setattr(self, f"{field}_list_field", field + list_suffix)
         self.set_field_property(self.item_list_length_field, FeatureType.TOKEN, FeatureSource.INTERACTION, 1)
         self.inter_feat[self.item_list_length_field] = self.inter_feat[self.item_id_list_field].map(len)
+
+
+DDP_NO_BUFFER_SYNC = {"forward_sync_buffers": False} if _version("torch") >= (2, 13) else {"broadcast_buffers": False}

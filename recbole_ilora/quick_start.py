@@ -62,6 +62,7 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
             runner.check_dataset(dataset)
         with clock.stage("prerequisites"):  # under torchrun: rank 0 trains them, the other ranks then find them
             prerequisites = runner.ensure_prerequisites(run)
+        configure_cpu_threads(config["cpu_threads"])  # a prerequisite run may have set its own
 
         init_seed(config["seed"], config["reproducibility"])
         for key, (path, how) in prerequisites.items():

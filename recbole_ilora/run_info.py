@@ -1,6 +1,7 @@
 """Where and how a run executed, for its JSON result: package versions, the machine, peak memory, parameter counts,
 the command line and the wall time of each stage. Timings mean little without the machine they were taken on."""
 
+import json
 import os
 import platform
 import resource
@@ -67,8 +68,15 @@ def parameter_counts(model):
     }
 
 
+# The command the user typed, handed by ``launch`` to the processes torchrun starts (their own command lines hold
+# what the launch added): what their JSON results record and what an interrupt's resume hint repeats.
+COMMAND_VARIABLE = "RECBOLE_ILORA_COMMAND"
+
+
 def command_line():
-    return [Path(sys.argv[0]).name] + sys.argv[1:]
+    """The command line of this run as the user typed it."""
+    given = os.environ.get(COMMAND_VARIABLE)
+    return json.loads(given) if given else [Path(sys.argv[0]).name] + sys.argv[1:]
 
 
 class StageClock:

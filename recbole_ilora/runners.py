@@ -121,6 +121,8 @@ class LLMRunner(Runner):
 
     def ensure_prerequisites(self, run):
         required = self.model_class.required_runs(self.config)
+        if distributed.active():  # rank 0 runs them while the others wait: with every CPU's threads
+            required = {key: (model, {**keys, "cpu_threads": None}) for key, (model, keys) in required.items()}
         return distributed.main_first(lambda: ensure_required_runs(self.config, required, run))
 
     def build_model(self, dataset):

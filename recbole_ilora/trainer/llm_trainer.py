@@ -27,6 +27,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm import tqdm
 
 from recbole_ilora import distributed
+from recbole_ilora.compat import DDP_NO_BUFFER_SYNC
 from recbole_ilora.errors import CheckpointError, ConfigurationError
 from recbole_ilora.model.adapter_files import save_adapter
 from recbole_ilora.model.llm_recommender import LLMRecommender, TrainingStep
@@ -122,8 +123,8 @@ class LLMTrainer(RunRecordingMixin, Trainer):
         trainable = [param for param in self.model.parameters() if param.requires_grad]
         distributed.broadcast_tensors(trainable)
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(ModelLoss(self.model), device_ids=device_ids, broadcast_buffers=False,
-                                       find_unused_parameters=True, init_sync=False)
+        return DistributedDataParallel(ModelLoss(self.model), device_ids=device_ids, find_unused_parameters=True,
+                                       init_sync=False, **DDP_NO_BUFFER_SYNC)
 
     def _build_optimizer(self, **kwargs):
         params = [{"params": group, "lr": self.config[f"{name}_learning_rate"] or self.config["learning_rate"],
