@@ -15,12 +15,28 @@ candidates.
 
     python run_scripts/bench_speed.py --threads 1                  # ~5 minutes on this 2-core VM
     python run_scripts/bench_speed.py --threads 2 --profile
+
+``--compare REF`` instead measures two versions of the package side by side (REF: a git ref, checked out into a
+worktree, or a folder holding an older checkout): each measurement is one ``run_scripts/bench_probe.py`` process of
+one version, the versions alternating, on the same training batches and test users; it prints the ratios of
+training time per prompt and scoring time per user at each thread count (medians of ``--repeats``), whether the
+numbers agree (every candidate's score, the top-1 of each user, the losses of ``--numbers_steps`` steps, a rerun of
+the new version bit-identical to itself), the peak memory, and the new version's FLOP/s against the matmul peak
+measured at its step's own shapes.
+
+    python run_scripts/bench_speed.py --compare c5a8f20 --compare_threads 1,2 --repeats 3
+    python run_scripts/bench_speed.py --compare c5a8f20 --ref_dtype float32     # the code alone, at one dtype
 """
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 
@@ -169,6 +185,103 @@ def profile_split(step):
             [[event.key, f"{event.self_cpu_time_total / total:.1%}", event.count] for event in top])
 
 
+# --- two versions side by side ---------------------------------------------------------------------------------
+
+PROBE = Path(__file__).resolve().parent / "bench_probe.py"
+NEW_CODE = Path(__file__).resolve().parents[1]
+
+
+def checkout(ref):
+    """A folder holding version ``ref``: the folder itself, or a git worktree of the ref (made once)."""
+    if Path(ref).is_dir():
+        return Path(ref).resolve()
+    folder = Path(tempfile.gettempdir()) / f"recbole-ilora-{ref}"
+    if not folder.is_dir():
+        subprocess.run(["git", "-C", str(NEW_CODE), "worktree", "add", "--detach", str(folder), ref], check=True,
+                       capture_output=True)
+    return folder
+
+
+def encoder_checkpoint(folder):
+    """A SASRec of ml-100k (seed 2020, one epoch) that every version can load, trained once by this version."""
+    from recbole_ilora.quick_start import run
+
+    marker = folder / "encoder.txt"
+    if not marker.is_file():
+        result = run("SASRec", "ml-100k", config_dict={"epochs": 1, "show_progress": False, "state": "WARNING",
+                                                       "results_dir": str(folder), "checkpoint_dir": str(folder)})
+        marker.write_text(result["checkpoint"])
+    return marker.read_text()
+
+
+def probe(code, encoder, out, threads, dtype, steps, users, flops=False):
+    """Run one measurement of the package in ``code``; its JSON result."""
+    command = [sys.executable, str(PROBE), f"--encoder={encoder}", f"--out={out}", f"--threads={threads}",
+               f"--steps={steps}", f"--users={users}"] + ([f"--dtype={dtype}"] if dtype else []) + \
+        (["--flops"] if flops else [])
+    environment = {**os.environ, "PYTHONPATH": str(code), "PYTHONUNBUFFERED": "1"}
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True, cwd=code)
+    if completed.returncode:
+        raise RuntimeError(f"probe of {code} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(Path(out).read_text())
+
+
+def per_prompt(result):
+    return statistics.median(result["step_seconds"]) / 8  # two micro-batches of 4 prompts per step
+
+
+def compare(args):
+    old_code, work = checkout(args.compare), Path(tempfile.mkdtemp(prefix="bench-compare-"))
+    encoder = encoder_checkpoint(Path(tempfile.gettempdir()) / "bench-compare-encoder")
+    versions = {"old": (old_code, args.ref_dtype), "new": (NEW_CODE, args.new_dtype)}
+    rows, count = [], 0
+
+    def measure(name, threads, steps, users, flops=False):
+        nonlocal count
+        count += 1
+        code, dtype = versions[name]
+        return probe(code, encoder, work / f"{count}.json", threads, dtype, steps, users, flops)
+
+    for threads in [int(t) for t in args.compare_threads.split(",")]:
+        timings = {"old": [], "new": []}
+        for _ in range(args.repeats):
+            for name in ("old", "new"):
+                timings[name].append(measure(name, threads, args.timing_steps, args.timing_users))
+        train = {name: statistics.median(per_prompt(r) for r in runs) for name, runs in timings.items()}
+        score = {name: statistics.median(r["score_seconds"] / r["users"] for r in runs) for name, runs in
+                 timings.items()}
+        dtypes = {name: runs[0]["dtype"] for name, runs in timings.items()}
+        rows.append([f"training, {threads} thread(s)", f"{train['old']:.3f} s/prompt ({dtypes['old']})",
+                     f"{train['new']:.3f} s/prompt ({dtypes['new']})", f"{train['old'] / train['new']:.2f}x"])
+        rows.append([f"scoring, {threads} thread(s)", f"{score['old']:.3f} s/user", f"{score['new']:.3f} s/user",
+                     f"{score['old'] / score['new']:.2f}x"])
+    print(f"old: {old_code}; new: {NEW_CODE}; medians of {args.repeats} alternating probes of {args.timing_steps} "
+          f"steps (8 prompts each) and {args.timing_users} users")
+    print(tabulate(rows, headers=["measure", "old", "new", "speed-up"], tablefmt="github"))
+    if not args.numbers_steps:
+        return
+    old = measure("old", 1, args.numbers_steps, args.numbers_users)
+    new = measure("new", 1, args.numbers_steps, args.numbers_users, flops=True)
+    again = measure("new", 1, args.numbers_steps, args.numbers_users)
+    old_scores, new_scores = torch.tensor(old["scores"]), torch.tensor(new["scores"])
+    top_old = old_scores.view(-1, CANDIDATES).argmax(1)
+    top_new = new_scores.view(-1, CANDIDATES).argmax(1)
+    loss_change = max(abs(a - b) / abs(a) for a, b in zip(old["losses"], new["losses"]))
+    flops = new["step_flops"] / (statistics.median(new["step_seconds"]) / 2)
+    print(tabulate([
+        ["largest |score difference| (nats)", f"{(old_scores - new_scores).abs().max().item():.4f}", "<= 0.05"],
+        ["same top-1 candidate", f"{(top_old == top_new).float().mean().item():.1%} of {len(top_new)} users", ">= 98%"],
+        [f"largest relative loss difference, {len(new['losses'])} micro-batches", f"{loss_change:.2%}", "<= 1%"],
+        ["new rerun bit-identical (scores and losses)",
+         str(new["scores"] == again["scores"] and new["losses"] == again["losses"]), "True"],
+        ["peak memory (RSS)", f"{old['peak_rss_mb']:.0f} -> {new['peak_rss_mb']:.0f} MiB", "<= +10%"],
+        ["new step FLOP/s, 1 thread", f"{flops / 1e9:.1f} GFLOP/s = {flops / new['peak_flops_at_step_shapes']:.0%} "
+                                      f"of the matmul peak at the step's shapes "
+                                      f"({new['peak_flops_at_step_shapes'] / 1e9:.1f} GFLOP/s)", ">= 35%"],
+    ], headers=[f"numbers ({args.numbers_steps} steps, {args.numbers_users} users, 1 thread)", "measured", "goal"],
+        tablefmt="github"))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--llm_path", default=None, help="backbone (default: SmolLM2-135M-Instruct)")
@@ -181,7 +294,18 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--profile", action="store_true", help="also split the default step's time by operator")
+    parser.add_argument("--compare", default=None, help="git ref or folder of another version: compare the two")
+    parser.add_argument("--compare_threads", default="1,2", help="--compare: thread counts (default: %(default)s)")
+    parser.add_argument("--ref_dtype", default=None, help="--compare: the old version's dtype (default: its own)")
+    parser.add_argument("--new_dtype", default=None, help="--compare: this version's dtype (default: its own)")
+    parser.add_argument("--timing_steps", type=int, default=2, help="--compare: optimizer steps per timing probe")
+    parser.add_argument("--timing_users", type=int, default=8, help="--compare: users per timing probe")
+    parser.add_argument("--numbers_steps", type=int, default=32,
+                        help="--compare: steps (of 8 prompts: 32 micro-batches) of the numbers check; 0: none")
+    parser.add_argument("--numbers_users", type=int, default=200, help="--compare: users of the numbers check")
     args = parser.parse_args()
+    if args.compare:
+        return compare(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
