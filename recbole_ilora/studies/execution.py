@@ -1,0 +1,140 @@
+"""How much a run's numbers move with the way it executes: the same experiment (iLoRA's main job on ml-100k, seed
+2020) at one intra-op thread, at two, and as two data-parallel processes of one thread each (torchrun, the same
+global batch: ``gradient_accumulation_steps`` halved). Threads and processes are runtime settings, left out of the
+config hash; this study measures what that costs in reproducibility, and what each way costs in time.
+
+    python run_scripts/execution_sensitivity.py                 # the three runs (resumable), then the table
+    python run_scripts/execution_sensitivity.py --report_only
+
+Each way writes to its own results folder under ``--out`` (the three share a hash); the first to run trains the
+SASRec encoder and the others use its checkpoint, so all three rank with the same encoder and candidates.
+Writes ``OUT/execution.md``: test Hit@1 and NDCG@5 with 95% intervals, the share of users whose target rank differs
+from the one-thread run, the Wilcoxon test paired over users against it, and the wall time of each stage.
+"""
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from recbole_ilora.files import write_text_atomic
+from recbole_ilora.leaderboard import runs
+from recbole_ilora.leaderboard.stats import mean_interval, per_user_values, significance
+
+DATASET, SEED, PROTOCOL = "ml-100k", 2020, "candidates20"
+METRICS = ("hit@1", "ndcg@5")
+# name -> (folder, processes, extra --key=value)
+WAYS = {
+    "1 thread": ("threads1", 1, ["--cpu_threads=1"]),
+    "2 threads": ("threads2", 1, ["--cpu_threads=2"]),
+    "2 processes x 1 thread": ("processes2", 2, ["--cpu_threads=1", "--gradient_accumulation_steps=1"]),
+}
+REFERENCE = "1 thread"
+
+
+def torchrun_runner(processes):
+    """A ``runs.execute`` runner that starts the job under ``torchrun`` with ``processes`` processes."""
+    def run(job, log_file):
+        python, *arguments = job.command()
+        command = [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *arguments]
+        with open(log_file, "w") as log:
+            log.write(f"$ {shlex.join(command)}\n\n")
+            log.flush()
+            return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  check=False).returncode
+    return run
+
+
+def encoder_checkpoint(out):
+    """The SASRec checkpoint that the first of the ways to run trained as its encoder stage, once it exists."""
+    found = sorted(path for folder, _, _ in WAYS.values()
+                   for path in (Path(out) / folder / "encoders" / DATASET / PROTOCOL).glob("SASRec-*.json"))
+    return json.loads(found[0].read_text())["checkpoint"] if found else None
+
+
+def plan(way, out, extra, encoder):
+    folder, processes, keys = WAYS[way]
+    given = [f"--sasrec_checkpoint={encoder}"] if encoder else []
+    [job] = runs.plan(["iLoRA"], [DATASET], [SEED], PROTOCOL, str(Path(out) / folder),
+                      overrides=[*keys, *given, *extra], processes=processes)
+    return job
+
+
+def finished(out):
+    """``{way: result}`` of the finished runs."""
+    results = {}
+    for way, (folder, _, _) in WAYS.items():
+        found = sorted((Path(out) / folder / DATASET / PROTOCOL).glob("iLoRA-*.json"), key=lambda p: p.stat().st_mtime)
+        if found:
+            results[way] = json.loads(found[-1].read_text())
+    return results
+
+
+def _interval(values):
+    mean, low, high = mean_interval(values)
+    return f"{mean:.4f} [{low:.3f}, {high:.3f}]"
+
+
+def table(results):
+    reference = results.get(REFERENCE)
+    rows = []
+    for way, result in results.items():
+        per_user = {metric: per_user_values(result, metric) for metric in METRICS}
+        users = result["per_user_test"]["user"]
+        row = [way, result["threads"], result["world_size"], len(users)]
+        row += [_interval([per_user[metric][user] for user in users]) for metric in METRICS]
+        if reference is not None and way != REFERENCE:
+            mine = dict(zip(users, result["per_user_test"]["rank"]))
+            theirs = dict(zip(reference["per_user_test"]["user"], reference["per_user_test"]["rank"]))
+            row.append(f"{sum(mine[user] != theirs[user] for user in users) / len(users):.1%}")
+            test = significance([result], [reference], "hit@1", way, REFERENCE)
+            row.append(f"{test.difference:+.4f}, p = {test.p_value:.2g}" if test.p_value is not None else "-")
+        else:
+            row += ["-", "-"]
+        times = result["time_s"]
+        row += [f"{times['train'] / 60:.1f}", f"{times['test'] / 60:.1f}", f"{times['total'] / 60:.1f}"]
+        rows.append(row)
+    headers = ["way", "threads", "processes", "test users", "Hit@1 [95%]", "NDCG@5 [95%]",
+               f"users whose rank differs from {REFERENCE}", f"Hit@1 vs {REFERENCE} (Wilcoxon over users)",
+               "train min", "test min", "total min"]
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
+    parser.add_argument("--out", default="docs/execution", help="results folder (default: %(default)s)")
+    parser.add_argument("--report_only", action="store_true", help="run nothing, render what exists")
+    parser.add_argument("--ways", default=",".join(WAYS), help="comma-separated ways to run (default: all: %(default)s)")
+    args, extra = parser.parse_known_args(argv)
+    ways = [way.strip() for way in args.ways.split(",") if way.strip()]
+    unknown = [way for way in ways if way not in WAYS]
+    if unknown:
+        parser.error(f"unknown way(s) {unknown}; known: {', '.join(WAYS)}")
+    failed = []
+    if not args.report_only:
+        for way in ways:
+            processes = WAYS[way][1]
+            job = plan(way, args.out, extra, encoder_checkpoint(args.out))
+            if job.error:
+                print(f"cannot plan {way}: {job.error}", file=sys.stderr)
+                failed.append(way)
+                continue
+            runner = torchrun_runner(processes) if processes > 1 else runs.subprocess_runner
+            outcome = runs.execute([job], Path(args.out) / "logs" / WAYS[way][0], runner=runner)
+            failed += [way for _ in outcome.failed]
+    results = finished(args.out)
+    if not results:
+        print("No finished runs to report.", file=sys.stderr)
+        return 1
+    text = ["# iLoRA's main job under three ways of executing it (ml-100k, candidates20, seed 2020)", "",
+            "One command's experiment, run at one intra-op thread, at two, and as two data-parallel processes "
+            "(torchrun, gloo) of one thread with the same global batch; the same encoder and candidates.", "",
+            table(results), ""]
+    write_text_atomic("\n".join(text), Path(args.out) / "execution.md")
+    print("\n".join(text))
+    return 1 if failed else 0
