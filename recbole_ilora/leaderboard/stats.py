@@ -170,6 +170,19 @@ def significance(reference_results, other_results, metric, reference="iLoRA", ot
     return _t_test(metric, reference, other, np.array(mine), np.array(theirs), fallback)
 
 
+def seed_test(reference_results, other_results, metric, reference="iLoRA", other="other"):
+    """A paired t-test over the seeds both models ran, of each seed's test ``metric`` (the test across seeds, beside
+    the per-user Wilcoxon); not testable below two seeds."""
+    reference_by_seed, other_by_seed = _by_seed(reference_results), _by_seed(other_results)
+    seeds = sorted(set(reference_by_seed) & set(other_by_seed))
+    mine = [reference_by_seed[s]["test"].get(metric) for s in seeds]
+    theirs = [other_by_seed[s]["test"].get(metric) for s in seeds]
+    if len(seeds) < 2 or any(value is None for value in mine + theirs):
+        return Significance(metric, reference, other, None, len(seeds), len(seeds), None, None, None,
+                            "needs two seeds with the metric")
+    return _t_test(metric, reference, other, np.array(mine), np.array(theirs), "the test across seeds")
+
+
 def _wilcoxon(metric, reference, other, mine, theirs, seeds):
     difference = float(np.mean(mine - theirs))
     if np.all(mine == theirs):

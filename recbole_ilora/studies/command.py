@@ -1,0 +1,168 @@
+"""``study NAME``: run one of the paper's analyses as ordinary runs, then write its page.
+
+    study experts                                   # ml-100k, seed 2020, the study's CPU budget (resumable)
+    study experts --dry_run                         # the runs, which are finished, and the expected time
+    study experts --datasets ml-100k,lastfm --seeds 2020,2021,2022
+    study experts --config_files=properties/budget/gpu_full.yaml     # the paper's budget
+    study experts --report_only                     # the page from the results present
+
+Every arm x dataset x seed is one ``run_recbole`` subprocess (``--results_dir``, default ``docs/studies/results``,
+shared by all studies: an arm that another study or an earlier session ran is found by its config hash and
+skipped). The baselines are the leaderboard's own runs (``--baselines_dir``), run there if missing. Any other
+``--key=value`` goes to every run and into its hash. Writes ``OUT/NAME/NAME.md`` (tables with 95% intervals,
+Wilcoxon tests, n), ``NAME.csv``, ``NAME.png``, ``summary.json`` and the index ``OUT/README.md``.
+"""
+
+import argparse
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from recbole_ilora.errors import add_debug_flag, exit_on_user_error
+from recbole_ilora.files import write_json_atomic, write_text_atomic
+from recbole_ilora.leaderboard import runs
+from recbole_ilora.studies import arms
+from recbole_ilora.studies.index import write_index
+from recbole_ilora.studies.plan import describe_plan, plan_study
+from recbole_ilora.studies.spec import available_studies, load_spec
+
+
+def _list(text):
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _folder_name(text):
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="study", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    parser.add_argument("name", help=f"the study: {', '.join(available_studies())}")
+    parser.add_argument("--datasets", default="ml-100k", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--seeds", default="2020", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--config_files", default=None, help="space-separated YAML files given to every run")
+    parser.add_argument("--results_dir", default="docs/studies/results", help="the runs' JSON results")
+    parser.add_argument("--baselines_dir", default="docs/leaderboard/results", help="the baselines' JSON results")
+    parser.add_argument("--out", default="docs/studies", help="where the study's page goes (default: %(default)s)")
+    parser.add_argument("--dry_run", action="store_true", help="list the runs and their expected time, run nothing")
+    parser.add_argument("--report_only", action="store_true", help="run nothing, write the page from what exists")
+    add_debug_flag(parser)
+    args, extra = parser.parse_known_args(argv)
+    bad = [arg for arg in extra if not re.fullmatch(r"--[A-Za-z_][A-Za-z0-9_]*=.*", arg)]
+    if bad:
+        parser.error(f"unrecognised argument(s) {bad}: options are listed by --help, config keys go as --key=value")
+    try:
+        args.seeds = [int(seed) for seed in _list(args.seeds)]
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    args.datasets = _list(args.datasets)
+    return parser, args, extra
+
+
+def run_study(spec, args, extra):
+    files = [f"--config_files={args.config_files}"] if args.config_files else []
+    planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, [*files, *extra])
+    runs.refuse_if_no_job_can_start([entry.job for entry in planned])
+    folders = [args.results_dir, args.baselines_dir]
+    if args.dry_run:
+        print("\n".join(describe_plan(planned, folders)))
+        return 0, planned
+    failed = [entry for entry in planned if entry.job.error]
+    for entry in failed:
+        print(f"cannot plan {entry.arm}, {entry.job.name}: {runs.short(entry.job.error)}", file=sys.stderr)
+    if not args.report_only:
+        for entry in planned:
+            if entry.job.error:
+                continue
+            logs = Path(args.results_dir) / "logs" / spec.name / _folder_name(entry.arm)
+            outcome = runs.execute([entry.job], logs)
+            failed += [entry for _ in outcome.failed]
+    return (1 if failed else 0), planned
+
+
+def page(spec, args, extra, analyses, missing):
+    files = [f"--config_files={args.config_files}"] if args.config_files else []
+    command = shlex.join(["study", spec.name, f"--datasets={','.join(args.datasets)}",
+                          f"--seeds={','.join(map(str, args.seeds))}", *files, *extra])
+    lines = [f"# {spec.title}", "", f"**The paper's claim**: {spec.claim}" + (f" ({spec.source})" if spec.source else ""),
+             "", f"Command: `{command}` (spec: `{spec_location(spec)}`).", "", "Arms:", ""]
+    for name, arm in spec.arms.items():
+        keys = {**spec.keys, **arm.keys}
+        lines.append(f"- {arm.label}: `{arm.model}`, protocol `{arm.protocol}`"
+                     + (f", `{' '.join(f'--{k}={v}' for k, v in keys.items())}`" if keys else ""))
+    if spec.llm_keys:
+        lines += ["", f"LLM models' budget: `{' '.join(f'--{k}={v}' for k, v in spec.llm_keys.items())}`."]
+    for analysis in analyses:
+        lines += ["", f"## {analysis.dataset}", ""]
+        if analysis.backbone_budget:
+            lines += [f"Runs: {analysis.backbone_budget}.", ""]
+        lines += [arms.markdown_table(spec, analysis), "", "Claims:", ""]
+        lines += [f"- {v.text()}" for v in analysis.verdicts] or ["- none stated"]
+    if missing:
+        lines += ["", "Not finished (left out of the tables): " + "; ".join(missing) + "."]
+    if spec.notes:
+        lines += ["", "## Notes", "", spec.notes.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def spec_location(spec):
+    path = Path(spec.path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def summary(spec, analyses):
+    verdicts = [v for analysis in analyses for v in analysis.verdicts]
+    measured = "; ".join(f"{a.dataset}: " + ", ".join(f"{v.claim.better} vs {v.claim.worse} {v.difference:+.3f} "
+                                                          f"(p = {v.p_value:.2g})" for v in a.verdicts
+                                                          if v.p_value is not None) for a in analyses)
+    budget = next((a.backbone_budget for a in analyses if a.backbone_budget), "")
+    return {"name": spec.name, "title": spec.title, "claim": spec.claim, "measured": measured,
+            "verdict": arms.overall(verdicts), "runs": budget}
+
+
+def report(spec, args, extra, planned):
+    by_arm, missing = {}, []
+    for entry in planned:
+        result = arms.read_result(entry.job)
+        if result is None:
+            missing.append(f"{entry.arm}: {entry.job.name} ({entry.job.protocol})")
+        else:
+            key = (entry.job.model, entry.job.protocol) if entry.arm == "baseline" else entry.arm
+            by_arm.setdefault(entry.job.dataset, {}).setdefault(key, []).append(result)
+    analyses = []
+    for dataset in args.datasets:
+        found = by_arm.get(dataset, {})
+        arm_results = {name: found.get(name, []) for name in spec.arms}
+        baselines = {key: value for key, value in found.items() if isinstance(key, tuple)}
+        analyses.append(arms.analyse(spec, dataset, arm_results, baselines))
+    if not any(analysis.rows for analysis in analyses):
+        print(f"study {spec.name}: no finished runs to report yet.", file=sys.stderr)
+        return False
+    folder = Path(args.out) / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    text = page(spec, args, extra, analyses, missing)
+    write_text_atomic(text, folder / f"{spec.name}.md")
+    write_text_atomic(arms.csv_text(spec, analyses), folder / f"{spec.name}.csv")
+    arms.figure(spec, [a for a in analyses if a.rows], folder / f"{spec.name}.png")
+    write_json_atomic(summary(spec, analyses), folder / "summary.json")
+    write_index(args.out)
+    print(text)
+    return True
+
+
+def main(argv=None):
+    parser, args, extra = parse_args(sys.argv[1:] if argv is None else argv)
+    with exit_on_user_error(parser.prog, args.debug):
+        spec = load_spec(args.name)
+        status, planned = run_study(spec, args, extra)
+        if args.dry_run:
+            return status
+        if not report(spec, args, extra, planned):
+            return 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

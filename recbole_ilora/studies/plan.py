@@ -1,0 +1,119 @@
+"""A study's runs: every arm x dataset x seed planned as the leaderboard plans its runs (``leaderboard.runs.plan``:
+the Config ``run_recbole`` would build, hence the result's path and hash), plus the leaderboard runs of the
+baselines, and what each unfinished run is expected to cost.
+
+An LLM arm gets the study's ``keys`` and ``llm_keys`` (its CPU budget), a RecBole model's arm the ``keys`` only
+(``llm_keys`` are not RecBole's). Baselines are ordinary leaderboard runs (no study keys), reused by hash from the
+leaderboard's results folder, and compared on the arms' test users through their per-user ranks.
+"""
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from recbole_ilora.leaderboard import runs
+from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.registry import get_model
+from recbole_ilora.run_info import machine_description
+
+# Fallback costs when no finished run of the model on the dataset says better: iLoRA's main job on this 2-core box
+# (float32, two processes; docs/execution), and a classic model's early-stopped run on ml-100k (one thread).
+FALLBACK_SECONDS_PER_PROMPT = 2.8
+FALLBACK_SECONDS_PER_USER = 1.3
+FALLBACK_CLASSIC_SECONDS = 2600.0
+
+
+@dataclass
+class StudyRun:
+    arm: str  # the arm's name, or "baseline"
+    job: runs.Job
+
+
+def is_llm(model):
+    return issubclass(get_model(model), LLMRecommender)
+
+
+def _arguments(keys):
+    return [f"--{key}={value}" for key, value in keys.items()]
+
+
+def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=()):
+    """``[StudyRun]``: datasets outermost, then seeds, then the arms in the spec's order, then the baselines."""
+    planned = []
+    for dataset in datasets:
+        for seed in seeds:
+            for arm in spec.arms.values():
+                keys = {**spec.keys, **(spec.llm_keys if is_llm(arm.model) else {}), **arm.keys}
+                [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir,
+                                  overrides=[*_arguments(keys), *extra])
+                planned.append(StudyRun(arm.name, _found_in(job, results_dir, baselines_dir)))
+            protocols = sorted({arm.protocol for arm in spec.arms.values()})
+            for model in spec.baselines:
+                for protocol in protocols:
+                    [job] = runs.plan([model], [dataset], [seed], protocol, baselines_dir, overrides=list(extra))
+                    planned.append(StudyRun("baseline", job))
+    return planned
+
+
+def _found_in(job, results_dir, baselines_dir):
+    """``job``, pointed at the leaderboard's result of the same experiment when that one exists (an arm at the
+    leaderboard's settings, such as iLoRA's default, is the leaderboard's own run: the same hash, the same file
+    name, the same candidates)."""
+    if job.result_file is not None and not job.done():
+        there = Path(baselines_dir) / job.result_file.relative_to(results_dir)
+        if there.is_file():
+            job.result_file = there
+    return job
+
+
+def _finished_results(folders, model, dataset):
+    """Finished results of ``model`` on ``dataset`` under ``folders`` that ran on this kind of machine (the same CPU
+    or GPU line of ``run_info.machine_description``)."""
+    here = [line for line in machine_description() if line.startswith(("CPU:", "GPU:"))]
+    for folder in folders:
+        for path in Path(folder).glob(f"**/{dataset}/*/{model}-seed*.json"):
+            try:
+                result = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if [line for line in result.get("machine", []) if line.startswith(("CPU:", "GPU:"))] == here:
+                yield result
+
+
+def estimate_seconds(job, folders):
+    """Expected wall time of ``job``: from the finished runs of its model on its dataset under ``folders`` (seconds
+    per training prompt and per test user for an LLM model, the whole run for a RecBole model), else the fallbacks
+    measured on this project's 2-core machine."""
+    done = list(_finished_results(folders, job.model, job.dataset))
+    keys = dict(arg[2:].split("=", 1) for arg in job.cmd_args if arg.startswith("--") and "=" in arg)
+    if not is_llm(job.model):
+        return statistics.median(r["time_s"]["total"] for r in done) if done else FALLBACK_CLASSIC_SECONDS
+    per_prompt = [r["time_s"]["train"] / (r["config"]["train_samples_per_epoch"] * r["config"]["epochs"])
+                  for r in done if r["config"].get("train_samples_per_epoch")]
+    per_user = [r["time_s"]["test"] / len(r["per_user_test"]["user"]) for r in done
+                if r.get("per_user_test") and r["time_s"].get("test")]
+    prompts = int(keys.get("train_samples_per_epoch", 1024)) * int(keys.get("epochs", 1))
+    users = int(keys["eval_users"]) if keys.get("eval_users", "None") != "None" else 943
+    return (prompts * (statistics.median(per_prompt) if per_prompt else FALLBACK_SECONDS_PER_PROMPT)
+            + users * (statistics.median(per_user) if per_user else FALLBACK_SECONDS_PER_USER))
+
+
+def describe_plan(planned, folders):
+    """``--dry_run``: one line per run (what it is, finished or its command and expected time) and the total."""
+    lines, total = [], 0.0
+    for entry in planned:
+        job = entry.job
+        name = f"{entry.arm:>12}  {job.name} ({job.protocol})"
+        if job.error:
+            lines.append(f"fail  {name}: {runs.short(job.error)}")
+        elif job.done():
+            lines.append(f"skip  {name}: finished, {job.result_file}")
+        else:
+            seconds = estimate_seconds(job, folders)
+            total += seconds
+            lines.append(f"run   {name}: ~{seconds / 60:.0f} min: {' '.join(job.command(python='python')[1:])}")
+    to_run = sum(line.startswith("run") for line in lines)
+    lines.append(f"{to_run} to run (~{total / 3600:.1f} h on this kind of machine), "
+                 f"{sum(line.startswith('skip') for line in lines)} finished.")
+    return lines

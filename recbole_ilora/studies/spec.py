@@ -1,0 +1,142 @@
+"""A study as data: ``properties/study/NAME.yaml`` names the paper's claim, the arms (each an ordinary
+``run_recbole`` run: a model, a protocol, config keys), the keys of the study's CPU budget, the arm every other arm
+is tested against, and the claim as pairwise statements that the analysis checks. Loaded and checked here, before
+any run, so that a typo in a spec is one error naming the file and key.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from recbole_ilora.config import PropertyLoader, available_protocols
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name
+
+STUDY_DIR = PROPERTIES_DIR / "study"
+SPEC_KEYS = {"title", "claim", "source", "metrics", "keys", "llm_keys", "arms", "reference", "claims", "baselines",
+             "notes", "analysis"}
+ARM_KEYS = {"model", "protocol", "keys", "label"}
+ANALYSES = ("arms",)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One setting of the study: a model run with ``keys`` under ``protocol``."""
+
+    name: str
+    model: str
+    protocol: str
+    keys: dict
+    label: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The paper says arm ``better`` beats arm ``worse`` on ``metric``."""
+
+    better: str
+    worse: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    title: str
+    claim: str
+    source: str
+    metrics: tuple
+    keys: dict  # every run of the study (e.g. eval_users)
+    llm_keys: dict  # the LLM models' runs only (their CPU budget)
+    arms: dict  # name -> Arm, in the spec's order
+    reference: str
+    claims: tuple = ()
+    baselines: tuple = ()  # models whose leaderboard runs give reference rows on the arms' test users
+    notes: str = ""
+    analysis: str = "arms"
+    path: str = field(default="", compare=False)
+
+
+def available_studies():
+    return sorted(path.stem for path in STUDY_DIR.glob("*.yaml"))
+
+
+def _fail(path, message):
+    raise ConfigurationError(f"{path}: {message}")
+
+
+def _mapping(path, where, value):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(path, f"{where} must be a mapping of config keys to values, got {value!r}.")
+    return dict(value)
+
+
+def _arm(path, name, entry, protocols):
+    if not isinstance(entry, dict) or "model" not in entry or set(entry) - ARM_KEYS:
+        _fail(path, f"arm {name!r} must be a mapping with 'model' and optionally {sorted(ARM_KEYS - {'model'})}, "
+                    f"got {entry!r}.")
+    protocol = entry.get("protocol", "candidates20")
+    if protocol not in protocols:
+        _fail(path, f"arm {name!r}: unknown protocol {protocol!r}; known: {', '.join(protocols)}.")
+    return Arm(str(name), str(entry["model"]), protocol, _mapping(path, f"arm {name!r} keys", entry.get("keys")),
+               str(entry.get("label", name)))
+
+
+def parse_spec(name, data, path):
+    """``StudySpec`` from the YAML mapping ``data`` of the file ``path``; every problem names the file and key."""
+    if not isinstance(data, dict):
+        _fail(path, "a study file is a mapping (title, claim, arms, reference, ...).")
+    unknown = set(data) - SPEC_KEYS
+    if unknown:
+        _fail(path, f"unknown key(s) {sorted(unknown)}; a study file has {sorted(SPEC_KEYS)}.")
+    for key in ("title", "claim", "arms", "reference"):
+        if key not in data:
+            _fail(path, f"missing key {key!r}.")
+    protocols = available_protocols()
+    if not isinstance(data["arms"], dict) or not data["arms"]:
+        _fail(path, "arms must be a non-empty mapping of arm name -> {model, protocol, keys}.")
+    arms = {str(arm): _arm(path, arm, entry, protocols) for arm, entry in data["arms"].items()}
+    metrics = tuple(data.get("metrics", ("hit@1", "ndcg@5")))
+    if data["reference"] not in arms:
+        _fail(path, f"reference {data['reference']!r} is not one of the arms {list(arms)}.")
+    claims = []
+    for entry in data.get("claims") or ():
+        if not isinstance(entry, dict) or set(entry) - {"better", "worse", "metric"} or \
+                not {"better", "worse"} <= set(entry):
+            _fail(path, f"a claim is {{better: ARM, worse: ARM, metric: METRIC}}, got {entry!r}.")
+        for side in ("better", "worse"):
+            if entry[side] not in arms:
+                _fail(path, f"claim {entry!r}: {entry[side]!r} is not one of the arms {list(arms)}.")
+        claims.append(Claim(entry["better"], entry["worse"], entry.get("metric", metrics[0])))
+    analysis = data.get("analysis", "arms")
+    if analysis not in ANALYSES:
+        _fail(path, f"unknown analysis {analysis!r}; known: {', '.join(ANALYSES)}.")
+    return StudySpec(name=name, title=str(data["title"]), claim=str(data["claim"]), source=str(data.get("source", "")),
+                     metrics=metrics, keys=_mapping(path, "keys", data.get("keys")),
+                     llm_keys=_mapping(path, "llm_keys", data.get("llm_keys")), arms=arms,
+                     reference=data["reference"], claims=tuple(claims), baselines=tuple(data.get("baselines") or ()),
+                     notes=str(data.get("notes", "")), analysis=analysis, path=str(path))
+
+
+def load_spec(name):
+    """The study ``name`` (a file of ``properties/study/``), or the study file ``name`` (a path ending in .yaml)."""
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigurationError(f"Study file {name!r} does not exist.")
+        name = path.stem
+        check_plain_name("study file name", name)
+    else:
+        check_plain_name("study", name)
+        path = STUDY_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigurationError(f"Unknown study {name!r}; known: {', '.join(available_studies()) or 'none'} "
+                                 f"(files of {STUDY_DIR}).")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=PropertyLoader)
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"{path}: not a readable YAML file: {error}") from None
+    return parse_spec(name, data, path)

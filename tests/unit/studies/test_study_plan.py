@@ -1,0 +1,34 @@
+"""A study's runs are the leaderboard's kind of runs: the budget goes to the LLM arms only, an arm at the
+leaderboard's settings is the leaderboard's own result, and the dry run says what is left and what it costs."""
+
+from recbole_ilora.studies.plan import describe_plan, plan_study
+from recbole_ilora.studies.spec import parse_spec
+
+SPEC = parse_spec("s", {"title": "t", "claim": "c", "reference": "lm", "keys": {"eval_users": 50},
+                        "llm_keys": {"train_samples_per_epoch": 64},
+                        "arms": {"lm": {"model": "iLoRA", "keys": {"num_experts": 2}}, "classic": {"model": "Pop"}},
+                        "baselines": ["SASRec"]}, "s.yaml")
+
+
+def test_the_budget_goes_to_the_llm_arms_and_the_baselines_are_leaderboard_runs(tmp_path):
+    planned = plan_study(SPEC, ["ml-100k"], [2020, 2021], tmp_path / "study", tmp_path / "board")
+    assert [(e.arm, e.job.model, e.job.seed) for e in planned] == [
+        ("lm", "iLoRA", 2020), ("classic", "Pop", 2020), ("baseline", "SASRec", 2020),
+        ("lm", "iLoRA", 2021), ("classic", "Pop", 2021), ("baseline", "SASRec", 2021)]
+    lm, classic, baseline = planned[:3]
+    assert {"--eval_users=50", "--train_samples_per_epoch=64", "--num_experts=2"} <= set(lm.job.cmd_args)
+    assert "--eval_users=50" in classic.job.cmd_args and "--train_samples_per_epoch=64" not in classic.job.cmd_args
+    assert not any(arg.startswith("--eval_users") for arg in baseline.job.cmd_args)
+    assert baseline.job.result_file.is_relative_to(tmp_path / "board") and lm.job.error is None
+
+
+def test_an_arm_finished_in_the_leaderboards_folder_is_reused(tmp_path):
+    [first, *_] = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board")
+    there = tmp_path / "board" / first.job.result_file.relative_to(tmp_path / "study")
+    there.parent.mkdir(parents=True)
+    there.write_text("{}")
+    [again, *_] = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board")
+    assert again.job.done() and again.job.result_file == there
+    lines = describe_plan(plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board"), [])
+    assert lines[0].startswith("skip") and lines[1].startswith("run") and "~" in lines[1]
+    assert lines[-1].startswith("2 to run (~") and lines[-1].endswith("1 finished.")

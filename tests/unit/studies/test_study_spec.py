@@ -1,0 +1,51 @@
+"""A study file is checked before any run: each mistake is one error naming the file and what to fix."""
+
+import pytest
+
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.studies.spec import available_studies, load_spec, parse_spec
+
+MINIMAL = {"title": "t", "claim": "c", "reference": "a",
+           "arms": {"a": {"model": "iLoRA"}, "b": {"model": "LoRARec", "keys": {"lora_r": 8}}}}
+
+
+def test_every_committed_study_file_loads():
+    for name in available_studies():
+        spec = load_spec(name)
+        assert spec.reference in spec.arms and all(c.better in spec.arms for c in spec.claims)
+
+
+def test_a_minimal_spec_gets_the_defaults():
+    spec = parse_spec("s", {**MINIMAL, "claims": [{"better": "a", "worse": "b"}]}, "s.yaml")
+    assert spec.metrics == ("hit@1", "ndcg@5") and spec.arms["a"].protocol == "candidates20"
+    assert spec.claims[0].metric == "hit@1" and spec.arms["b"].keys == {"lora_r": 8}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"arms": {}}, "arms must be a non-empty mapping"),
+    ({"reference": "c"}, "reference 'c' is not one of the arms"),
+    ({"claims": [{"better": "a", "worse": "z"}]}, "'z' is not one of the arms"),
+    ({"claims": [{"better": "a"}]}, "a claim is {better: ARM, worse: ARM, metric: METRIC}"),
+    ({"arms": {"a": {"model": "iLoRA", "protocol": "nope"}}}, "unknown protocol 'nope'"),
+    ({"arms": {"a": {"model": "iLoRA", "kyes": {}}}}, "arm 'a' must be a mapping with 'model'"),
+    ({"arms": {"a": {"model": "iLoRA", "keys": [1]}}}, "arm 'a' keys must be a mapping"),
+    ({"budget": 1}, "unknown key(s) ['budget']"),
+    ({"analysis": "magic"}, "unknown analysis 'magic'"),
+])
+def test_mistakes_in_a_spec_are_named(change, message):
+    with pytest.raises(ConfigurationError, match="s.yaml: ") as error:
+        parse_spec("s", {**MINIMAL, **change}, "s.yaml")
+    assert message in str(error.value)
+
+
+def test_unknown_studies_and_missing_files_are_named(tmp_path):
+    with pytest.raises(ConfigurationError, match="Unknown study 'nope'; known: .*experts"):
+        load_spec("nope")
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_spec(str(tmp_path / "missing.yaml"))
+    with pytest.raises(ConfigurationError, match="plain name"):
+        load_spec("../overall")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("title: t\ntitle: u\n")
+    with pytest.raises(ConfigurationError, match="key 'title' is given twice"):
+        load_spec(str(broken))
