@@ -14,6 +14,7 @@ RecBole's best ones, or an LLM model's trainable ones), then whatever the traine
 
 import pickle
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,25 @@ def load(path, device="cpu"):
                               f"training that produced it.") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a recbole-ilora checkpoint ({FORMAT}).")
+    missing = [key for key in (*HEADER, "weights") if key not in checkpoint]
+    if missing or not isinstance(checkpoint["weights"], dict):
+        raise CheckpointError(f"{path} is an incomplete recbole-ilora checkpoint (no {', '.join(missing) or 'weights'})"
+                              f"; it was edited or written by another tool: re-run the training that produced it.")
     return checkpoint
+
+
+@contextmanager
+def resume_guard(path):
+    """Context of reading a checkpoint's resume state: a missing or malformed part (an edited file) is a
+    ``CheckpointError`` naming the file, not a ``KeyError`` from deep inside a trainer."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+        what = f"no {error}" if isinstance(error, KeyError) else f"{type(error).__name__}: {str(error)[:160]}"
+        raise CheckpointError(f"{path} cannot be resumed: its training state is incomplete or malformed ({what}); "
+                              f"resume from another checkpoint of the run, or start it again.") from None
 
 
 def check_same_experiment(checkpoint, config, path, purpose):

@@ -114,11 +114,11 @@ def check_inter_file(path, config):
         if column.endswith(":float"):
             values = _read_column(path, config, column)
             numbers = pd.to_numeric(values, errors="coerce")
-            bad = np.flatnonzero(numbers.isna().to_numpy() & (values.str.strip() != "").to_numpy())
-            if len(bad):
-                raise DataError(f"{path}, line {bad[0] + 2}: {field} {values.iloc[bad[0]]!r} is not a number "
-                                f"({len(bad)} such line(s)); a :float column holds numbers only (a timestamp: e.g. "
-                                f"seconds since 1970).")
+            bad = np.flatnonzero(~np.isfinite(numbers.to_numpy(dtype=float)) & (values.str.strip() != "").to_numpy())
+            if len(bad):  # text, or inf / nan: either sorts a line anywhere in its user's sequence
+                raise DataError(f"{path}, line {bad[0] + 2}: {field} {values.iloc[bad[0]]!r} is not a finite number "
+                                f"({len(bad)} such line(s)); a :float column holds finite numbers only (a timestamp: "
+                                f"e.g. seconds since 1970).")
     return header
 
 

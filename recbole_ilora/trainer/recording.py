@@ -182,17 +182,18 @@ class RunRecordingMixin:
         """Continue the run that wrote ``resume_file`` (same experiment only); this run writes its own new files."""
         checkpoint = checkpoints.load(resume_file, self.device)
         checkpoints.check_same_experiment(checkpoint, self.config, resume_file, "resumed")
-        self.cur_step, self.best_valid_score = checkpoint["cur_step"], checkpoint["best_valid_score"]
-        self.best_valid_result = checkpoint.get("best_valid_result")  # absent from checkpoints of RecBole models before 0.2
-        self.finished = bool(checkpoint.get("finished"))
-        mid_epoch = self._resume_from(checkpoint)
-        self.model.load_other_parameter(checkpoint["other_parameter"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        timing = checkpoint["timing"]
-        self.train_epoch_seconds = list(timing["train_epoch_seconds"])
-        self.valid_epoch_seconds = list(timing["valid_epoch_seconds"])
-        self.fit_seconds_before = timing["fit_seconds"]
-        self.carried_epoch_seconds = timing["epoch_seconds"] if mid_epoch else 0.0
+        with checkpoints.resume_guard(resume_file):
+            self.cur_step, self.best_valid_score = checkpoint["cur_step"], checkpoint["best_valid_score"]
+            self.best_valid_result = checkpoint.get("best_valid_result")  # absent before 0.2 (RecBole models)
+            self.finished = bool(checkpoint.get("finished"))
+            mid_epoch = self._resume_from(checkpoint)
+            self.model.load_other_parameter(checkpoint["other_parameter"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            timing = checkpoint["timing"]
+            self.train_epoch_seconds = list(timing["train_epoch_seconds"])
+            self.valid_epoch_seconds = list(timing["valid_epoch_seconds"])
+            self.fit_seconds_before = timing["fit_seconds"]
+            self.carried_epoch_seconds = timing["epoch_seconds"] if mid_epoch else 0.0
         self.resumed_from = str(resume_file)
         # This run's own file starts as a copy: its evaluation finds the best weights even if it never improves.
         if not self.parallel or distributed.is_main():

@@ -56,6 +56,8 @@ DATASETS = {
                                                                         for u in range(1, 31)]) + "\n"},
     "no_time": {"inter": lambda text: "\n".join("\t".join(line.split("\t")[:3]) for line in text.split("\n"))},
     "text_time": {"inter": lines_where(lambda line: line.startswith("u3\t"), lambda line: line + "x")},
+    "inf_time": {"inter": lines_where(lambda line: line.startswith("u6\t"),
+                                      lambda line: "\t".join(line.split("\t")[:3] + ["inf"]))},
     "unknown_items": {"inter": lambda text: text + "u1\ti999\t4\t1000999\n"},
     "placeholder": {"item": lines_where(lambda line: line.startswith("i5\t"), lambda line: line + " [CansEmb]")},
     "untitled": {"item": lines_where(lambda line: line.startswith("i7\t"), lambda line: "i7\t")},
@@ -128,7 +130,8 @@ RUN_CASES = [
     ("header_only", "SASRec", [], "header_only.inter has a header but no interactions"),
     ("one_each", "SASRec", [], "no user has the 3 interactions leave-one-out needs"),
     ("no_time", "SASRec", ["--load_col={'inter': ['user_id', 'item_id']}"], "has no timestamp column"),
-    ("text_time", "SASRec", [], "is not a number"),
+    ("text_time", "SASRec", [], "is not a finite number"),
+    ("inf_time", "SASRec", [], "timestamp 'inf' is not a finite number"),
     ("unknown_items", "SASRec", ["--strict_data=True"], "name items absent from"),
     ("placeholder", "iLoRA", [], "contain the prompt's placeholder [HistoryEmb] or [CansEmb] (item ids i5)"),
     ("untitled", "iLoRA", [], "untitled.item, line 8: empty movie_title" if PANDAS_3 else
@@ -157,7 +160,7 @@ RUN_CASES = [
     # data files: empty required fields, text in a number column, another encoding, a line with extra fields
     ("truncated", "SASRec", [], "truncated.inter, line 430: empty timestamp"),
     ("cut_short", "SASRec", [], "cut_short.inter, line 430: 2 fields where the header has 4"),
-    ("text_rating", "SASRec", [], "rating 'good' is not a number"),
+    ("text_rating", "SASRec", [], "rating 'good' is not a finite number"),
     ("latin1", "SASRec", [], "not valid utf-8 text"),
     ("extra_field", "SASRec", [], "extra_field.inter, line 430: 5 fields where the header has 4"),
 ]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -110,6 +111,19 @@ def test_resume_under_another_config_is_refused_naming_the_keys(tiny_data_root):
 def test_resume_from_missing_checkpoint_names_the_file(tiny_data_root):
     with pytest.raises(CheckpointError, match="nope.pth"):
         run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), "--resume_checkpoint=nope.pth"])
+
+
+@pytest.mark.parametrize("removed, message", [("weights", "incomplete recbole-ilora checkpoint (no weights)"),
+                                              ("optimizer", "cannot be resumed: its training state is incomplete "
+                                                            "or malformed (no 'optimizer')")])
+def test_an_edited_checkpoint_is_refused_naming_what_it_lacks(tiny_data_root, tmp_path, removed, message):
+    first = run("SASRec", "tiny", cmd_args=tiny_args(tiny_data_root))
+    checkpoint = torch.load(first["checkpoint"], weights_only=True)
+    del checkpoint[removed]
+    edited = tmp_path / "edited.pth"
+    torch.save(checkpoint, edited)
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), f"--resume_checkpoint={edited}"])
 
 
 def test_a_pickled_checkpoint_is_refused_without_unpickling(tiny_data_root, tmp_path):
