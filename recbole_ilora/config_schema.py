@@ -66,6 +66,7 @@ RANGES = {key: (_positive, "a positive number") for key in (
 RANGES.update({key: (_non_negative, "zero or more") for key in ("checkpoint_steps", "weight_decay", "eval_step")})
 RANGES.update({key: (_fraction, "in [0, 1)") for key in ("lora_dropout", "warmup_ratio")})
 RANGES["min_lr_ratio"] = (_unit_interval, "in [0, 1]")
+RANGES["train_user_share"] = (lambda value: 0 < value <= 1, "in (0, 1]")
 RANGES["gate_temperature"] = (lambda value: value >= 1e-3, "at least 0.001 (below, the gate's logits overflow to NaN)")
 RANGES["seed"] = (lambda value: isinstance(value, int) and 0 <= value < 2**32, "an integer in [0, 2**32)")
 

@@ -19,6 +19,8 @@ PROMPT_ORDER = 2
 CURRICULUM = 3
 # The evaluated users of ``eval_users``: no key.
 EVAL_USERS = 3
+# The users whose training samples ``train_user_share`` keeps: no key.
+TRAINING_USERS = 4
 
 
 def generator(seed, stream, *key):

@@ -34,11 +34,20 @@ def evaluated_users(loader, count, seed):
     return np.sort(random_streams.generator(seed, random_streams.EVAL_USERS).choice(users, size=count, replace=False))
 
 
-def restrict_to_users(loader, config, users):
-    """The same evaluation loader over the given users' rows only."""
+def training_users(loader, share, seed):
+    """The internal user ids whose training samples ``train_user_share`` keeps: ``round(share x users)`` of the
+    users of the training split (at least one), drawn without replacement by ``seed`` (sorted)."""
+    users = np.unique(loader._dataset.inter_feat[loader._dataset.uid_field].numpy())
+    count = max(1, round(share * len(users)))
+    generator = random_streams.generator(seed, random_streams.TRAINING_USERS)
+    return np.sort(generator.choice(users, size=count, replace=False))
+
+
+def restrict_to_users(loader, config, users, shuffle=False):
+    """The same loader over the given users' rows only."""
     dataset = loader._dataset
     keep = torch.from_numpy(np.isin(dataset.inter_feat[dataset.uid_field].numpy(), users))
-    return type(loader)(config, dataset.copy(dataset.inter_feat[keep]), loader._sampler, shuffle=False)
+    return type(loader)(config, dataset.copy(dataset.inter_feat[keep]), loader._sampler, shuffle=shuffle)
 
 
 def split_loaders(config, dataset):
@@ -67,9 +76,16 @@ def data_preparation(config, dataset):
 
     The uniform sampled-evaluation loaders (``mode: uniN``) get a ``FixedCandidateSampler``, so every model run
     under the same seed ranks exactly the same candidates (see ``recbole_ilora.data.candidates``). With
-    ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models).
+    ``eval_users`` set, valid and test evaluate that many users drawn by seed (quick probes of slow models). With
+    ``train_user_share`` set, training keeps the samples of that share of the users, drawn by seed (the sparsity
+    study): the others are still validated and tested, on histories the model never trained on.
     """
     train_data, valid_data, test_data = split_loaders(config, dataset)
+    if config["train_user_share"] is not None and config["train_user_share"] < 1:
+        kept = training_users(train_data, config["train_user_share"], config["seed"])
+        train_data = restrict_to_users(train_data, config, kept, shuffle=config["shuffle"])
+        getLogger().info(f"train_user_share={config['train_user_share']}: training on the samples of {len(kept)} "
+                         f"users ({len(train_data._dataset)} samples)")
     for loader in (valid_data, test_data):
         if _samples_uniform_negatives(loader):
             loader._sampler = FixedCandidateSampler(dataset, loader._sampler.phase, config["seed"])
