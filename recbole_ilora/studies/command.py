@@ -19,7 +19,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from recbole_ilora.errors import add_debug_flag, exit_on_user_error
+from recbole_ilora.errors import ConfigurationError, add_debug_flag, exit_on_user_error
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.studies import arms
@@ -42,6 +42,8 @@ def parse_args(argv):
     parser.add_argument("name", help=f"the study: {', '.join(available_studies())}")
     parser.add_argument("--datasets", default="ml-100k", help="comma-separated (default: %(default)s)")
     parser.add_argument("--seeds", default="2020", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--arms", default=None,
+                        help="comma-separated arms, or 'all' (default: the spec's default_arms, its CPU default)")
     parser.add_argument("--config_files", default=None, help="space-separated YAML files given to every run")
     parser.add_argument("--results_dir", default="docs/studies/results", help="the runs' JSON results")
     parser.add_argument("--baselines_dir", default="docs/leaderboard/results", help="the baselines' JSON results")
@@ -58,12 +60,28 @@ def parse_args(argv):
     except ValueError:
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     args.datasets = _list(args.datasets)
+    args.arms = None if args.arms is None else _list(args.arms)
     return parser, args, extra
+
+
+def chosen_arms(spec, wanted):
+    """The arms to plan: the spec's default, every arm (``all``), or the named ones (each checked)."""
+    if wanted is None:
+        return list(spec.default_arms)
+    if wanted == ["all"]:
+        return list(spec.arms)
+    unknown = [arm for arm in wanted if arm not in spec.arms]
+    if unknown:
+        raise ConfigurationError(f"--arms: unknown arm(s) {unknown} of study {spec.name!r}; its arms: "
+                                 f"{', '.join(spec.arms)}.")
+    return wanted
 
 
 def run_study(spec, args, extra):
     files = [f"--config_files={args.config_files}"] if args.config_files else []
-    planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, [*files, *extra])
+    args.chosen = chosen_arms(spec, args.arms)
+    planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, [*files, *extra],
+                         arms=args.chosen)
     runs.refuse_if_no_job_can_start([entry.job for entry in planned])
     folders = [args.results_dir, args.baselines_dir]
     if args.dry_run:
@@ -84,11 +102,13 @@ def run_study(spec, args, extra):
 
 def page(spec, args, extra, analyses, missing):
     files = [f"--config_files={args.config_files}"] if args.config_files else []
+    chosen = [f"--arms={','.join(args.arms)}"] if args.arms else []
     command = shlex.join(["study", spec.name, f"--datasets={','.join(args.datasets)}",
-                          f"--seeds={','.join(map(str, args.seeds))}", *files, *extra])
+                          f"--seeds={','.join(map(str, args.seeds))}", *chosen, *files, *extra])
     lines = [f"# {spec.title}", "", f"**The paper's claim**: {spec.claim}" + (f" ({spec.source})" if spec.source else ""),
              "", f"Command: `{command}` (spec: `{spec_location(spec)}`).", "", "Arms:", ""]
-    for name, arm in spec.arms.items():
+    for name in args.chosen:
+        arm = spec.arms[name]
         keys = {**spec.keys, **arm.keys}
         lines.append(f"- {arm.label}: `{arm.model}`, protocol `{arm.protocol}`"
                      + (f", `{' '.join(f'--{k}={v}' for k, v in keys.items())}`" if keys else ""))

@@ -38,17 +38,19 @@ def _arguments(keys):
     return [f"--{key}={value}" for key, value in keys.items()]
 
 
-def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=()):
-    """``[StudyRun]``: datasets outermost, then seeds, then the arms in the spec's order, then the baselines."""
+def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms=None):
+    """``[StudyRun]``: datasets outermost, then seeds, then the ``arms`` (default: the spec's ``default_arms``) in
+    the spec's order, then the baselines."""
+    chosen = [spec.arms[name] for name in spec.arms if name in (arms or spec.default_arms)]
     planned = []
     for dataset in datasets:
         for seed in seeds:
-            for arm in spec.arms.values():
+            for arm in chosen:
                 keys = {**spec.keys, **(spec.llm_keys if is_llm(arm.model) else {}), **arm.keys}
                 [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir,
                                   overrides=[*_arguments(keys), *extra])
                 planned.append(StudyRun(arm.name, _found_in(job, results_dir, baselines_dir)))
-            protocols = sorted({arm.protocol for arm in spec.arms.values()})
+            protocols = sorted({arm.protocol for arm in chosen})
             for model in spec.baselines:
                 for protocol in protocols:
                     [job] = runs.plan([model], [dataset], [seed], protocol, baselines_dir, overrides=list(extra))
@@ -67,28 +69,34 @@ def _found_in(job, results_dir, baselines_dir):
     return job
 
 
+def _processor(lines):
+    return [line for line in lines if line.startswith(("CPU:", "GPU:"))]
+
+
 def _finished_results(folders, model, dataset):
-    """Finished results of ``model`` on ``dataset`` under ``folders`` that ran on this kind of machine (the same CPU
-    or GPU line of ``run_info.machine_description``)."""
-    here = [line for line in machine_description() if line.startswith(("CPU:", "GPU:"))]
+    """Finished results of ``model`` on ``dataset`` under ``folders``: those that ran on this kind of machine (the
+    same CPU or GPU line of ``run_info.machine_description``) when there are any, else all of them."""
+    found = []
     for folder in folders:
         for path in Path(folder).glob(f"**/{dataset}/*/{model}-seed*.json"):
             try:
-                result = json.loads(path.read_text())
+                found.append(json.loads(path.read_text()))
             except (OSError, ValueError):
                 continue
-            if [line for line in result.get("machine", []) if line.startswith(("CPU:", "GPU:"))] == here:
-                yield result
+    here = _processor(machine_description())
+    same = [result for result in found if _processor(result.get("machine", [])) == here]
+    return same or found
 
 
 def estimate_seconds(job, folders):
     """Expected wall time of ``job``: from the finished runs of its model on its dataset under ``folders`` (seconds
     per training prompt and per test user for an LLM model, the whole run for a RecBole model), else the fallbacks
     measured on this project's 2-core machine."""
-    done = list(_finished_results(folders, job.model, job.dataset))
+    done = _finished_results(folders, job.model, job.dataset)
     keys = dict(arg[2:].split("=", 1) for arg in job.cmd_args if arg.startswith("--") and "=" in arg)
-    if not is_llm(job.model):
-        return statistics.median(r["time_s"]["total"] for r in done) if done else FALLBACK_CLASSIC_SECONDS
+    if not is_llm(job.model):  # a training epoch's time follows the share of training users kept
+        share = float(keys["train_user_share"]) if keys.get("train_user_share", "None") != "None" else 1.0
+        return share * (statistics.median(r["time_s"]["total"] for r in done) if done else FALLBACK_CLASSIC_SECONDS)
     per_prompt = [r["time_s"]["train"] / (r["config"]["train_samples_per_epoch"] * r["config"]["epochs"])
                   for r in done if r["config"].get("train_samples_per_epoch")]
     per_user = [r["time_s"]["test"] / len(r["per_user_test"]["user"]) for r in done

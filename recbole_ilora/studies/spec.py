@@ -14,8 +14,8 @@ from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name
 
 STUDY_DIR = PROPERTIES_DIR / "study"
-SPEC_KEYS = {"title", "claim", "source", "metrics", "keys", "llm_keys", "arms", "reference", "claims", "baselines",
-             "notes", "analysis"}
+SPEC_KEYS = {"title", "claim", "source", "metrics", "keys", "llm_keys", "arms", "default_arms", "reference", "claims",
+             "baselines", "notes", "analysis"}
 ARM_KEYS = {"model", "protocol", "keys", "label"}
 ANALYSES = ("arms",)
 
@@ -50,6 +50,7 @@ class StudySpec:
     keys: dict  # every run of the study (e.g. eval_users)
     llm_keys: dict  # the LLM models' runs only (their CPU budget)
     arms: dict  # name -> Arm, in the spec's order
+    default_arms: tuple  # the arms a plain ``study NAME`` runs (its CPU default): all, or the spec's choice
     reference: str
     claims: tuple = ()
     baselines: tuple = ()  # models whose leaderboard runs give reference rows on the arms' test users
@@ -102,6 +103,11 @@ def parse_spec(name, data, path):
     metrics = tuple(data.get("metrics", ("hit@1", "ndcg@5")))
     if data["reference"] not in arms:
         _fail(path, f"reference {data['reference']!r} is not one of the arms {list(arms)}.")
+    default_arms = tuple(str(arm) for arm in data.get("default_arms") or arms)
+    unknown_arms = [arm for arm in default_arms if arm not in arms]
+    if unknown_arms or data["reference"] not in default_arms:
+        _fail(path, f"default_arms must be arms of the study and hold the reference {data['reference']!r}, got "
+                    f"{list(default_arms)}.")
     claims = []
     for entry in data.get("claims") or ():
         if not isinstance(entry, dict) or set(entry) - {"better", "worse", "metric"} or \
@@ -117,7 +123,7 @@ def parse_spec(name, data, path):
     return StudySpec(name=name, title=str(data["title"]), claim=str(data["claim"]), source=str(data.get("source", "")),
                      metrics=metrics, keys=_mapping(path, "keys", data.get("keys")),
                      llm_keys=_mapping(path, "llm_keys", data.get("llm_keys")), arms=arms,
-                     reference=data["reference"], claims=tuple(claims), baselines=tuple(data.get("baselines") or ()),
+                     default_arms=default_arms, reference=data["reference"], claims=tuple(claims), baselines=tuple(data.get("baselines") or ()),
                      notes=str(data.get("notes", "")), analysis=analysis, path=str(path))
 
 
