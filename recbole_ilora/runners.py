@@ -11,6 +11,7 @@ runner, never the model's kind, what each stage does:
 import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
 from recbole.data.transform import construct_transform
 from recbole.utils import get_flops, set_color
@@ -81,6 +82,25 @@ def check_plain_weights_file(key, path):
                               f"({str(error).splitlines()[0][:120]}); save the weights as a plain state_dict.") from None
 
 
+# KD_DAGFM passes its ``teacher`` key to ``eval`` (recbole/model/context_aware_recommender/kd_dagfm.py): only the
+# teacher networks that module defines are let through.
+KD_DAGFM_TEACHERS = ("CrossNet", "CIN")
+
+
+def check_plain_array_file(what, path):
+    """``path`` loads as a plain NumPy array: LDiffRec loads it with ``allow_pickle=True``, which would unpickle an
+    object array (and run code); anything else is refused naming the file."""
+    try:
+        np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise CheckpointError(f"{what}: {path} does not exist; write the item embeddings there as a .npy array, or "
+                              f"set n_cate=1.") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise CheckpointError(f"{what}: {path} is not a plain .npy array (loading it would need unpickling, which could "
+                              f"run code: {str(error).splitlines()[0][:120]}); save it with numpy.save of a numeric "
+                              f"array.") from None
+
+
 class RecBoleRunner(Runner):
     """RecBole's own models."""
 
@@ -88,6 +108,14 @@ class RecBoleRunner(Runner):
         for key in RECBOLE_WEIGHT_FILE_KEYS:
             if self.config[key]:
                 check_plain_weights_file(key, self.config[key])
+        if self.config["model"] == "KD_DAGFM" and self.config["teacher"] not in KD_DAGFM_TEACHERS:
+            raise ConfigurationError(f"teacher must be one of {', '.join(KD_DAGFM_TEACHERS)} (KD_DAGFM evaluates it as "
+                                     f"Python code), got {self.config['teacher']!r}.")
+
+    def check_dataset(self, dataset):
+        if self.config["model"] == "LDiffRec" and (self.config["n_cate"] or 1) > 1:
+            check_plain_array_file("LDiffRec with n_cate > 1 reads item_emb.npy",
+                                   Path(dataset.dataset_path) / "item_emb.npy")
 
     def start_processes(self):
         # a prerequisite run of an LLM model's torchrun job runs on rank 0 alone, inside the job's process group

@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY_RUN
@@ -97,4 +98,25 @@ def test_recbole_models_pretrained_weights_are_loaded_only_as_plain_tensors(payl
                      f"--mlp_pretrain_path={torch_file}", "--epochs=1"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "mf_pretrain_path" in err and "without unpickling" in err
+    assert not marker.exists()
+
+
+def test_ldiffrecs_item_embeddings_must_be_a_plain_array(tiny_data_root, capsys):
+    """LDiffRec with n_cate > 1 loads DATASET/item_emb.npy with allow_pickle=True: an object array would run code."""
+    marker = tiny_data_root / "code-ran"
+    numpy_payload = tiny_data_root / "tiny" / "item_emb.npy"
+    np.save(numpy_payload, np.array([ShellCommand(marker)], dtype=object), allow_pickle=True)
+    with pytest.raises(SystemExit) as exit_info:
+        run_recbole(tiny(tiny_data_root, "--n_cate=2")[1:] + ["--model=LDiffRec"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "item_emb.npy is not a plain .npy array" in err
+    assert not marker.exists()
+
+
+def test_kd_dagfms_teacher_is_never_evaluated_as_code(tmp_path, capsys):
+    marker = tmp_path / "code-ran"
+    with pytest.raises(SystemExit) as exit_info:
+        run_recbole(["--model=KD_DAGFM", "--dataset=ml-100k", f"--teacher=__import__('os').system('touch {marker}')",
+                     "--epochs=1"])
+    assert exit_info.value.code == 2 and "teacher must be one of CrossNet, CIN" in capsys.readouterr().err
     assert not marker.exists()
