@@ -22,6 +22,7 @@ setup(
         "tabulate",
         "scipy",  # the leaderboard's significance tests (Wilcoxon signed-rank, paired t-test)
         "tqdm",
+        "scikit-learn",  # the studies' K-means clusters of users and mutual information
         "matplotlib",
         # RecBole 1.2.1 runs on NumPy 1 and 2 and pandas 2 and 3 through recbole_ilora/compat.py's shims
         "numpy",

@@ -22,7 +22,8 @@ from pathlib import Path
 from recbole_ilora.errors import ConfigurationError, add_debug_flag, exit_on_user_error
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
-from recbole_ilora.studies import arms
+from recbole_ilora.quick_start import run
+from recbole_ilora.studies import arms, gates
 from recbole_ilora.studies.index import write_index
 from recbole_ilora.studies.plan import describe_plan, plan_study
 from recbole_ilora.studies.spec import available_studies, load_spec
@@ -47,6 +48,9 @@ def parse_args(argv):
     parser.add_argument("--config_files", default=None, help="space-separated YAML files given to every run")
     parser.add_argument("--results_dir", default="docs/studies/results", help="the runs' JSON results")
     parser.add_argument("--baselines_dir", default="docs/leaderboard/results", help="the baselines' JSON results")
+    parser.add_argument("--reuse_dirs", default="",
+                        help="comma-separated results folders where an arm's finished run of the same hash is also "
+                             "looked for (e.g. docs/execution/processes2: the main job)")
     parser.add_argument("--out", default="docs/studies", help="where the study's page goes (default: %(default)s)")
     parser.add_argument("--dry_run", action="store_true", help="list the runs and their expected time, run nothing")
     parser.add_argument("--report_only", action="store_true", help="run nothing, write the page from what exists")
@@ -81,7 +85,7 @@ def run_study(spec, args, extra):
     files = [f"--config_files={args.config_files}"] if args.config_files else []
     args.chosen = chosen_arms(spec, args.arms)
     planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, [*files, *extra],
-                         arms=args.chosen)
+                         arms=args.chosen, reuse_dirs=_list(args.reuse_dirs))
     runs.refuse_if_no_job_can_start([entry.job for entry in planned])
     folders = [args.results_dir, args.baselines_dir]
     if args.dry_run:
@@ -100,7 +104,7 @@ def run_study(spec, args, extra):
     return (1 if failed else 0), planned
 
 
-def page(spec, args, extra, analyses, missing):
+def page(spec, args, extra, analyses, missing, sections=()):
     files = [f"--config_files={args.config_files}"] if args.config_files else []
     chosen = [f"--arms={','.join(args.arms)}"] if args.arms else []
     command = shlex.join(["study", spec.name, f"--datasets={','.join(args.datasets)}",
@@ -120,6 +124,8 @@ def page(spec, args, extra, analyses, missing):
             lines += [f"Runs: {analysis.backbone_budget}.", ""]
         lines += [arms.markdown_table(spec, analysis), "", "Claims:", ""]
         lines += [f"- {v.text()}" for v in analysis.verdicts] or ["- none stated"]
+    if sections:
+        lines += ["", "## Gates", "", gates.__doc__.strip().replace("``", "`"), *sections]
     if missing:
         lines += ["", "Not finished (left out of the tables): " + "; ".join(missing) + "."]
     if spec.notes:
@@ -132,23 +138,26 @@ def spec_location(spec):
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
-def summary(spec, analyses):
+def summary(spec, analyses, gate_verdicts=()):
     verdicts = [v for analysis in analyses for v in analysis.verdicts]
     measured = "; ".join(f"{a.dataset}: " + ", ".join(f"{v.claim.better} vs {v.claim.worse} {v.difference:+.3f} "
                                                           f"(p = {v.p_value:.2g})" for v in a.verdicts
-                                                          if v.p_value is not None) for a in analyses)
+                                                          if v.p_value is not None) for a in analyses if a.verdicts)
+    verdict = arms.overall(verdicts) if spec.claims else "; ".join(gate_verdicts) or "not run yet"
     budget = next((a.backbone_budget for a in analyses if a.backbone_budget), "")
-    return {"name": spec.name, "title": spec.title, "claim": spec.claim, "measured": measured,
-            "verdict": arms.overall(verdicts), "runs": budget}
+    return {"name": spec.name, "title": spec.title, "claim": spec.claim, "measured": measured or "-",
+            "verdict": verdict, "runs": budget}
 
 
 def report(spec, args, extra, planned):
-    by_arm, missing = {}, []
+    by_arm, missing, finished = {}, [], []
     for entry in planned:
         result = arms.read_result(entry.job)
         if result is None:
             missing.append(f"{entry.arm}: {entry.job.name} ({entry.job.protocol})")
         else:
+            if entry.arm != "baseline":
+                finished.append((entry.arm, entry.job, result))
             key = (entry.job.model, entry.job.protocol) if entry.arm == "baseline" else entry.arm
             by_arm.setdefault(entry.job.dataset, {}).setdefault(key, []).append(result)
     analyses = []
@@ -162,11 +171,12 @@ def report(spec, args, extra, planned):
         return False
     folder = Path(args.out) / spec.name
     folder.mkdir(parents=True, exist_ok=True)
-    text = page(spec, args, extra, analyses, missing)
+    sections, gate_verdicts = gates.section(finished, folder, run) if spec.analysis == "gates" else ([], [])
+    text = page(spec, args, extra, analyses, missing, sections)
     write_text_atomic(text, folder / f"{spec.name}.md")
     write_text_atomic(arms.csv_text(spec, analyses), folder / f"{spec.name}.csv")
     arms.figure(spec, [a for a in analyses if a.rows], folder / f"{spec.name}.png")
-    write_json_atomic(summary(spec, analyses), folder / "summary.json")
+    write_json_atomic(summary(spec, analyses, gate_verdicts), folder / "summary.json")
     write_index(args.out)
     print(text)
     return True

@@ -38,9 +38,10 @@ def _arguments(keys):
     return [f"--{key}={value}" for key, value in keys.items()]
 
 
-def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms=None):
+def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms=None, reuse_dirs=()):
     """``[StudyRun]``: datasets outermost, then seeds, then the ``arms`` (default: the spec's ``default_arms``) in
-    the spec's order, then the baselines."""
+    the spec's order, then the baselines. An arm's finished result is looked for in ``results_dir``, then
+    ``baselines_dir``, then ``reuse_dirs``."""
     chosen = [spec.arms[name] for name in spec.arms if name in (arms or spec.default_arms)]
     planned = []
     for dataset in datasets:
@@ -49,7 +50,7 @@ def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms
                 keys = {**spec.keys, **(spec.llm_keys if is_llm(arm.model) else {}), **arm.keys}
                 [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir,
                                   overrides=[*_arguments(keys), *extra])
-                planned.append(StudyRun(arm.name, _found_in(job, results_dir, baselines_dir)))
+                planned.append(StudyRun(arm.name, _found_in(job, results_dir, [baselines_dir, *reuse_dirs])))
             protocols = sorted({arm.protocol for arm in chosen})
             for model in spec.baselines:
                 for protocol in protocols:
@@ -58,14 +59,16 @@ def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms
     return planned
 
 
-def _found_in(job, results_dir, baselines_dir):
-    """``job``, pointed at the leaderboard's result of the same experiment when that one exists (an arm at the
-    leaderboard's settings, such as iLoRA's default, is the leaderboard's own run: the same hash, the same file
-    name, the same candidates)."""
+def _found_in(job, results_dir, folders):
+    """``job``, pointed at the result of the same experiment in one of ``folders`` when it has none in
+    ``results_dir`` (an arm at the leaderboard's settings, such as iLoRA's default, is the leaderboard's own run:
+    the same hash, the same file name, the same candidates)."""
     if job.result_file is not None and not job.done():
-        there = Path(baselines_dir) / job.result_file.relative_to(results_dir)
-        if there.is_file():
-            job.result_file = there
+        for folder in folders:
+            there = Path(folder) / job.result_file.relative_to(results_dir)
+            if there.is_file():
+                job.result_file = there
+                break
     return job
 
 

@@ -31,6 +31,7 @@ def test_a_minimal_spec_gets_the_defaults():
     ({"arms": {"a": {"model": "iLoRA", "keys": [1]}}}, "arm 'a' keys must be a mapping"),
     ({"budget": 1}, "unknown key(s) ['budget']"),
     ({"analysis": "magic"}, "unknown analysis 'magic'"),
+    ({"default_arms": ["b"]}, "default_arms must be arms of the study and hold the reference 'a'"),
 ])
 def test_mistakes_in_a_spec_are_named(change, message):
     with pytest.raises(ConfigurationError, match="s.yaml: ") as error:
