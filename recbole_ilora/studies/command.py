@@ -23,10 +23,14 @@ from recbole_ilora.errors import ConfigurationError, add_debug_flag, exit_on_use
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.quick_start import run
-from recbole_ilora.studies import arms, gates
+from recbole_ilora.studies import arms, conflict, gates
 from recbole_ilora.studies.index import write_index
 from recbole_ilora.studies.plan import describe_plan, plan_study
 from recbole_ilora.studies.spec import available_studies, load_spec
+
+
+# A spec's ``analysis`` beyond the arms' table: its page section (heading, module with ``section``).
+SECTIONS = {"gates": ("Gates", gates), "conflict": ("Gradient conflict", conflict)}
 
 
 def _list(text):
@@ -125,7 +129,8 @@ def page(spec, args, extra, analyses, missing, sections=()):
         lines += [arms.markdown_table(spec, analysis), "", "Claims:", ""]
         lines += [f"- {v.text()}" for v in analysis.verdicts] or ["- none stated"]
     if sections:
-        lines += ["", "## Gates", "", gates.__doc__.strip().replace("``", "`"), *sections]
+        heading, module = SECTIONS[spec.analysis]
+        lines += ["", f"## {heading}", "", module.__doc__.strip().replace("``", "`"), *sections]
     if missing:
         lines += ["", "Not finished (left out of the tables): " + "; ".join(missing) + "."]
     if spec.notes:
@@ -138,12 +143,12 @@ def spec_location(spec):
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
-def summary(spec, analyses, gate_verdicts=()):
+def summary(spec, analyses, section_verdicts=()):
     verdicts = [v for analysis in analyses for v in analysis.verdicts]
     measured = "; ".join(f"{a.dataset}: " + ", ".join(f"{v.claim.better} vs {v.claim.worse} {v.difference:+.3f} "
                                                           f"(p = {v.p_value:.2g})" for v in a.verdicts
                                                           if v.p_value is not None) for a in analyses if a.verdicts)
-    verdict = arms.overall(verdicts) if spec.claims else "; ".join(gate_verdicts) or "not run yet"
+    verdict = arms.overall(verdicts) if spec.claims else "; ".join(section_verdicts) or "not run yet"
     budget = next((a.backbone_budget for a in analyses if a.backbone_budget), "")
     return {"name": spec.name, "title": spec.title, "claim": spec.claim, "measured": measured or "-",
             "verdict": verdict, "runs": budget}
@@ -171,12 +176,13 @@ def report(spec, args, extra, planned):
         return False
     folder = Path(args.out) / spec.name
     folder.mkdir(parents=True, exist_ok=True)
-    sections, gate_verdicts = gates.section(finished, folder, run) if spec.analysis == "gates" else ([], [])
+    sections, section_verdicts = SECTIONS[spec.analysis][1].section(spec, finished, folder, run) \
+        if spec.analysis in SECTIONS else ([], [])
     text = page(spec, args, extra, analyses, missing, sections)
     write_text_atomic(text, folder / f"{spec.name}.md")
     write_text_atomic(arms.csv_text(spec, analyses), folder / f"{spec.name}.csv")
     arms.figure(spec, [a for a in analyses if a.rows], folder / f"{spec.name}.png")
-    write_json_atomic(summary(spec, analyses, gate_verdicts), folder / "summary.json")
+    write_json_atomic(summary(spec, analyses, section_verdicts), folder / "summary.json")
     write_index(args.out)
     print(text)
     return True

@@ -116,7 +116,7 @@ def heatmap(analysis, title, path):
 CLUSTERS = 8
 
 
-def section(finished, folder, run):
+def section(spec, finished, folder, run):
     """The page's gate section for every finished run with gate weights (``[(arm, job, result)]``): per run, the
     per-cluster table, the summary lines and a heatmap PNG in ``folder``. ``run`` (``quick_start.run``) trains an
     encoder that is missing here. Returns ``(lines, verdicts)``."""

@@ -17,7 +17,7 @@ STUDY_DIR = PROPERTIES_DIR / "study"
 SPEC_KEYS = {"title", "claim", "source", "metrics", "keys", "llm_keys", "arms", "default_arms", "reference", "claims",
              "baselines", "notes", "analysis"}
 ARM_KEYS = {"model", "protocol", "keys", "label"}
-ANALYSES = ("arms", "gates")  # gates: also the gate section (recbole_ilora.studies.gates)
+ANALYSES = ("arms", "gates", "conflict")  # gates, conflict: also that section (recbole_ilora.studies.gates, .conflict)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from recbole_ilora.registry import get_model
 @dataclass(frozen=True)
 class UserPoints:
     users: list  # external user ids (the JSON results' ids)
+    internal: np.ndarray  # the same users' internal ids (the loaders' ids)
     points: np.ndarray  # (users, encoder dim)
 
 
@@ -51,7 +52,7 @@ def points_of_test_users(config, checkpoint):
             points.append(encoder(interaction[items][first], interaction[lengths][first]).float().numpy())
             users += ids[first].tolist()
     tokens = dataset.id2token(uid, np.array(users)).tolist()
-    return UserPoints([str(token) for token in tokens], np.concatenate(points))
+    return UserPoints([str(token) for token in tokens], np.array(users), np.concatenate(points))
 
 
 def clusters(points, count, seed):

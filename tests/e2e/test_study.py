@@ -37,3 +37,13 @@ def test_a_study_runs_its_arms_once_and_writes_its_page(tiny_cli_args, tmp_path,
     capsys.readouterr()
     assert study([*arguments, "--dry_run"]) == 0
     assert "0 to run" in capsys.readouterr().out
+
+    expected = {"gates": "top expert = the cluster's most common one for",
+                "conflict": "K=2 vs K=1, end of training: mean cosine difference"}
+    for analysis, line in expected.items():  # the same runs, analysed again
+        other = tmp_path / f"tiny_{analysis}.yaml"
+        other.write_text(yaml.safe_dump({**SPEC, "analysis": analysis}))
+        assert study([str(other), *arguments[1:], "--report_only"]) == 0
+        page = (tmp_path / "pages" / f"tiny_{analysis}" / f"tiny_{analysis}.md").read_text()
+        assert line in page, page
+        assert list((tmp_path / "pages" / f"tiny_{analysis}").glob(f"{analysis}-*.png"))
