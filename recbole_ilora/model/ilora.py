@@ -220,6 +220,10 @@ class iLoRA(LLMRecommender):
                                     **{"hit@1": (logprobs.argmax(1) == target_index).float().mean().item()})
         return softmax if self.loss_type == "softmax" else softmax + lm
 
+    @property
+    def may_leave_parameters_unused(self):
+        return self.curriculum  # a text-only batch leaves the projector idle
+
     def optimizer_groups(self):
         """LoRA, projector and gate: three learning rates (``learning_rate``, ``projector_learning_rate``,
         ``gate_learning_rate``)."""

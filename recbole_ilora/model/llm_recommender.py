@@ -87,6 +87,12 @@ class LLMRecommender(SequentialRecommender):
         """Scalars about the last ``calculate_loss`` that the trainer logs (tensorboard), e.g. its loss parts."""
         return {}
 
+    @property
+    def may_leave_parameters_unused(self):
+        """Whether some training batches use only part of the trainable weights (DDP must then look for unused
+        ones after every backward pass, a traversal of the autograd graph it otherwise skips)."""
+        return False
+
     def trainable_state_dict(self):
         """The trained weights only: what checkpoints hold."""
         return {name: param.detach().clone() for name, param in self.named_parameters() if param.requires_grad}

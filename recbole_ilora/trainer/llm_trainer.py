@@ -123,8 +123,9 @@ class LLMTrainer(RunRecordingMixin, Trainer):
         trainable = [param for param in self.model.parameters() if param.requires_grad]
         distributed.broadcast_tensors(trainable)
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(ModelLoss(self.model), device_ids=device_ids, find_unused_parameters=True,
-                                       init_sync=False, **DDP_NO_BUFFER_SYNC)
+        return DistributedDataParallel(ModelLoss(self.model), device_ids=device_ids, init_sync=False,
+                                       find_unused_parameters=self.model.may_leave_parameters_unused,
+                                       **DDP_NO_BUFFER_SYNC)
 
     def _build_optimizer(self, **kwargs):
         params = [{"params": group, "lr": self.config[f"{name}_learning_rate"] or self.config["learning_rate"],

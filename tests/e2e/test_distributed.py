@@ -71,6 +71,16 @@ def test_two_processes_train_and_score_as_one_over_the_same_global_batch(workspa
     assert resumed["epochs_trained"] == 1 and resumed["test"] == two["test"]
 
 
+def test_batches_that_leave_the_projector_idle_train_under_ddp(workspace):
+    """The curriculum's text-only batches use no projector weight: DDP must look for unused parameters there (and
+    only there: iLoRA's other runs use every trainable weight in every batch)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    completed = subprocess.run([*TORCHRUN, *llm_args(workspace, "curriculum", train_batch_size=2,
+                                                     gradient_accumulation_steps=1, curriculum=True)],
+                               capture_output=True, text=True, cwd=workspace, env=env, timeout=900)
+    assert finished(completed)["world_size"] == 2
+
+
 def test_a_rank_that_dies_ends_the_job_with_an_error_instead_of_a_hang(workspace):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     job = subprocess.Popen([*TORCHRUN, *llm_args(workspace, "dies", train_batch_size=2, epochs=1000, eval_step=0)],
