@@ -26,7 +26,7 @@ RUNTIME_KEYS = frozenset({
 
 # Keys added after results were published: left out of the hash while unset, so that the results of runs that did
 # not use them keep their hash (and are still found and reused).
-OPTIONAL_KEYS = frozenset({"eval_users", "train_user_share"})
+OPTIONAL_KEYS = frozenset({"eval_users", "train_user_share", "gate_input"})
 
 
 def json_safe(values):

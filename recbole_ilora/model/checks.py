@@ -12,7 +12,7 @@ from recbole_ilora.errors import ConfigurationError, DataError
 from recbole_ilora.model.llm_recommender import ModelChecks
 from recbole_ilora.model.parts.backbone import (CANDIDATE_TOKEN, HISTORY_TOKEN, architecture, backbone_folder,
                                                 check_backbone_config, load_tokenizer)
-from recbole_ilora.model.parts.gate import Gate
+from recbole_ilora.model.parts.gate import GATE_INPUTS, Gate
 from recbole_ilora.model.parts.losses import LOSS_TYPES
 from recbole_ilora.model.parts.prompt import PromptBuilder, check_template, prompt_template
 from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS
@@ -60,6 +60,12 @@ class iLoRAChecks(ModelChecks):
             raise ConfigurationError(f"attn_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
                                      f"got {attention!r}.")
         Gate.check(config["gate_type"], config["gate_temperature"])
+        if config["gate_input"] not in GATE_INPUTS:
+            raise ConfigurationError(f"gate_input must be ~ (sasrec) or one of {', '.join(GATE_INPUTS[1:])}, got "
+                                     f"{config['gate_input']!r}.")
+        if config["gate_input"] == "token" and config["gradient_checkpointing"]:
+            raise ConfigurationError("gate_input: token routes inside each decoder layer, which activation "
+                                     "checkpointing's recomputation does not cover: set gradient_checkpointing: False.")
         check_template(prompt_template(config))
         check_backbone_config(config)
 

@@ -23,7 +23,7 @@ from recbole_ilora.model.parts.gate import Gate
 from recbole_ilora.model.parts.generation import greedy_answers
 from recbole_ilora.model.parts.losses import answer_loss, candidate_losses
 from recbole_ilora.model.parts.projector import Projector
-from recbole_ilora.model.parts.prompt import PromptBuilder, pad, prompt_template
+from recbole_ilora.model.parts.prompt import IGNORE_INDEX, PromptBuilder, pad, prompt_template
 from recbole_ilora.model.parts.sasrec_encoder import ENCODER_MODEL, encoder_run_config, load_frozen_encoder
 from recbole_ilora.model.parts.scoring import continuation_logprobs, score_continuations
 from recbole_ilora.tuners.moe_lora import MoELoraConfig, enable_checkpointing, inject_moe_lora
@@ -38,9 +38,11 @@ class iLoRA(LLMRecommender):
 
     @staticmethod
     def needs_encoder(config):
-        """The SASRec is needed for item embeddings, for the gate (K > 1), or to retrieve full-ranking candidates."""
+        """The SASRec is needed for item embeddings, for a gate on its representation (K > 1, ``gate_input``
+        sasrec), or to retrieve full-ranking candidates."""
         full_ranking = "full" in config["eval_args"]["mode"].values()
-        return bool(config["use_item_embeddings"]) or config["num_experts"] > 1 or full_ranking
+        sasrec_gate = config["num_experts"] > 1 and (config["gate_input"] or "sasrec") == "sasrec"
+        return bool(config["use_item_embeddings"]) or sasrec_gate or full_ranking
 
     @classmethod
     def required_runs(cls, config):
@@ -60,6 +62,7 @@ class iLoRA(LLMRecommender):
         self.score_reduction = config["score_reduction"]
         self.curriculum = bool(config["curriculum"]) and self.use_item_embeddings
         self.seed = config["seed"]
+        self.gate_input = config["gate_input"] or "sasrec"
         self.titles = item_titles(dataset, config["item_text_field"])
         self.encoder = load_frozen_encoder(config["sasrec_checkpoint"], dataset) if self.needs_encoder(config) else None
         backbone, self.tokenizer = load_backbone(config)
@@ -68,8 +71,11 @@ class iLoRA(LLMRecommender):
             enable_checkpointing(self.llm, self.router)
         encoder_dim, llm_dim = self.encoder.hidden_size if self.encoder else None, backbone.config.hidden_size
         self.projector = Projector(encoder_dim, llm_dim) if self.use_item_embeddings else None
-        self.gate = (Gate(encoder_dim, self.num_experts, config["gate_type"], config["gate_temperature"])
+        gate_dim = encoder_dim if self.gate_input == "sasrec" else llm_dim
+        self.gate = (Gate(gate_dim, self.num_experts, config["gate_type"], config["gate_temperature"])
                      if self.num_experts > 1 else None)
+        if self.gate is not None and self.gate_input == "token":  # one gate, applied at every decoder layer
+            self.router.use_token_gate(self.gate, self.llm.get_base_model().get_decoder().layers)
         self.prompts = PromptBuilder(self.tokenizer, self.titles, prompt_template(config), self.use_item_embeddings,
                                      config["max_title_tokens"])
         self.last_statistics = {}
@@ -103,12 +109,25 @@ class iLoRA(LLMRecommender):
         """The last ``history_length`` items of each sequence (RecBole pads sequences at the end)."""
         return [row[max(0, n - self.history_length):n] for row, n in zip(item_seq.tolist(), lengths.tolist())]
 
-    def _gates(self, item_seq, lengths):
+    def _gates(self, item_seq, lengths, embeds, mask):
+        """The ``(batch, K)`` gate of each sequence, from ``gate_input``: its SASRec representation (sasrec), the
+        mean of its prompt's input embeddings (``embeds`` where ``mask``; prompt); None routes per token (token,
+        by the router). Without experts: ones (plain LoRA)."""
         if self.gate is None:
             return torch.ones(item_seq.shape[0], 1, device=item_seq.device)
+        if self.gate_input == "token":
+            return None
+        if self.gate_input == "prompt":
+            weights = mask.unsqueeze(-1).to(embeds.dtype)
+            return self.gate(((embeds.detach() * weights).sum(1) / weights.sum(1).clamp_min(1)).float())
         with torch.no_grad():
             sequence_repr = self.encoder(item_seq, lengths)
         return self.gate(sequence_repr)
+
+    def _note_gate(self, gate):
+        if gate is not None and self.gate is not None:
+            entropy = -(gate * gate.clamp_min(1e-12).log()).sum(-1) / np.log(self.num_experts)
+            self.last_statistics["gate_entropy"] = entropy.mean().item()
 
     def _input_embeds(self, input_ids, prompt_items, text_only=False):
         """Token embeddings, with each placeholder replaced by its item's projected SASRec embedding.
@@ -146,7 +165,7 @@ class iLoRA(LLMRecommender):
         for user, candidates in zip(users.tolist(), candidate_lists):
             shown.append([candidates[i] for i in self._prompt_order(user, len(candidates))])
         embeds, mask = self._encode_prompts(histories, shown, item_seq.device)
-        return embeds, mask, self._gates(item_seq, lengths), shown
+        return embeds, mask, self._gates(item_seq, lengths, embeds, mask), shown
 
     def _candidate_continuations(self, candidate_lists, device):
         """Each candidate's answer tokens (title + EOS), and the index of the prompt that lists it."""
@@ -185,31 +204,33 @@ class iLoRA(LLMRecommender):
         keys = [(step.epoch, user, length) for user, length in zip(interaction[self.USER_ID].tolist(), lengths.tolist())]
         candidates = [self._training_candidates(h, t, k) for h, t, k in zip(histories, targets, keys)]
         text_only = self._text_only(step)
-        gate = self._gates(item_seq, lengths)
         self.last_statistics = {"text_only": float(text_only)}
-        if self.gate is not None:
-            entropy = -(gate * gate.clamp_min(1e-12).log()).sum(-1) / np.log(self.num_experts)
-            self.last_statistics["gate_entropy"] = entropy.mean().item()
         if self.loss_type == "lm":
-            return self._answer_loss(histories, candidates, targets, gate, text_only)
-        return self._candidate_loss(histories, candidates, targets, gate, text_only)
+            return self._answer_loss(item_seq, lengths, histories, candidates, targets, text_only)
+        return self._candidate_loss(item_seq, lengths, histories, candidates, targets, text_only)
 
-    def _answer_loss(self, histories, candidates, targets, gate, text_only):
+    def _answer_loss(self, item_seq, lengths, histories, candidates, targets, text_only):
         """The paper's loss: cross-entropy of the target's title + EOS appended to the prompt."""
-        device = gate.device
+        device = item_seq.device
         input_ids, attention_mask, labels = (
             tensor.to(device) for tensor in self.prompts.training_batch(histories, candidates, targets))
         embeds = self._input_embeds(input_ids, [h + c for h, c in zip(histories, candidates)], text_only)
+        prompt_mask = attention_mask.clone()  # the answer's positions are the labelled ones of the last columns
+        prompt_mask[:, -labels.shape[1]:] *= (labels == IGNORE_INDEX).to(prompt_mask.dtype)
+        gate = self._gates(item_seq, lengths, embeds, prompt_mask)
+        self._note_gate(gate)
         with self.router.route(gate):
             loss = answer_loss(self.llm, embeds, attention_mask, labels)
         self.last_statistics["lm_loss"] = loss.item()
         return loss
 
-    def _candidate_loss(self, histories, candidates, targets, gate, text_only):
+    def _candidate_loss(self, item_seq, lengths, histories, candidates, targets, text_only):
         """Softmax over the listed candidates scored as at evaluation (plus, for ``lm+softmax``, the target's token
         cross-entropy from the same pass)."""
-        device = gate.device
+        device = item_seq.device
         embeds, mask = self._encode_prompts(histories, candidates, device, text_only)
+        gate = self._gates(item_seq, lengths, embeds, mask)
+        self._note_gate(gate)
         continuations, owners = self._candidate_continuations(candidates, device)
         logprobs = continuation_logprobs(self.llm, self.router, embeds, mask, gate, continuations, owners)
         logprobs = logprobs.view(len(candidates), -1)
@@ -247,7 +268,8 @@ class iLoRA(LLMRecommender):
         continuations, owners = self._candidate_continuations(candidate_lists, item_seq.device)
         scores = score_continuations(self.llm, self.router, embeds, mask, gate, continuations, owners,
                                      self.score_reduction)
-        self._record(dict(zip(users.tolist(), gate.float().cpu().tolist())))  # gate per user
+        if gate is not None:  # per-token routing has no gate per user
+            self._record(dict(zip(users.tolist(), gate.float().cpu().tolist())))
         return scores
 
     def _user_groups(self, interaction):

@@ -6,12 +6,14 @@ from torch import nn
 from recbole_ilora.errors import ConfigurationError
 
 GATE_TYPES = ("linear", "mlp")
+GATE_INPUTS = (None, "sasrec", "prompt", "token")  # what the gate reads (None: sasrec)
 
 
 class Gate(nn.Module):
     """``g_u = softmax(W z_u / temperature)``; ``gate_type: mlp`` puts a GELU hidden layer before W.
 
-    One vector per sequence, shared by every layer and target module.
+    One vector per sequence (from its SASRec representation or its prompt), shared by every layer and target
+    module; or, routing per token, one vector per token of each decoder layer's input.
     """
 
     def __init__(self, in_dim, num_experts, gate_type="linear", temperature=1.0):

@@ -220,6 +220,8 @@ def test_added_tokens_leave_pretrained_rows_and_start_at_their_mean(tiny_llama):
     ({"load_in_4bit": True}, "need a CUDA GPU"),
     ({"dtype": "int8"}, "dtype must be one of"),
     ({"gate_type": "attention"}, "gate_type must be one of linear, mlp"),
+    ({"gate_input": "history"}, "gate_input must be ~ .sasrec. or one of sasrec, prompt, token"),
+    ({"gate_input": "token", "gradient_checkpointing": True, "loss_type": "lm"}, "activation checkpointing's"),
 ])
 def test_bad_config_values_fail_with_clear_errors(llm_setup, overrides, message):
     with pytest.raises(ConfigurationError, match=message):
@@ -354,3 +356,32 @@ def test_scoring_passes_the_kv_cache_under_the_installed_transformers_name(built
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*past_key_values.*deprecated")
         model.predict(first_batch(test_data)[0])
+
+
+@pytest.mark.parametrize("gate_input", ["prompt", "token"])
+def test_the_routing_studys_gates_train_score_and_stay_small(llm_setup, gate_input):
+    """Routing from the prompt's mean input embedding (one gate per sequence) or per token (one gate shared by every
+    decoder layer, reading the hidden state entering it): the gate learns, scoring matches the uncached pass, and
+    each costs no more than 1% of the trainable weights, like iLoRA's."""
+    _, _, (train_data, _, test_data), model = build_llm(llm_setup, gate_input=gate_input)
+    assert model.gate.net.in_features == model.llm.config.hidden_size
+    hidden, experts = model.llm.config.hidden_size, model.num_experts  # one linear gate, shared by every layer:
+    assert sum(p.numel() for p in model.gate.parameters()) == hidden * experts + experts  # SmolLM2: 2,308 = 0.04%
+    model.train()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.calculate_loss(first_batch(train_data)).backward()  # LoRA's B starts at zero: move it once
+    optimizer.step()
+    model.zero_grad()
+    model.calculate_loss(first_batch(train_data)).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.gate.parameters())
+    model.eval()
+    interaction = first_batch(test_data)[0]
+    starts, candidate_lists = model._user_groups(interaction)
+    item_seq, lengths = interaction[model.ITEM_SEQ][starts], interaction[model.ITEM_SEQ_LEN][starts]
+    cached = model._score_users(item_seq, lengths, interaction[model.USER_ID][starts], candidate_lists)
+    _, _, gates, shown = model._prompts(item_seq, lengths, interaction[model.USER_ID][starts], candidate_lists)
+    assert (gates is None) == (gate_input == "token")
+    histories = model._histories(item_seq, lengths)
+    expected = naive_scores(model, histories[0], shown[0], None if gates is None else gates[0:1])
+    order = {item: i for i, item in enumerate(shown[0])}
+    assert torch.allclose(cached[:20], expected[[order[item] for item in candidate_lists[0]]], atol=1e-4)

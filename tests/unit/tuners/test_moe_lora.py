@@ -7,7 +7,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from recbole_ilora.tuners.moe_lora import MoELoraConfig, MoELoraLinear, inject_moe_lora
+from recbole_ilora.tuners.moe_lora import GateRouter, MoELoraConfig, MoELoraLinear, inject_moe_lora
 
 TARGETS = ["q_proj", "v_proj", "down_proj"]
 
@@ -123,3 +123,20 @@ def test_saved_adapter_loads_in_plain_peft_as_the_uniform_gate(tiny_llama, tmp_p
     reloaded.load_state_dict(copy.deepcopy(model.state_dict()))
     gate = torch.softmax(torch.randn(2, 4), -1)
     assert torch.equal(logits(reloaded, reloaded_router, gate, IDS), logits(model, router, gate, IDS))
+
+
+def test_per_token_routing_needs_a_token_gate_and_matches_the_layers_tokens():
+    router = GateRouter(num_experts=2, rank=4)
+    with pytest.raises(ValueError, match="needs a token gate"):
+        with router.route(None):
+            pass
+    layer = torch.nn.Identity()
+    router.use_token_gate(lambda hidden: torch.softmax(hidden[..., :2], dim=-1), [layer])
+    with router.route(None):
+        layer(torch.randn(3, 5, 8))  # the pre-hook gates its input's 5 tokens
+        weights = router.rank_weights(torch.zeros(3, 5, 4))
+        assert weights.shape == (3, 5, 4) and torch.allclose(weights.sum(-1), torch.full((3, 5), 4.0))
+        with pytest.raises(ValueError, match="does not match the input"):
+            router.rank_weights(torch.zeros(3, 6, 4))
+    with pytest.raises(RuntimeError, match="ran without a gate"):
+        router.rank_weights(torch.zeros(3, 5, 4))  # outside route: nothing left behind
