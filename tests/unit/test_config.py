@@ -57,7 +57,7 @@ def test_real_properties_default_and_full_protocol():
 
 
 def test_unknown_protocol_lists_available():
-    with pytest.raises(ConfigurationError, match=r"Unknown protocol 'nope'.*candidates20, full"):
+    with pytest.raises(ConfigurationError, match=r"Unknown protocol 'nope'.*candidates20, candidates30, candidates40, full"):
         Config("SASRec", "ml-100k", config_dict={"protocol": "nope"})
 
 
