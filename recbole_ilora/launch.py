@@ -24,19 +24,34 @@ from recbole_ilora.run_info import COMMAND_VARIABLE
 ADDED_KEYS = ("cpu_threads", "gradient_accumulation_steps", "cpu_processes")
 
 
+def _refuse_unless_default(wanted, why):
+    if wanted not in ("auto", 1):
+        raise ConfigurationError(f"cpu_processes={wanted!r} is not used here: {why}.")
+
+
 def processes_for(config):
-    """How many data-parallel processes ``run_recbole`` starts for ``config`` (1: run in this process)."""
+    """How many data-parallel processes ``run_recbole`` starts for ``config`` (1: run in this process). A value of
+    ``cpu_processes`` that would be ignored is refused, not dropped."""
     wanted = config["cpu_processes"]
-    if (not issubclass(config.model_class, LLMRecommender) or distributed.launched_by_torchrun()
-            or config["device"].type != "cpu" or wanted == 1 or config["cpu_threads"] is not None):
+    if wanted != "auto" and (not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1):
+        raise ConfigurationError(f"cpu_processes must be auto or a positive number of processes, got {wanted!r}.")
+    if distributed.launched_by_torchrun():
+        _refuse_unless_default(wanted, "under torchrun the processes are torchrun's --nproc_per_node")
+        return 1
+    if not issubclass(config.model_class, LLMRecommender) or config["device"].type != "cpu":
+        _refuse_unless_default(wanted, f"{config['model']} on {config['device'].type} runs in one process "
+                                       f"(cpu_processes serves the LLM models on a CPU)")
+        return 1
+    if config["cpu_threads"] is not None:
+        _refuse_unless_default(wanted, "cpu_threads is set too, which runs one process with that many threads; "
+                                       "set one of the two")
         return 1
     accumulation, usable = config["gradient_accumulation_steps"], len(os.sched_getaffinity(0))
     if config["train_samples_per_epoch"]:  # every process needs a micro-batch of the epoch
         usable = min(usable, -(-config["train_samples_per_epoch"] // config["train_batch_size"]))
     if wanted == "auto":
         return max(p for p in range(1, min(accumulation, usable) + 1) if accumulation % p == 0)
-    if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1 or accumulation % wanted \
-            or wanted > usable:
+    if accumulation % wanted or wanted > usable:
         raise ConfigurationError(
             f"cpu_processes must be auto, or a number of processes that divides gradient_accumulation_steps="
             f"{accumulation} and is at most the {usable} usable CPU(s), got {wanted!r}.")

@@ -25,6 +25,17 @@ def test_a_number_of_processes_that_does_not_divide_the_accumulation_is_refused(
         launch.processes_for(Config("iLoRA", "ml-100k", cmd_args=["--cpu_processes=3"]))
 
 
+@pytest.mark.parametrize("model, extra, message", [
+    ("iLoRA", ["--cpu_processes=0"], "cpu_processes must be auto or a positive number of processes, got 0"),
+    ("iLoRA", ["--cpu_processes=many"], "got 'many'"),
+    ("iLoRA", ["--cpu_processes=2", "--cpu_threads=1"], "cpu_threads is set too"),
+    ("SASRec", ["--cpu_processes=2"], "SASRec on cpu runs in one process"),
+])
+def test_a_process_count_that_would_be_ignored_is_refused(model, extra, message):
+    with pytest.raises(ConfigurationError, match=message):
+        launch.processes_for(Config(model, "ml-100k", cmd_args=extra))
+
+
 def test_the_launched_processes_share_the_cpus_and_the_accumulation():
     config = Config("iLoRA", "ml-100k", cmd_args=["--gradient_accumulation_steps=4"])
     command = launch.torchrun_command(["--model=iLoRA", "--gradient_accumulation_steps=4", "--cpu_processes=2"], 2,
