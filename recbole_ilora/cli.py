@@ -40,7 +40,7 @@ def main(argv=None):
 
     from recbole_ilora import distributed, launch  # after argument parsing: --help stays fast
     from recbole_ilora.config import Config
-    from recbole_ilora.quick_start import run
+    from recbole_ilora.quick_start import check_before_launch, run
     from recbole_ilora.run_log import early_records
 
     try:
@@ -49,6 +49,7 @@ def main(argv=None):
                 config = Config(args.model, args.dataset, config_files, cmd_args=overrides)
             processes = launch.processes_for(config)
             if processes > 1:
+                check_before_launch(config)
                 raise SystemExit(launch.launch(sys.argv[1:] if argv is None else list(argv), processes, config))
             result = run(model=args.model, dataset=args.dataset, config_file_list=config_files, cmd_args=overrides)
         main_process = distributed.is_main()

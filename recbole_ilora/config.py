@@ -131,7 +131,14 @@ class Config(RecBoleConfig):
             super().__init__(model, dataset, config_file_list, config_dict)
         except UserError:
             raise
-        except (ValueError, TypeError, NotImplementedError, KeyError, AttributeError) as error:
+        except KeyError as error:
+            if error.args == ("nproc",):  # RecBole's device setup reads any local_rank as its own DDP launch
+                raise ConfigurationError(
+                    "local_rank is set by RecBole's multi-process launcher, never by hand: any value makes RecBole "
+                    "start its NCCL process group (and shifts the model's seed by it); leave it unset (torchrun "
+                    "sets this package's ranks).") from None
+            raise ConfigurationError(f"RecBole refused the config: {error}") from None
+        except (ValueError, TypeError, NotImplementedError, AttributeError) as error:
             # RecBole's own checks of its keys (topk, metrics, eval_args, ...) raise these with a message of theirs
             raise ConfigurationError(f"RecBole refused the config: {error}") from None
         config_schema.check_config(self, PROPERTIES_DIR)

@@ -35,6 +35,34 @@ def configure_cpu_threads(threads):
     torch.set_num_threads(threads)
 
 
+def check_outputs(config):
+    """Every folder a run writes to is writable (before its log file is opened in one of them)."""
+    if distributed.is_main():
+        for what, folder in (("results_dir", config["results_dir"]), ("checkpoint_dir", config["checkpoint_dir"]),
+                             ("the log folder", "log"), ("the tensorboard folder", "log_tensorboard")):
+            check_writable(folder, what)
+
+
+def check_inputs(config, runner):
+    """Every check of a run's inputs before its first long stage: the model's keys, the checkpoint to resume, the
+    data files and the loaded dataset. Returns the dataset."""
+    runner.check_config()
+    if config["resume_checkpoint"]:  # a wrong file is refused now, not after the prerequisite stage
+        checkpoints.check_same_experiment(checkpoints.load(config["resume_checkpoint"]), config,
+                                          config["resume_checkpoint"], "resumed")
+    dataset = load_dataset(config)
+    runner.check_dataset(dataset)
+    return dataset
+
+
+def check_before_launch(config):
+    """The checks of ``run`` that need no training, for ``run_recbole`` before it starts data-parallel processes:
+    a problem is then one message from one process, not one per process inside torchrun's report."""
+    with early_records():  # the processes report the warnings, in their log
+        check_outputs(config)
+        check_inputs(config, runner_for(config))
+
+
 def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=(), saved=True):
     """Train ``model`` on ``dataset``, evaluate on the test split, write the JSON result, return it.
 
@@ -46,20 +74,12 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
     configure_cpu_threads(config["cpu_threads"])
     runner = runner_for(config)
     runner.start_processes()
-    if distributed.is_main():
-        for what, folder in (("results_dir", config["results_dir"]), ("checkpoint_dir", config["checkpoint_dir"]),
-                             ("the log folder", "log"), ("the tensorboard folder", "log_tensorboard")):
-            check_writable(folder, what)
+    check_outputs(config)
     with run_log(config, earlier) as log_file:
         logger = getLogger()
         logger.info(run_info.command_line())
-        runner.check_config()
-        if config["resume_checkpoint"]:  # a wrong file is refused now, not after the prerequisite stage
-            checkpoints.check_same_experiment(checkpoints.load(config["resume_checkpoint"]), config,
-                                              config["resume_checkpoint"], "resumed")
         with clock.stage("data"):
-            dataset = load_dataset(config)
-            runner.check_dataset(dataset)
+            dataset = check_inputs(config, runner)
         with clock.stage("prerequisites"):  # under torchrun: rank 0 trains them, the other ranks then find them
             prerequisites = runner.ensure_prerequisites(run)
         configure_cpu_threads(config["cpu_threads"])  # a prerequisite run may have set its own

@@ -19,7 +19,7 @@ def inter_files(dataset, benchmark_filename=None):
 
 
 def _has_atomic_files(folder, dataset, benchmark_filename=None):
-    return all((folder / name).is_file() for name in inter_files(dataset, benchmark_filename))
+    return all((folder / name).exists() for name in inter_files(dataset, benchmark_filename))  # a folder: named later
 
 
 def _prepare_command(dataset, data_root):

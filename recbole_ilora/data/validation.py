@@ -29,14 +29,22 @@ def _encoding_error(path, encoding):
     return DataError(f"{path} is not valid {encoding} text; convert it, or set the encoding key to its encoding.")
 
 
+FIELD_TYPES = ("token", "token_seq", "float", "float_seq")  # RecBole's FeatureType names in atomic headers
+
+
 def _header(path, config):
     """``{field name: column header}`` of an atomic file's first line."""
     encoding = config["encoding"] or "utf-8"
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; an atomic file is a text file of that name.")
     try:
         with open(path, encoding=encoding) as file:
             line = file.readline().rstrip("\r\n")
     except UnicodeDecodeError:
         raise _encoding_error(path, encoding) from None
+    if line.startswith("\ufeff"):
+        raise DataError(f"{path} starts with a byte-order mark, which RecBole would read as part of the first "
+                        f"column's name: save it without one, or set --encoding=utf-8-sig.")
     columns = line.split(config["field_separator"])
     fields = {}
     for column in columns:
@@ -44,6 +52,11 @@ def _header(path, config):
         if not sep or not name or not ftype:
             raise DataError(f"{path}, line 1: column {column!r} is not of the form name:type (e.g. user_id:token, "
                             f"timestamp:float), separated by {config['field_separator']!r} (field_separator).")
+        if ftype not in FIELD_TYPES:
+            raise DataError(f"{path}, line 1: column {column!r} has type {ftype!r}; RecBole's types are "
+                            f"{', '.join(FIELD_TYPES)} (a timestamp is float).")
+        if name in fields:
+            raise DataError(f"{path}, line 1: field {name!r} appears twice in the header.")
         fields[name] = column
     return fields
 
@@ -71,6 +84,8 @@ def _check_field_counts(path, config, expected):
             next(file, None)
             for number, line in enumerate(file, 2):
                 line = line.rstrip("\r\n")
+                if "\x00" in line:
+                    raise DataError(f"{path}, line {number}: a NUL byte (a binary or corrupt file); remove it.")
                 if line and line.count(separator) + 1 != expected:
                     raise DataError(f"{path}, line {number}: {line.count(separator) + 1} fields where the header "
                                     f"has {expected} (separated by {separator!r}, field_separator): a separator "
@@ -171,7 +186,16 @@ def check_atomic_files(config):
         if loads_items and config["ITEM_ID_FIELD"] in header:
             check_items_have_metadata(path, item_file, config)
     if loads_items:
+        item_header = _header(item_file, config)
+        _check_field_counts(item_file, config, len(item_header))
         check_sequence_cells(item_file, config)
+        if config["ITEM_ID_FIELD"] in item_header:
+            ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
+            twice = np.flatnonzero(ids.duplicated().to_numpy())
+            if len(twice):
+                raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "
+                                f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
+                                f"line per item.")
 
 
 def _column(dataset, field):

@@ -66,6 +66,10 @@ DATASETS = {
     "cut_short": {"inter": lambda text: text + "u1\ti7\n"},
     "text_rating": {"inter": lines_where(lambda line: line.startswith("u4\t"), lambda line: "u4\ti1\tgood\t1004001")},
     "extra_field": {"inter": lambda text: text + "u1\ti7\t4\t1001999\tsurplus\n"},
+    "bom": {"inter": lambda text: "\ufeff" + text},
+    "datetime": {"inter": lambda text: text.replace("timestamp:float", "timestamp:datetime", 1)},
+    "nul": {"inter": lines_where(lambda line: line.startswith("u2\t"), lambda line: line.replace("u2", "u\x002"))},
+    "twice_listed": {"item": lambda text: text + "i5\tAnother title\n"},
 }
 
 
@@ -75,6 +79,7 @@ def data(tmp_path_factory):
     for name, edits in DATASETS.items():
         shape = {key: edits[key] for key in ("n_items", "min_len", "max_len") if key in edits}
         edited_dataset(root, name, edits.get("inter"), edits.get("item"), **shape)
+    (root / "folder" / "folder.inter").mkdir(parents=True)
     latin1 = edited_dataset(root, "latin1") / "latin1" / "latin1.inter"
     latin1.write_bytes(latin1.read_bytes().replace(b"u5\t", "ü5\t".encode("latin-1")))
     return root
@@ -150,6 +155,7 @@ RUN_CASES = [
     ("tiny", "SASRec", ["--learning_rate=1e999"], "learning_rate must be a finite number, got inf"),
     ("tiny", "SASRec", ["--learning_rate=.inf"], "learning_rate must be an integer or a number, got '.inf'"),
     ("tiny", "SASRec", ["--cpu_threads=4096"], "cpu_threads=4096 is more than the"),
+    ("tiny", "SASRec", ["--local_rank=1"], "local_rank is set by RecBole's multi-process launcher, never by hand"),
     ("tiny", "SASRec", ["--protocol=../overall"], "invalid choice: '../overall'"),
     ("tiny", "iLoRA", ["--gate_temperature=1e-300"], "gate_temperature must be at least 0.001"),
     ("tiny", "iLoRA", ["--attn_implementation=fast"], "attn_implementation must be one of eager"),
@@ -163,6 +169,11 @@ RUN_CASES = [
     ("text_rating", "SASRec", [], "rating 'good' is not a finite number"),
     ("latin1", "SASRec", [], "not valid utf-8 text"),
     ("extra_field", "SASRec", [], "extra_field.inter, line 430: 5 fields where the header has 4"),
+    ("bom", "SASRec", [], "bom.inter starts with a byte-order mark"),
+    ("datetime", "SASRec", [], "has type 'datetime'; RecBole's types are token, token_seq, float, float_seq"),
+    ("nul", "SASRec", [], ": a NUL byte (a binary or corrupt file)"),
+    ("twice_listed", "iLoRA", [], "item 'i5' is listed again"),
+    ("folder", "SASRec", [], "folder.inter is a folder"),
 ]
 
 
