@@ -17,7 +17,8 @@ from pathlib import Path
 
 import recbole
 import yaml
-from recbole.evaluator.register import metric_types
+from recbole.evaluator.base_metric import TopkMetric
+from recbole.evaluator.register import metric_types, metrics_dict
 
 from recbole_ilora.errors import ConfigurationError
 
@@ -94,7 +95,8 @@ def _value_problems(values):
     valid_metric = values.get("valid_metric")
     if isinstance(valid_metric, str):
         name, _, k = valid_metric.lower().partition("@")
-        if name not in metrics or (k and (not k.isdigit() or int(k) not in ks)):
+        needs_k = name in metrics_dict and issubclass(metrics_dict[name], TopkMetric)  # results hold hit@K, not hit
+        if name not in metrics or (k and (not k.isdigit() or int(k) not in ks)) or (needs_k and not k):
             problems.append(f"valid_metric {valid_metric!r} is not among the evaluated metrics (metrics {metrics} at "
                             f"topk {list(ks)}): early stopping would fail after the first epoch")
     clip = values.get("clip_grad_norm")

@@ -217,6 +217,11 @@ def check_loaded_dataset(config, dataset):
     if "LS" in split and not config["benchmark_filename"] and not (counts >= 3).any():
         raise DataError(f"Dataset '{config['dataset']}': no user has the 3 interactions leave-one-out needs (one to "
                         f"train on, one to validate, one to test; the most any user has is {counts.max(initial=0)}).")
+    ranked = min(candidates_per_user(config, phase) or dataset.item_num - 1 for phase in ("valid", "test"))
+    topk = config["topk"] if isinstance(config["topk"], list) else [config["topk"]]
+    if max(topk) > ranked:
+        raise DataError(f"topk {topk} asks for the top {max(topk)} of the {ranked} items each evaluated user of "
+                        f"dataset '{config['dataset']}' ranks: lower topk to at most {ranked}.")
     needed = max(candidates_per_user(config, phase) for phase in ("valid", "test")) - 1
     short = int((dataset.item_num - 1 - interacted < needed).sum()) if needed > 0 else 0
     if short:

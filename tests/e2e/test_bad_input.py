@@ -147,6 +147,8 @@ RUN_CASES = [
     ("tiny", "SASRec", ["--learner=bogus"], "learner must be one of adam, adamw, sgd"),
     ("tiny", "SASRec", ["--valid_metric=MRR@10"], "valid_metric 'MRR@10' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=NDCG@20"], "valid_metric 'NDCG@20' is not among the evaluated metrics"),
+    ("tiny", "SASRec", ["--valid_metric=Hit"], "valid_metric 'Hit' is not among the evaluated metrics"),
+    ("tiny", "SASRec", ["--topk=[1, 100]", "--valid_metric=NDCG@1"], "asks for the top 100 of the 20 items"),
     ("tiny", "SASRec", ["--topk=[0]"], "topk must be a positive integer"),
     ("tiny", "SASRec", ["--metrics=['Hit', 'Bogus']"], "There is no metric named 'Bogus'"),
     ("tiny", "SASRec", ["--seed=-1"], "seed must be an integer in [0, 2**32), got -1"),
