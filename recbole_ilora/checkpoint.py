@@ -66,6 +66,9 @@ def content(checkpoint):
 def load(path, device="cpu"):
     """A checkpoint this package wrote, loaded without unpickling; ``CheckpointError`` for anything else."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"Checkpoint {str(path)!r} is a folder; name the .pth file (resume_checkpoint, "
+                              f"sasrec_checkpoint).")
     if not path.is_file():
         raise CheckpointError(f"Checkpoint file {str(path)!r} does not exist; check the path (resume_checkpoint, "
                               f"sasrec_checkpoint) or the checkpoint_dir it was saved to.")

@@ -221,6 +221,9 @@ class Config(RecBoleConfig):
                                          f"as UTF-8.") from None
             try:
                 values = yaml.load(text, Loader=PropertyLoader)
+            except RecursionError:
+                raise ConfigurationError(f"Config file {file}: nested too deeply to read (YAML); a config file "
+                                         f"holds key: value lines with small lists and mappings.") from None
             except yaml.YAMLError as error:
                 mark = getattr(error, "problem_mark", None)
                 where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -229,6 +232,10 @@ class Config(RecBoleConfig):
             if values is not None and not isinstance(values, dict):
                 raise ConfigurationError(f"Config file {file} must hold key: value lines, not a "
                                          f"{type(values).__name__}.")
+            keys = [key for key in values or {} if not isinstance(key, str)]
+            if keys:
+                raise ConfigurationError(f"Config file {file}: key {keys[0]!r} is not a name; config keys are names "
+                                         f"such as learning_rate.")
             merged.update(values or {})
         return merged
 

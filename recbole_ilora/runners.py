@@ -108,6 +108,14 @@ class RecBoleRunner(Runner):
         for key in RECBOLE_WEIGHT_FILE_KEYS:
             if self.config[key]:
                 check_plain_weights_file(key, self.config[key])
+        if self.config["loss_type"] == "BPR" and (self.config["train_neg_sample_args"] or {}).get(
+                "distribution") in (None, "none"):
+            raise ConfigurationError(f"{self.config['model']} with loss_type BPR needs sampled training negatives: set "
+                                     f"train_neg_sample_args (e.g. {{'distribution': 'uniform', 'sample_num': 1}}) "
+                                     f"or loss_type CE.")
+        if (self.config["nproc"] or 1) > 1 and self.config["device"].type != "cuda":
+            raise ConfigurationError(f"nproc={self.config['nproc']} starts RecBole's own multi-process training, "
+                                     f"which needs CUDA GPUs (NCCL); on a CPU run one process.")
         if self.config["model"] == "KD_DAGFM" and self.config["teacher"] not in KD_DAGFM_TEACHERS:
             raise ConfigurationError(f"teacher must be one of {', '.join(KD_DAGFM_TEACHERS)} (KD_DAGFM evaluates it as "
                                      f"Python code), got {self.config['teacher']!r}.")
@@ -125,7 +133,12 @@ class RecBoleRunner(Runner):
                 f"torchrun; torchrun serves the LLM models (iLoRA, LoRARec, TALLRec).")
 
     def build_model(self, dataset):
-        return self.model_class(self.config, dataset).to(self.config["device"])
+        try:
+            model = self.model_class(self.config, dataset)
+        except (ValueError, AssertionError) as error:  # e.g. n_heads not dividing hidden_size, dropout above 1
+            raise ConfigurationError(f"{self.config['model']} cannot be built from its keys: "
+                                     f"{str(error).splitlines()[0] if str(error) else type(error).__name__}.") from None
+        return model.to(self.config["device"])
 
     def describe(self, model, dataset, logger):
         super().describe(model, dataset, logger)

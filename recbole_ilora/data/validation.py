@@ -5,6 +5,7 @@ text timestamp with a traceback, or drops interactions silently); ``check_loaded
 filtered dataset (enough interactions for the split, enough items for the candidates).
 """
 
+import codecs
 from logging import getLogger
 from pathlib import Path
 
@@ -35,6 +36,10 @@ FIELD_TYPES = ("token", "token_seq", "float", "float_seq")  # RecBole's FeatureT
 def _header(path, config):
     """``{field name: column header}`` of an atomic file's first line."""
     encoding = config["encoding"] or "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise DataError(f"encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1).") from None
     if path.is_dir():
         raise DataError(f"{path} is a folder; an atomic file is a text file of that name.")
     try:

@@ -148,6 +148,12 @@ RUN_CASES = [
     ("tiny", "SASRec", ["--valid_metric=MRR@10"], "valid_metric 'MRR@10' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=NDCG@20"], "valid_metric 'NDCG@20' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=Hit"], "valid_metric 'Hit' is not among the evaluated metrics"),
+    ("tiny", "SASRec", ["--loss_type=BPR"], "with loss_type BPR needs sampled training negatives"),
+    ("tiny", "SASRec", ["--n_heads=3"], "SASRec cannot be built from its keys: The hidden size (16) is not a multiple"),
+    ("tiny", "SASRec", ["--hidden_dropout_prob=1.5"], "SASRec cannot be built from its keys: dropout probability"),
+    ("tiny", "SASRec", ["--nproc=2"], "nproc=2 starts RecBole's own multi-process training, which needs CUDA"),
+    ("tiny", "SASRec", ["--encoding=bogus-codec"], "encoding 'bogus-codec' is not a text encoding"),
+    ("tiny", "iLoRA", ["--prompt_template=Watched {history} [HistoryEmb]: {candidates}"], "contains [HistoryEmb]"),
     ("tiny", "SASRec", ["--topk=[1, 100]", "--valid_metric=NDCG@1"], "asks for the top 100 of the 20 items"),
     ("tiny", "SASRec", ["--topk=[0]"], "topk must be a positive integer"),
     ("tiny", "SASRec", ["--metrics=['Hit', 'Bogus']"], "There is no metric named 'Bogus'"),
@@ -229,6 +235,11 @@ def test_missing_and_malformed_config_files_are_named_with_line_and_column(data,
     (tmp_path / "bad.yaml").write_text("epochs: 3\nlearning_rate: [0.1\n")
     fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=bad.yaml"],
           capsys, tmp_path, "Config file bad.yaml, line 3, column 1")
+    for text, message in (("123: abc\n", "key 123 is not a name"),
+                          ("epochs: " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply to read")):
+        (tmp_path / "odd.yaml").write_text(text)
+        fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=odd.yaml"],
+              capsys, tmp_path, message)
 
 
 def test_items_without_metadata_are_counted_in_a_warning_without_strict(data, tmp_path):

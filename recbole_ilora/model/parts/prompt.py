@@ -40,6 +40,10 @@ def template_segments(template):
     ``}}`` write literal braces). ``{history}`` and ``{candidates}`` appear once each, in that order."""
     if not isinstance(template, str):
         raise ConfigurationError(f"The prompt template must be a string, got {template!r}.")
+    if HISTORY_TOKEN in template or CANDIDATE_TOKEN in template:
+        raise ConfigurationError(f"The prompt template contains {HISTORY_TOKEN} or {CANDIDATE_TOKEN}, the tokens "
+                                 f"the prompt puts after each title for its item embedding: remove them "
+                                 f"({{history}} and {{candidates}} place the titles).")
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as error:
