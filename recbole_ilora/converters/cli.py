@@ -5,6 +5,8 @@
 """
 
 import argparse
+import codecs
+import math
 import sys
 
 from recbole_ilora.converters import CONVERTERS, get_converter
@@ -74,5 +76,12 @@ def main(argv=None):
             return 0
         if not args.converter:
             parser.error("name a dataset to convert (" + ", ".join(CONVERTERS) + ") or pass --stats FOLDER")
+        if args.encoding:
+            try:
+                codecs.lookup(args.encoding)
+            except LookupError:
+                parser.error(f"--encoding {args.encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1)")
+        if args.min_rating is not None and not math.isfinite(args.min_rating):
+            parser.error(f"--min_rating must be a finite number, got {args.min_rating}")
         prepare(args.converter, args.raw, args.out, options_from(args), echo=print)
     return 0

@@ -104,6 +104,11 @@ def parse_arguments(argv):
         parser.error("--models, --datasets and --seeds each need at least one value")
     if args.notes and not Path(args.notes).is_file():
         parser.error(f"--notes file {args.notes} not found")
+    if not 0 < args.alpha < 1:
+        parser.error(f"--alpha is a significance level in (0, 1), got {args.alpha}")
+    for option in ("figures", "tables", "out"):
+        if Path(getattr(args, option)).exists() and not Path(getattr(args, option)).is_dir():
+            parser.error(f"--{option} {getattr(args, option)} is a file; it names a folder")
     return args, overrides, models, datasets, seeds
 
 

@@ -306,6 +306,16 @@ def test_leaderboard_refuses_a_bad_key_once_before_running_anything(data, tmp_pa
     assert not (tmp_path / "res" / "leaderboard-logs").exists()
 
 
+@pytest.mark.parametrize("option, message", [("--alpha=2", "--alpha is a significance level in (0, 1), got 2.0"),
+                                             ("--figures={file}", "is a file; it names a folder")])
+def test_leaderboard_refuses_bad_options_by_name(tmp_path, capsys, option, message):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        leaderboard(["--models=Pop", "--datasets=ml-100k", "--seeds=2020", f"--out={tmp_path / 'res'}",
+                     option.format(file=tmp_path / "a_file")])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_prepare_dataset_overwrite_keeps_a_folder_with_the_users_own_files(tmp_path, capsys):
     from unit.converters.test_converters import ml1m_raw
 
@@ -334,6 +344,8 @@ def test_prepare_dataset_names_an_encoding_problem_as_one(tmp_path, capsys):
     (["--out={tmp}/a_file"], "--out {tmp}/a_file: {tmp}/a_file is a file, not a folder"),
     (["--out=/proc/nope"], "--out /proc/nope cannot be written"),
     (["--out={tmp}/out", "--name=../elsewhere"], "--name must be a plain name"),
+    (["--out={tmp}/out", "--encoding=bogus-codec"], "--encoding 'bogus-codec' is not a text encoding"),
+    (["--out={tmp}/out", "--min_rating=nan"], "--min_rating must be a finite number, got nan"),
 ])
 def test_prepare_dataset_refuses_bad_output_options_before_reading(tmp_path, capsys, options, message):
     from unit.converters.test_converters import ml1m_raw
