@@ -23,11 +23,12 @@ from recbole.config import Config as RecBoleConfig
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import config_schema, distributed, experiment
 from recbole_ilora.data.candidates import PHASES, candidates_per_user
-from recbole_ilora.data.fingerprint import dataset_fingerprint
+from recbole_ilora.data.fingerprint import backbone_fingerprint, dataset_fingerprint
 from recbole_ilora.data.location import resolve_data_path
 from recbole_ilora.devices import auto_dtype
 from recbole_ilora.errors import ConfigurationError, UserError
 from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.model.parts.backbone import resolve_llm_path
 from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name
 from recbole_ilora.registry import get_model
 
@@ -164,9 +165,10 @@ class Config(RecBoleConfig):
         model, the global batch of an optimizer step (data-parallel processes x ``train_batch_size`` x
         ``gradient_accumulation_steps``: how a step's micro-batches are shared between processes and accumulation
         is how it runs, like threads, not what it computes) and the identity of each run it needs first (its
-        encoder)."""
+        encoder) and the content of its backbone's files."""
         identity = {"data_fingerprint": dataset_fingerprint(self["data_path"], self.dataset)}
         if issubclass(self.model_class, LLMRecommender):
+            identity["backbone_fingerprint"] = backbone_fingerprint(resolve_llm_path(self["llm_path"]))
             identity["global_train_batch"] = (distributed.launched_world_size() * self["train_batch_size"]
                                               * self["gradient_accumulation_steps"])
             identity["prerequisites"] = {key: self._prerequisite_hash(key, model, config_dict, identity)

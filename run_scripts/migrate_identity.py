@@ -1,7 +1,7 @@
-"""Migrate committed JSON results to the experiment identity of 2026-12-01 (recbole-ilora 0.2): the hash now covers
-the content of the dataset's atomic files, and for LLM runs the global batch of a step (processes x
-train_batch_size x gradient_accumulation_steps, which itself became a runtime key) and the identity of the encoder
-run. Each result gets its new hash, file name, ``config`` and a ``threads`` entry.
+"""Migrate committed JSON results to the experiment identity of 2026-12-02 (recbole-ilora 0.2): the hash now covers
+the content of the dataset's atomic files, and for LLM runs the content of the backbone's files, the global batch
+of a step (processes x train_batch_size x gradient_accumulation_steps, which itself became a runtime key) and the
+identity of the encoder run. Each result gets its new hash, file name, ``config`` and a ``threads`` entry.
 
     python run_scripts/migrate_identity.py docs/leaderboard/results docs/learning_curve [--dry_run]
 
@@ -23,7 +23,7 @@ from recbole_ilora.experiment import is_experiment_key, result_path
 from recbole_ilora.files import write_json_atomic
 from recbole_ilora.model.parts.sasrec_encoder import ENCODER_RESULTS_FOLDER, encoder_run_config
 
-IDENTITY_KEYS = ("data_fingerprint", "global_train_batch", "prerequisites")
+IDENTITY_KEYS = ("data_fingerprint", "backbone_fingerprint", "global_train_batch", "prerequisites")
 PLANNED = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
 
 
@@ -51,7 +51,8 @@ def migrate(path, root, dry_run):
     if result["config_hash"] == config.experiment_hash and result["config"] == config.experiment:
         return "already migrated"
     kept = {key: value for key, value in config.experiment.items() if key not in IDENTITY_KEYS}
-    stored = {key: value for key, value in result["config"].items() if is_experiment_key(key, value)}
+    stored = {key: value for key, value in result["config"].items()
+              if is_experiment_key(key, value) and key not in IDENTITY_KEYS}
     if kept != stored:
         differing = sorted(k for k in set(kept) | set(stored) if kept.get(k) != stored.get(k))
         return f"left as it is: today's config differs in {', '.join(differing)}"

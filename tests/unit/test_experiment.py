@@ -1,6 +1,8 @@
 """The experiment's identity: what enters the hash, when it is taken, and where the result goes."""
 
 import json
+import os
+import shutil
 
 import pytest
 from conftest import write_atomic_dataset
@@ -103,3 +105,21 @@ def test_a_result_file_of_another_experiment_is_never_overwritten(tmp_path):
         write_result({"result_file": str(path), "config_hash": "bbbbbbbbbbbbbbbb", "checkpoint": "saved/x.pth"})
     assert json.loads(path.read_text()) == {"config_hash": "aaaaaaaaaaaaaaaa"}
     write_result({"result_file": str(path), "config_hash": "aaaaaaaaaaaaaaaa", "checkpoint": "saved/x.pth"})
+
+
+def test_the_backbones_content_is_part_of_an_llm_runs_identity(tiny_llama, tmp_path):
+    copy = tmp_path / "llm"
+    shutil.copytree(tiny_llama, copy)
+    before = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(copy)})
+    assert set(before.experiment["backbone_fingerprint"]) >= {"config.json", "model.safetensors"}
+    weights = copy / "model.safetensors"
+    status = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of one weight, size and modification time kept (as cp -p or a restore would)
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(status.st_atime_ns, status.st_mtime_ns))
+    after = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(copy)})
+    assert after.experiment["backbone_fingerprint"]["model.safetensors"] != \
+        before.experiment["backbone_fingerprint"]["model.safetensors"]
+    assert after.experiment_hash != before.experiment_hash
+    assert "backbone_fingerprint" not in Config("SASRec", "ml-100k").experiment
