@@ -18,9 +18,10 @@ from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import distributed, run_info
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation, load_dataset
-from recbole_ilora.errors import ConfigurationError, ResultWriteError, RunInterrupted
+from recbole_ilora.errors import ConfigurationError, OutputFolderError, ResultWriteError, RunInterrupted
+from recbole_ilora.experiment import result_path
 from recbole_ilora.files import check_writable
-from recbole_ilora.results import build_result, write_result
+from recbole_ilora.results import build_result, result_path_problem, write_result
 from recbole_ilora.run_log import early_records, run_log
 from recbole_ilora.runners import runner_for
 from recbole_ilora.trainer import restore_evaluated
@@ -36,11 +37,16 @@ def configure_cpu_threads(threads):
 
 
 def check_outputs(config):
-    """Every folder a run writes to is writable (before its log file is opened in one of them)."""
+    """Every folder a run writes to is writable (before its log file is opened in one of them), and its JSON
+    result's path is free for it."""
     if distributed.is_main():
         for what, folder in (("results_dir", config["results_dir"]), ("checkpoint_dir", config["checkpoint_dir"]),
                              ("the log folder", "log"), ("the tensorboard folder", "log_tensorboard")):
             check_writable(folder, what)
+        problem = result_path_problem(result_path(config), config.experiment_hash)
+        if problem:
+            raise OutputFolderError(f"{problem}: nothing there is overwritten; move it away, or set results_dir to "
+                                    f"another folder.")
 
 
 def check_inputs(config, runner):

@@ -82,18 +82,33 @@ def build_result(config, clock, record, model, valid_data, test_data, best_valid
     return result
 
 
+def result_path_problem(path, config_hash):
+    """Why the JSON result of the experiment ``config_hash`` cannot be written at ``path`` (None: it can): a folder
+    there, a file that is not a result (a user's), or another experiment's result. None of them is overwritten."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a folder where the run's JSON result goes"
+    if not path.exists():
+        return None
+    try:
+        existing = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return f"{path} exists and is not a JSON result (a file of yours?)"
+    if not isinstance(existing, dict) or "config_hash" not in existing:
+        return f"{path} exists and is not a JSON result (a file of yours?)"
+    if existing["config_hash"] != config_hash:
+        return (f"{path} holds the result of another experiment (config hash {existing['config_hash']}, this run "
+                f"{config_hash})")
+    return None
+
+
 def write_result(result):
-    """Write ``result`` atomically to its ``result_file``; return the path. A file there that holds another
-    experiment (an earlier identity scheme) is never overwritten."""
+    """Write ``result`` atomically to its ``result_file``; return the path. What is at that path and not this
+    experiment's result is never overwritten (``result_path_problem``)."""
     path = Path(result["result_file"])
-    if path.is_file():
-        try:
-            existing = json.loads(path.read_text()).get("config_hash")
-        except (OSError, ValueError):
-            existing = None
-        if existing not in (None, result["config_hash"]):
-            raise ResultWriteError(f"{path} holds the result of another experiment (config hash {existing}, this "
-                                   f"run {result['config_hash']}) and is not overwritten")
+    problem = result_path_problem(path, result["config_hash"])
+    if problem:
+        raise ResultWriteError(f"{problem} and is not overwritten")
     try:
         return write_json_atomic(result, path)
     except OSError as error:

@@ -12,7 +12,9 @@ import torch
 from conftest import TINY_RUN, check_result_schema, ranks_match_metrics
 
 from recbole_ilora.cli import main as cli_main
+from recbole_ilora.config import Config
 from recbole_ilora.errors import CheckpointError, ConfigurationError, OutputFolderError, ResultWriteError
+from recbole_ilora.experiment import result_path
 from recbole_ilora.quick_start import configure_cpu_threads, load_data_and_model, run
 
 
@@ -214,3 +216,24 @@ def test_a_result_that_cannot_be_written_names_the_checkpoint_and_how_to_write_i
     checkpoint = str(error.value).split("safe in ")[1].split(":")[0]
     written = run("SASRec", "tiny", cmd_args=[*args, f"--resume_checkpoint={checkpoint}"])
     assert written["epochs_trained"] == 1 and Path(written["result_file"]).is_file()
+
+
+@pytest.mark.parametrize("occupant, message", [
+    ("notes", "exists and is not a JSON result (a file of yours?)"),
+    ("[]", "exists and is not a JSON result"),
+    ('{"config_hash": "0123456789abcdef"}', "holds the result of another experiment (config hash 0123456789abcdef"),
+    (None, "is a folder where the run's JSON result goes"),
+])
+def test_what_sits_at_the_result_path_is_refused_before_any_work_and_kept(tiny_data_root, tmp_path, occupant,
+                                                                          message):
+    args = [*tiny_args(tiny_data_root), f"--results_dir={tmp_path / 'results'}"]
+    path = result_path(Config("SASRec", "tiny", cmd_args=args))
+    path.parent.mkdir(parents=True)
+    if occupant is None:
+        path.mkdir()
+    else:
+        path.write_text(occupant)
+    with pytest.raises(OutputFolderError, match=re.escape(message)):
+        run("SASRec", "tiny", cmd_args=args)
+    assert path.is_dir() if occupant is None else path.read_text() == occupant
+    assert not (tmp_path / "saved").exists() or not list((tmp_path / "saved").iterdir())
