@@ -98,6 +98,10 @@ def broken_backbones(tmp_path_factory, llm):
     gguf = root / "cut.gguf"
     gguf.write_bytes(default_gguf_path().read_bytes()[:5_000_000])
     (root / "cache_is_a_file").write_text("not a folder")
+    negative = root / "negative_vocabulary"
+    shutil.copytree(llm, negative)
+    settings = json.loads((negative / "config.json").read_text())
+    (negative / "config.json").write_text(json.dumps({**settings, "vocab_size": -1}))
     return root
 
 
@@ -197,6 +201,7 @@ BACKBONE_CASES = [
     ("no_weights", "has no weights (model.safetensors or pytorch_model.bin)"),
     ("truncated", "model.safetensors cannot be read as safetensors"),
     ("cut.gguf", "cut.gguf cannot be read as a GGUF model"),
+    ("negative_vocabulary", "no model can be built from its config.json (RuntimeError: Trying to create tensor"),
 ]
 
 

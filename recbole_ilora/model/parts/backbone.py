@@ -199,8 +199,12 @@ def architecture(folder):
         backbone_config = AutoConfig.from_pretrained(folder)
     except (OSError, ValueError) as error:
         raise ConfigurationError(f"Backbone folder {folder}: its config.json cannot be read ({error}).") from None
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(backbone_config)
+    try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(backbone_config)
+    except (RuntimeError, ValueError, TypeError, KeyError) as error:  # e.g. a negative vocab_size
+        raise ConfigurationError(f"Backbone folder {folder}: no model can be built from its config.json "
+                                 f"({type(error).__name__}: {str(error).splitlines()[0][:160]}).") from None
     stored = _stored_shapes(Path(folder))
     tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
