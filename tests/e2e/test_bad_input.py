@@ -98,6 +98,8 @@ def broken_backbones(tmp_path_factory, llm):
     gguf = root / "cut.gguf"
     gguf.write_bytes(default_gguf_path().read_bytes()[:5_000_000])
     (root / "cache_is_a_file").write_text("not a folder")
+    no_tokenizer = root / "no_tokenizer"
+    shutil.copytree(llm, no_tokenizer, ignore=shutil.ignore_patterns("tokenizer*"))
     negative = root / "negative_vocabulary"
     shutil.copytree(llm, negative)
     settings = json.loads((negative / "config.json").read_text())
@@ -202,6 +204,7 @@ BACKBONE_CASES = [
     ("truncated", "model.safetensors cannot be read as safetensors"),
     ("cut.gguf", "cut.gguf cannot be read as a GGUF model"),
     ("negative_vocabulary", "no model can be built from its config.json (RuntimeError: Trying to create tensor"),
+    ("no_tokenizer", "its tokenizer cannot be loaded"),
 ]
 
 

@@ -153,7 +153,12 @@ def load_tokenizer(folder):
     """The backbone's tokenizer with the prompt's placeholder (and, if missing, pad) tokens."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as error:  # noqa: BLE001 (missing, truncated or custom-code tokenizers raise many kinds: named)
+        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer cannot be loaded ({type(error).__name__}: "
+                                 f"{str(error).splitlines()[0][:160] if str(error) else ''}); copy the model's "
+                                 f"tokenizer files again (custom tokenizer code is never run).") from None
     special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
     if tokenizer.pad_token is None:
         special["pad_token"] = PAD_TOKEN
