@@ -142,6 +142,9 @@ class Config(RecBoleConfig):
         except (ValueError, TypeError, NotImplementedError, AttributeError) as error:
             # RecBole's own checks of its keys (topk, metrics, eval_args, ...) raise these with a message of theirs
             raise ConfigurationError(f"RecBole refused the config: {error}") from None
+        for values in (self.final_config_dict, self.external_config_dict):  # RecBole documents a list or one name
+            if isinstance(values.get("metrics"), str):
+                values["metrics"] = [values["metrics"]]
         config_schema.check_config(self, PROPERTIES_DIR)
         self._derive_values()
         self.experiment = {**experiment.experiment_config(self.final_config_dict), **self._identity()}

@@ -18,6 +18,7 @@ from pathlib import Path
 import recbole
 import yaml
 from recbole.evaluator.base_metric import TopkMetric
+from recbole.utils import ModelType
 from recbole.evaluator.register import metric_types, metrics_dict
 
 from recbole_ilora.errors import ConfigurationError
@@ -99,6 +100,11 @@ def _value_problems(values):
         if name not in metrics or (k and (not k.isdigit() or int(k) not in ks)) or (needs_k and not k):
             problems.append(f"valid_metric {valid_metric!r} is not among the evaluated metrics (metrics {metrics} at "
                             f"topk {list(ks)}): early stopping would fail after the first epoch")
+    order = (values.get("eval_args") or {}).get("order") if isinstance(values.get("eval_args"), dict) else None
+    if order not in (None, "RO", "TO"):
+        problems.append(f"eval_args order must be RO (random) or TO (time), got {order!r}")
+    elif order == "RO" and values.get("MODEL_TYPE") == ModelType.SEQUENTIAL:
+        problems.append("eval_args order RO shuffles each history; a sequential model needs TO (time order)")
     clip = values.get("clip_grad_norm")
     if clip is not None:
         max_norm = clip.get("max_norm") if isinstance(clip, dict) else None
@@ -150,6 +156,14 @@ def model_keys(properties_dir):
              if path not in files]
     defined = set().union(*(_declarations(path) for path in files))
     return defined - set().union(*(_declarations(path) for path in other))
+
+
+def hyper_parameters(model, properties_dir):
+    """The keys of ``model``'s own property file (this package's, else RecBole's), in the file's order."""
+    for path in (Path(properties_dir) / "model" / f"{model}.yaml", RECBOLE_PROPERTIES / "model" / f"{model}.yaml"):
+        if path.is_file():
+            return list(yaml.safe_load(path.read_text()) or {})
+    return []
 
 
 @lru_cache(maxsize=4)

@@ -17,8 +17,10 @@ from recbole.data.transform import construct_transform
 from recbole.utils import get_flops, set_color
 
 from recbole_ilora import distributed
+from recbole_ilora.config_schema import hyper_parameters
 from recbole_ilora.errors import CheckpointError, ConfigurationError
 from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.paths import PROPERTIES_DIR
 from recbole_ilora.prerequisites import ensure_required_runs
 from recbole_ilora.registry import get_model
 from recbole_ilora.trainer import LLMTrainer, recorded_trainer
@@ -136,8 +138,11 @@ class RecBoleRunner(Runner):
         try:
             model = self.model_class(self.config, dataset)
         except (ValueError, AssertionError) as error:  # e.g. n_heads not dividing hidden_size, dropout above 1
+            keys = ", ".join(f"{key}={self.config[key]!r}" for key in
+                             hyper_parameters(self.config["model"], PROPERTIES_DIR))
             raise ConfigurationError(f"{self.config['model']} cannot be built from its keys: "
-                                     f"{str(error).splitlines()[0] if str(error) else type(error).__name__}.") from None
+                                     f"{str(error).splitlines()[0] if str(error) else type(error).__name__} "
+                                     f"(its hyper-parameters: {keys}).") from None
         return model.to(self.config["device"])
 
     def describe(self, model, dataset, logger):

@@ -7,6 +7,7 @@ from recbole_ilora.data.datasets import DATASET_CLASSES
 from recbole_ilora.data.location import resolve_data_path
 from recbole_ilora.data.preparation import candidates_fingerprint, data_preparation, evaluated_user_tokens
 from recbole_ilora.data.validation import check_atomic_files, check_loaded_dataset
+from recbole_ilora.errors import DataError
 
 _DATASET_BY_TYPE = {ModelType.SEQUENTIAL: "SequentialDataset", ModelType.KNOWLEDGE: "KnowledgeBasedDataset"}
 
@@ -30,7 +31,13 @@ def create_dataset(config):
 def load_dataset(config):
     """RecBole's dataset for ``config``, after checking its files, and checked once loaded."""
     check_atomic_files(config)
-    dataset = create_dataset(config)
+    try:
+        dataset = create_dataset(config)
+    except ValueError as error:
+        if "filtering" in str(error):
+            raise DataError(f"Dataset '{config['dataset']}': RecBole's filters left no users or items ({error}); "
+                            f"loosen user_inter_num_interval, item_inter_num_interval or val_interval.") from None
+        raise DataError(f"Dataset '{config['dataset']}' cannot be built by RecBole: {error}") from None
     check_loaded_dataset(config, dataset)
     return dataset
 

@@ -155,6 +155,11 @@ RUN_CASES = [
     ("tiny", "SASRec", ["--valid_metric=NDCG@20"], "valid_metric 'NDCG@20' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=Hit"], "valid_metric 'Hit' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--loss_type=BPR"], "with loss_type BPR needs sampled training negatives"),
+    ("tiny", "SASRec", ["--eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'XX', 'group_by': 'user', "
+                        "'mode': 'uni19'}"], "eval_args order must be RO (random) or TO (time), got 'XX'"),
+    ("tiny", "SASRec", ["--eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'RO', 'group_by': 'user', "
+                        "'mode': 'uni19'}"], "a sequential model needs TO"),
+    ("tiny", "SASRec", ["--user_inter_num_interval=(100,inf)"], "RecBole's filters left no users or items"),
     ("tiny", "SASRec", ["--n_heads=3"], "SASRec cannot be built from its keys: The hidden size (16) is not a multiple"),
     ("tiny", "SASRec", ["--hidden_dropout_prob=1.5"], "SASRec cannot be built from its keys: dropout probability"),
     ("tiny", "SASRec", ["--nproc=2"], "nproc=2 starts RecBole's own multi-process training, which needs CUDA"),
