@@ -13,6 +13,7 @@ that run's encoder config. Anything else is reported and left as it is.
 """
 
 import argparse
+from contextlib import contextmanager
 import json
 import os
 import sys
@@ -27,9 +28,28 @@ IDENTITY_KEYS = ("data_fingerprint", "backbone_fingerprint", "global_train_batch
 PLANNED = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
 
 
+@contextmanager
+def world_size(processes):
+    """Plan as the run's torchrun job did: its process count is part of the global batch."""
+    saved = os.environ.get("WORLD_SIZE")
+    os.environ["WORLD_SIZE"] = str(processes)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["WORLD_SIZE"]
+        else:
+            os.environ["WORLD_SIZE"] = saved
+
+
 def replanned(result, root, encoder):
     """Today's Config of the run ``result`` records, as the leaderboard plans it under ``root`` (an encoder's run:
-    through the LLM run whose command it records)."""
+    through the LLM run whose command it records), with the run's process count."""
+    with world_size(result.get("world_size") or 1):
+        return _replanned(result, root, encoder)
+
+
+def _replanned(result, root, encoder):
     arguments = dict(arg[2:].split("=", 1) for arg in result["command"][1:] if arg.startswith("--") and "=" in arg)
     overrides = [arg for arg in result["command"][1:] if not arg.startswith(PLANNED)]
     overrides += [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS if key in result["config"]]
