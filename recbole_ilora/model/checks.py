@@ -59,6 +59,11 @@ class iLoRAChecks(ModelChecks):
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise ConfigurationError(f"attn_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
                                      f"got {attention!r}.")
+        for key in ("learning_rate", "projector_learning_rate", "gate_learning_rate"):
+            if config[key] is not None and config[key] > 1:
+                raise ConfigurationError(f"{key}={config[key]} is above 1: an AdamW step moves each trained weight by "
+                                         f"about the learning rate, so this cannot train (the defaults: 2e-3 on the "
+                                         f"CPU budget, 8e-4 in gpu_full.yaml).")
         Gate.check(config["gate_type"], config["gate_temperature"])
         if config["gate_input"] not in GATE_INPUTS:
             raise ConfigurationError(f"gate_input must be ~ (sasrec) or one of {', '.join(GATE_INPUTS[1:])}, got "

@@ -137,6 +137,7 @@ RUN_CASES = [
     ("tiny", "iLoRA", ["--load_in_4bit=True"], "need a CUDA GPU"),
     ("tiny", "iLoRA", ["--lora_target_modules=['q_proj', 'qkv']"], "lora_target_modules ['qkv'] are not linear"),
     ("tiny", "iLoRA", ["--gate_temperature=0"], "gate_temperature must be at least 0.001"),
+    ("tiny", "iLoRA", ["--learning_rate=1e10"], "learning_rate=10000000000.0 is above 1: an AdamW step"),
     ("empty", "SASRec", [], "empty.inter is empty: an atomic .inter file starts with a header line"),
     ("header_only", "SASRec", [], "header_only.inter has a header but no interactions"),
     ("one_each", "SASRec", [], "no user has the 3 interactions leave-one-out needs"),
