@@ -139,5 +139,7 @@ def section(spec, finished, folder, run):
         lines += ["", f"### {arm}, {job.dataset}, seed {job.seed}: {CLUSTERS} K-means clusters of the test users' "
                       f"SASRec representations", "", table(analysis), "", *summary_lines(analysis), "",
                   f"![gate weights per cluster]({image})"]
-        verdicts.append(analysis.verdict)
+        verdicts.append(f"{analysis.verdict} ({arm}, {job.dataset}: normalised gate entropy {analysis.entropy:.3f}; "
+                        f"top expert = the cluster's for {analysis.agreement:.1%} of users against "
+                        f"{analysis.null_agreement:.1%} shuffled, p = {analysis.p_value:.2g})")
     return lines, verdicts
