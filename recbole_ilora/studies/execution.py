@@ -23,9 +23,10 @@ from tabulate import tabulate
 
 from recbole_ilora.files import write_text_atomic
 from recbole_ilora.leaderboard import runs
-from recbole_ilora.leaderboard.stats import mean_interval, per_user_values, significance
+from recbole_ilora.leaderboard.collect import candidate_files
+from recbole_ilora.leaderboard.stats import mean_interval, per_user_values, random_ranking_metric, significance
 
-DATASET, SEED, PROTOCOL = "ml-100k", 2020, "candidates20"
+DATASET, SEED, PROTOCOL, CANDIDATES = "ml-100k", 2020, "candidates20", 20
 METRICS = ("hit@1", "ndcg@5")
 # name -> (folder, processes, extra --key=value)
 WAYS = {
@@ -104,11 +105,32 @@ def table(results):
     return tabulate(rows, headers=headers, tablefmt="github")
 
 
+def against_baselines(results, folder):
+    """Each way's test Hit@1 against Pop and SASRec on the same users and candidates (their leaderboard runs), with
+    the Wilcoxon test paired over users; random ranking for scale."""
+    lines = []
+    for model in ("Pop", "SASRec"):
+        files = candidate_files(folder, model, DATASET, SEED, PROTOCOL)
+        if not files:
+            continue
+        baseline = json.loads(files[-1].read_text())
+        users = baseline["per_user_test"]["user"]
+        lines.append(f"- {model} (`{files[-1]}`): Hit@1 {_interval([per_user_values(baseline, 'hit@1')[u] for u in users])}")
+        for way, result in results.items():
+            test = significance([result], [baseline], "hit@1", way, model)
+            if test.p_value is not None:
+                lines.append(f"  - {way} vs {model}: difference {test.difference:+.4f}, {test.label}, "
+                             f"p = {test.p_value:.2g}")
+    return lines + [f"- random ranking: Hit@1 {random_ranking_metric('hit@1', CANDIDATES):.4f}"] if lines else []
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
     parser.add_argument("--out", default="docs/execution", help="results folder (default: %(default)s)")
     parser.add_argument("--report_only", action="store_true", help="run nothing, render what exists")
+    parser.add_argument("--baselines", default="docs/leaderboard/results",
+                        help="results folder holding Pop and SASRec of seed 2020 (default: %(default)s)")
     parser.add_argument("--ways", default=",".join(WAYS), help="comma-separated ways to run (default: all: %(default)s)")
     args, extra = parser.parse_known_args(argv)
     ways = [way.strip() for way in args.ways.split(",") if way.strip()]
@@ -134,7 +156,7 @@ def main(argv=None):
     text = ["# iLoRA's main job under three ways of executing it (ml-100k, candidates20, seed 2020)", "",
             "One command's experiment, run at one intra-op thread, at two, and as two data-parallel processes "
             "(torchrun, gloo) of one thread with the same global batch; the same encoder and candidates.", "",
-            table(results), ""]
+            table(results), "", *against_baselines(results, args.baselines), ""]
     write_text_atomic("\n".join(text), Path(args.out) / "execution.md")
     print("\n".join(text))
     return 1 if failed else 0
