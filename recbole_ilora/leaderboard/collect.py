@@ -109,9 +109,34 @@ def _structure_problem(result):
         return "per_user_test has no user list"
     ranks = per_user.get("rank")
     if ranks is not None and (not isinstance(ranks, list) or len(ranks) != len(per_user["user"]) or not all(
-            rank is None or (isinstance(rank, int) and rank >= 1) for rank in ranks)):
+            rank is None or (isinstance(rank, int) and not isinstance(rank, bool) and rank >= 1) for rank in ranks)):
         return (f"per_user_test holds {len(ranks) if isinstance(ranks, list) else 'no list of'} ranks for "
                 f"{len(per_user['user'])} users (each a positive integer or null)")
+    return _metadata_problem(result)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _metadata_problem(result):
+    """What the tables read besides the metrics: the config, the stage times, the candidates' digests, the gate."""
+    if not isinstance(result["config"], dict):
+        return f"its config is a {type(result['config']).__name__}, not an object"
+    times = result.get("time_s")
+    if not isinstance(times, dict) or not all(_number(times.get(stage)) for stage in ("train", "test", "total")):
+        return "time_s lacks the train, test and total seconds"
+    digests = result.get("candidates_sha256")
+    if digests is not None and not (isinstance(digests, dict) and all(isinstance(v, str) for v in digests.values())):
+        return "candidates_sha256 is not an object of digests per phase"
+    gate = result.get("gate_weights")
+    if gate:
+        rows = gate.get("weights") if isinstance(gate, dict) else None
+        if not isinstance(rows, list) or not isinstance(gate.get("user"), list) or len(rows) != len(gate["user"]) or \
+                len({len(row) if isinstance(row, list) else -1 for row in rows}) > 1 or \
+                not all(_number(w) for row in rows if isinstance(row, list) for w in row) or \
+                any(not isinstance(row, list) for row in rows):
+            return "gate_weights is not one row of numbers per user, all of one length"
     return None
 
 

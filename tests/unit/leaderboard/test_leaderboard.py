@@ -236,6 +236,12 @@ def test_different_candidates_are_refused_unless_allowed_and_then_marked_everywh
     (lambda result: result["test"].update({"hit@1": float("nan")}), "test metric hit@1 is nan"),
     (lambda result: result["per_user_test"]["rank"].pop(), "per_user_test holds 9 ranks for 10 users"),
     (lambda result: result.pop("config"), "keys config are missing"),
+    (lambda result: result["per_user_test"].update(rank=[True] * 10), "per_user_test holds 10 ranks for 10 users"),
+    (lambda result: result.update(time_s={}), "time_s lacks the train, test and total seconds"),
+    (lambda result: result.update(config="iLoRA"), "its config is a str, not an object"),
+    (lambda result: result.update(candidates_sha256=["a", "b"]), "candidates_sha256 is not an object of digests"),
+    (lambda result: result.update(gate_weights={"user": ["1", "2"], "weights": [[0.5, 0.5], [1.0]]}),
+     "gate_weights is not one row of numbers per user, all of one length"),
 ])
 def test_a_malformed_result_file_is_one_error_naming_it(tmp_path, edit, message):
     root = tmp_path / "results"
