@@ -104,7 +104,8 @@ def resume_guard(path):
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as error:
-        what = f"no {error}" if isinstance(error, KeyError) else f"{type(error).__name__}: {str(error)[:160]}"
+        what = f"no {error}" if isinstance(error, KeyError) else \
+            f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
         raise CheckpointError(f"{path} cannot be resumed: its training state is incomplete or malformed ({what}); "
                               f"resume from another checkpoint of the run, or start it again.") from None
 

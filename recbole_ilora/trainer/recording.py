@@ -212,7 +212,8 @@ class RunRecordingMixin:
             checkpoint_file = model_file or self.saved_model_file
             checkpoint = checkpoints.load(checkpoint_file, self.device)
             checkpoints.check_same_experiment(checkpoint, self.config, checkpoint_file, "evaluated")
-            restore_evaluated(self.model, checkpoint)
+            with checkpoints.resume_guard(self.resumed_from or checkpoint_file):  # weights of another shape
+                restore_evaluated(self.model, checkpoint)
             self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
         return self._evaluate_loaded(eval_data, show_progress)
 

@@ -115,6 +115,16 @@ def test_resume_from_missing_checkpoint_names_the_file(tiny_data_root):
         run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), "--resume_checkpoint=nope.pth"])
 
 
+def test_a_finished_checkpoint_with_weights_of_another_shape_is_refused_by_name(tiny_data_root, tmp_path):
+    first = run("SASRec", "tiny", cmd_args=tiny_args(tiny_data_root))
+    checkpoint = torch.load(first["checkpoint"], weights_only=True)
+    checkpoint["weights"] = {name: torch.zeros(3, 5) for name in checkpoint["weights"]}
+    edited = tmp_path / "reshaped.pth"
+    torch.save(checkpoint, edited)
+    with pytest.raises(CheckpointError, match=r"reshaped.pth cannot be resumed: .*size mismatch"):
+        run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), f"--resume_checkpoint={edited}"])
+
+
 @pytest.mark.parametrize("removed, message", [("weights", "incomplete recbole-ilora checkpoint (no weights)"),
                                               ("optimizer", "cannot be resumed: its training state is incomplete "
                                                             "or malformed (no 'optimizer')")])
