@@ -66,8 +66,11 @@ def read_lines(path, encoding, issues, fallback_encoding=None, progress=False):
     size = Path(path).stat().st_size
     bar = tqdm(total=size, unit="B", unit_scale=True, desc=Path(path).name, disable=not progress, leave=False)
     latin1 = encoding.replace("_", "-").lower() in ("latin-1", "latin1", "iso-8859-1", "iso8859-1")
+    compressed = _is_gzip(path)
+    if Path(path).suffix == ".gz" and not compressed:
+        issues.warn("file named .gz is not gzip-compressed: read as plain text", str(path))
     with open(path, "rb") as raw:
-        stream = gzip.GzipFile(fileobj=raw) if _is_gzip(path) else raw
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
         try:
             for number, line in enumerate(stream, start=1):
                 if number % PROGRESS_EVERY == 0:
