@@ -6,6 +6,7 @@ exists is skipped, so a killed leaderboard resumes where it stopped. Each run is
 out-of-memory kill ends that run only, its peak memory is its own, and its output goes to a log file per run.
 """
 
+import json
 import os
 import shlex
 import subprocess
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recbole_ilora.experiment import result_path
+from recbole_ilora.experiment import differing_keys, result_path
 from recbole_ilora.errors import UserError
 
 # Set by the leaderboard for every run; an override of one of them would make the plan lie.
@@ -35,6 +36,7 @@ class Job:
     result_file: Path | None = None  # None when the config could not be built
     error: str | None = None  # why the config could not be built (unknown model, missing dataset, ...)
     user_error: UserError | None = None  # that reason, when the input is at fault
+    experiment: dict | None = None  # the planned experiment config (what a run that writes elsewhere differs in)
 
     @property
     def name(self):
@@ -80,7 +82,7 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
                     job = Job(model, dataset, seed, protocol, cmd_args, list(config_files or []))
                     try:
                         config = Config(model, dataset, job.config_files or None, cmd_args=cmd_args)
-                        job.result_file = result_path(config)
+                        job.result_file, job.experiment = result_path(config), config.experiment
                     except UserError as error:
                         job.error, job.user_error = f"{type(error).__name__}: {error}", error
                     except Exception as error:  # noqa: BLE001 (any broken combination is that job's failure)
@@ -145,8 +147,22 @@ def _run_one(job, log_file, runner):
     if code != 0:
         return _exit_reason(code)
     if not job.done():
-        return f"exited 0 but wrote no result at {job.result_file}: the run's config hash differs from the planned one"
+        return (f"exited 0 but wrote no result at {job.result_file}: the run's config hash differs from the planned "
+                f"one{_differing(job, log_file)}")
     return None
+
+
+def _differing(job, log_file):
+    """Which experiment keys the run's own result (named in its log) has otherwise than the plan."""
+    written = [line.split(": ", 1)[1].strip() for line in Path(log_file).read_text(errors="replace").splitlines()
+               if line.startswith("result file: ")]
+    if not written or job.experiment is None or not Path(written[-1]).is_file():
+        return ""
+    ran = json.loads(Path(written[-1]).read_text()).get("config", {})
+    keys = differing_keys(job.experiment, ran)
+    shown = "; ".join(f"{key}: planned {str(job.experiment.get(key))[:120]}, ran {str(ran.get(key))[:120]}"
+                      for key in keys[:4])
+    return f" (it wrote {written[-1]}; {shown or 'no experiment key differs'})"
 
 
 def _echo(line):
