@@ -44,6 +44,7 @@ import pandas as pd  # noqa: E402
 import recbole.model.sequential_recommender  # noqa: E402,F401 (imports sine.py, which turns anomaly detection on)
 import torch  # noqa: E402
 from recbole.utils import FeatureSource, FeatureType  # noqa: E402
+from recbole.utils import argument_list as recbole_arguments  # noqa: E402
 
 for _alias, _numpy1_type in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
     if not hasattr(np, _alias):  # NumPy 2
@@ -121,3 +122,18 @@ class PandasCopyOnWriteSequentialDataset(PandasCopyOnWriteDataset):
 
 
 DDP_NO_BUFFER_SYNC = {"forward_sync_buffers": False} if _version("torch") >= (2, 13) else {"broadcast_buffers": False}
+
+
+# RecBole 1.2.1's Config extends the module-level ``dataset_arguments`` list in place with the keys of each embedded
+# dataset YAML it loads (recbole/config/configurator.py, ``self.parameters["Dataset"] += [...]``; no upstream issue
+# found): a process that once built a config for ml-100k lists ml-100k's keys as dataset keys of every later config,
+# and what a config's "Dataset" keys are (an LLM run's encoder config copies them) depends on the process's history.
+# ``fresh_parameter_categories`` gives each Config its own lists, starting from the lists as RecBole ships them.
+_SHIPPED_CATEGORIES = {name: tuple(keys) for name, keys in (
+    ("General", recbole_arguments.general_arguments), ("Training", recbole_arguments.training_arguments),
+    ("Evaluation", recbole_arguments.evaluation_arguments), ("Dataset", recbole_arguments.dataset_arguments))}
+
+
+def fresh_parameter_categories():
+    """RecBole's parameter categories as shipped, as new lists (see above)."""
+    return {name: list(keys) for name, keys in _SHIPPED_CATEGORIES.items()}

@@ -22,6 +22,7 @@ from recbole.config import Config as RecBoleConfig
 
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import config_schema, distributed, experiment
+from recbole_ilora.compat import fresh_parameter_categories
 from recbole_ilora.data.candidates import PHASES, candidates_per_user
 from recbole_ilora.data.fingerprint import backbone_fingerprint, dataset_fingerprint
 from recbole_ilora.data.location import resolve_data_path
@@ -204,6 +205,9 @@ class Config(RecBoleConfig):
             raise FrozenConfigError(f"Config key {key!r} is part of the experiment's identity (hash "
                                     f"{self.experiment_hash}) and cannot change once the config is built.")
         super().__setitem__(key, value)
+
+    def _init_parameters_category(self):
+        self.parameters = fresh_parameter_categories()  # RecBole's shared lists grow per process: compat
 
     def _build_yaml_loader(self):
         return PropertyLoader

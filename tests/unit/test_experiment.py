@@ -123,3 +123,12 @@ def test_the_backbones_content_is_part_of_an_llm_runs_identity(tiny_llama, tmp_p
         before.experiment["backbone_fingerprint"]["model.safetensors"]
     assert after.experiment_hash != before.experiment_hash
     assert "backbone_fingerprint" not in Config("SASRec", "ml-100k").experiment
+
+
+def test_an_llm_runs_identity_does_not_depend_on_the_configs_built_before_it_in_the_process(tiny_data_root):
+    """RecBole 1.2.1 grows its shared list of dataset keys with every embedded dataset's YAML it loads (compat):
+    the encoder config that an LLM run's hash holds must not depend on what the process built before."""
+    keys = {"data_path": str(tiny_data_root), "item_domain": "movie", "item_text_field": "movie_title"}
+    first = Config("iLoRA", "tiny", config_dict=keys).experiment_hash
+    Config("iLoRA", "ml-100k")  # loads RecBole's ml-100k.yaml
+    assert Config("iLoRA", "tiny", config_dict=keys).experiment_hash == first
