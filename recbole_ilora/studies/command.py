@@ -86,10 +86,10 @@ def chosen_arms(spec, wanted):
 
 
 def run_study(spec, args, extra):
-    files = [f"--config_files={args.config_files}"] if args.config_files else []
     args.chosen = chosen_arms(spec, args.arms)
-    planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, [*files, *extra],
-                         arms=args.chosen, reuse_dirs=_list(args.reuse_dirs))
+    planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, extra,
+                         arms=args.chosen, reuse_dirs=_list(args.reuse_dirs),
+                         config_files=args.config_files.split() if args.config_files else ())
     runs.refuse_if_no_job_can_start([entry.job for entry in planned])
     folders = [args.results_dir, args.baselines_dir]
     if args.dry_run:

@@ -38,7 +38,8 @@ def _arguments(keys):
     return [f"--{key}={value}" for key, value in keys.items()]
 
 
-def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms=None, reuse_dirs=()):
+def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms=None, reuse_dirs=(),
+               config_files=()):
     """``[StudyRun]``: datasets outermost, then seeds, then the ``arms`` (default: the spec's ``default_arms``) in
     the spec's order, then the baselines. An arm's finished result is looked for in ``results_dir``, then
     ``baselines_dir``, then ``reuse_dirs``."""
@@ -48,13 +49,14 @@ def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms
         for seed in seeds:
             for arm in chosen:
                 keys = {**spec.keys, **(spec.llm_keys if is_llm(arm.model) else {}), **arm.keys}
-                [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir,
+                [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir, config_files,
                                   overrides=[*_arguments(keys), *extra])
                 planned.append(StudyRun(arm.name, _found_in(job, results_dir, [baselines_dir, *reuse_dirs])))
             protocols = sorted({arm.protocol for arm in chosen})
             for model in spec.baselines:
                 for protocol in protocols:
-                    [job] = runs.plan([model], [dataset], [seed], protocol, baselines_dir, overrides=list(extra))
+                    [job] = runs.plan([model], [dataset], [seed], protocol, baselines_dir, config_files,
+                                      overrides=list(extra))
                     planned.append(StudyRun("baseline", job))
     return planned
 

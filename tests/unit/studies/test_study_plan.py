@@ -32,3 +32,13 @@ def test_an_arm_finished_in_the_leaderboards_folder_is_reused(tmp_path):
     lines = describe_plan(plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board"), [])
     assert lines[0].startswith("skip") and lines[1].startswith("run") and "~" in lines[1]
     assert lines[-1].startswith("2 to run (~") and lines[-1].endswith("1 finished.")
+
+
+def test_config_files_reach_every_run_as_the_leaderboard_passes_them(tmp_path):
+    budget = tmp_path / "budget.yaml"
+    budget.write_text("eval_users: 30\n")
+    planned = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board", config_files=[budget])
+    assert all(entry.job.error is None and entry.job.config_files == [budget] for entry in planned)
+    assert f"--config_files={budget}" in planned[0].job.command()
+    plain = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board")
+    assert planned[2].job.result_file != plain[2].job.result_file  # the baseline's hash holds the file's keys
