@@ -51,10 +51,14 @@ def torchrun_runner(processes):
 
 
 def encoder_checkpoint(out):
-    """The SASRec checkpoint that the first of the ways to run trained as its encoder stage, once it exists."""
+    """The SASRec checkpoint that an earlier way trained as its encoder stage, while that file is still on this
+    machine (a fresh clone has the committed JSONs but not the checkpoints: the next way then trains the encoder
+    again, with the same seed, data and encoder config)."""
     found = sorted(path for folder, _, _ in WAYS.values()
                    for path in (Path(out) / folder / "encoders" / DATASET / PROTOCOL).glob("SASRec-*.json"))
-    return json.loads(found[0].read_text())["checkpoint"] if found else None
+    checkpoints = [json.loads(path.read_text())["checkpoint"] for path in found]
+    present = [checkpoint for checkpoint in checkpoints if Path(checkpoint).is_file()]
+    return present[0] if present else None
 
 
 def plan(way, out, extra, encoder):

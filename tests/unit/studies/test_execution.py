@@ -35,3 +35,13 @@ def test_the_two_process_way_is_planned_as_torchrun_starts_it(tmp_path):
     # two processes accumulating one micro-batch each take the step one process takes accumulating two: the same
     # experiment (the global batch is in the identity), kept apart by folder
     assert one.result_file.name == two.result_file.name and one.result_file != two.result_file
+
+
+def test_an_encoder_checkpoint_gone_from_this_machine_is_trained_again(tmp_path):
+    folder = tmp_path / "processes2" / "encoders" / execution.DATASET / execution.PROTOCOL
+    folder.mkdir(parents=True)
+    checkpoint = tmp_path / "SASRec.pth"
+    (folder / "SASRec-seed2020-abc.json").write_text(json.dumps({"checkpoint": str(checkpoint)}))
+    assert execution.encoder_checkpoint(tmp_path) is None
+    checkpoint.write_bytes(b"weights")
+    assert execution.encoder_checkpoint(tmp_path) == str(checkpoint)
