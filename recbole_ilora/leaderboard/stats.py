@@ -44,6 +44,11 @@ def mean_interval(values, confidence=0.95):
     return mean, mean - half, mean + half
 
 
+def format_interval(mean, low, high):
+    """``'0.2503 [0.223, 0.278]'``: a mean and its interval as every table of the package prints them."""
+    return f"{mean:.4f} [{low:.3f}, {high:.3f}]"
+
+
 def relative_improvement(reference, other):
     """``(reference - other) / other`` in percent: positive when the reference model (iLoRA) is better.
 

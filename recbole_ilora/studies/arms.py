@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from tabulate import tabulate
 
-from recbole_ilora.leaderboard.stats import (mean_interval, per_user_values, random_ranking_metric, seed_test,
-                                              significance)
+from recbole_ilora.leaderboard.stats import (format_interval, mean_interval, per_user_values, random_ranking_metric,
+                                              seed_test, significance)
 
 ALPHA = 0.05
 
@@ -33,7 +33,7 @@ class Cell:
 
     def text(self):
         spread = f" ± {self.std_over_seeds:.3f} ({self.seeds} seeds)" if self.std_over_seeds is not None else ""
-        return f"{self.mean:.4f} [{self.low:.3f}, {self.high:.3f}]{spread}"
+        return format_interval(self.mean, self.low, self.high) + spread
 
 
 def read_result(job):

@@ -24,7 +24,7 @@ from tabulate import tabulate
 from recbole_ilora.files import write_text_atomic
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.leaderboard.collect import candidate_files
-from recbole_ilora.leaderboard.stats import mean_interval, per_user_values, random_ranking_metric, significance
+from recbole_ilora.leaderboard.stats import format_interval, mean_interval, per_user_values, random_ranking_metric, significance
 
 DATASET, SEED, PROTOCOL, CANDIDATES = "ml-100k", 2020, "candidates20", 20
 METRICS = ("hit@1", "ndcg@5")
@@ -80,8 +80,7 @@ def finished(out):
 
 
 def _interval(values):
-    mean, low, high = mean_interval(values)
-    return f"{mean:.4f} [{low:.3f}, {high:.3f}]"
+    return format_interval(*mean_interval(values))
 
 
 def table(results):

@@ -27,7 +27,7 @@ from tabulate import tabulate
 
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.leaderboard.collect import candidate_files
-from recbole_ilora.leaderboard.stats import mean_interval, per_user_values, random_ranking_metric, significance
+from recbole_ilora.leaderboard.stats import format_interval, mean_interval, per_user_values, random_ranking_metric, significance
 from recbole_ilora.files import write_text_atomic
 
 DATASET, SEED, PROTOCOL, CANDIDATES = "ml-100k", 2020, "candidates20", 20
@@ -98,7 +98,7 @@ def on_users(result, users, metric):
 
 
 def _interval(value):
-    return "-" if value is None else f"{value[0]:.4f} [{value[1]:.3f}, {value[2]:.3f}]"
+    return "-" if value is None else format_interval(*value)
 
 
 def table(points, references):
