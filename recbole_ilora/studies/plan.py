@@ -93,11 +93,10 @@ def _finished_results(folders, model, dataset):
     return same or found
 
 
-def estimate_seconds(job, folders):
-    """Expected wall time of ``job``: from the finished runs of its model on its dataset under ``folders`` (seconds
-    per training prompt and per test user for an LLM model, the whole run for a RecBole model), else the fallbacks
+def estimate_seconds(job, done):
+    """Expected wall time of ``job``: from ``done``, the finished runs of its model on its dataset (seconds per
+    training prompt and per test user for an LLM model, the whole run for a RecBole model), else the fallbacks
     measured on this project's 2-core machine."""
-    done = _finished_results(folders, job.model, job.dataset)
     keys = dict(arg[2:].split("=", 1) for arg in job.cmd_args if arg.startswith("--") and "=" in arg)
     if not is_llm(job.model):  # a training epoch's time follows the share of training users kept
         share = float(keys["train_user_share"]) if keys.get("train_user_share", "None") != "None" else 1.0
@@ -114,7 +113,7 @@ def estimate_seconds(job, folders):
 
 def describe_plan(planned, folders):
     """``--dry_run``: one line per run (what it is, finished or its command and expected time) and the total."""
-    lines, total = [], 0.0
+    lines, total, done = [], 0.0, {}
     for entry in planned:
         job = entry.job
         name = f"{entry.arm:>12}  {job.name} ({job.protocol})"
@@ -123,7 +122,10 @@ def describe_plan(planned, folders):
         elif job.done():
             lines.append(f"skip  {name}: finished, {job.result_file}")
         else:
-            seconds = estimate_seconds(job, folders)
+            key = (job.model, job.dataset)  # each model's results are read once, not once per run
+            if key not in done:
+                done[key] = _finished_results(folders, *key)
+            seconds = estimate_seconds(job, done[key])
             total += seconds
             lines.append(f"run   {name}: ~{seconds / 60:.0f} min: {' '.join(job.command(python='python')[1:])}")
     to_run = sum(line.startswith("run") for line in lines)
