@@ -46,12 +46,14 @@ def _user_item_pairs(dataset):
 
     The history matters even with leave-one-out: RecBole's augmentation never makes a user's first item a target,
     so targets alone let it be drawn as a negative (9 of 943 ml-100k test users); in a pre-split dataset
-    (``benchmark_filename``, protocol llara: one pseudo user per sample) the history is all there is."""
+    (``benchmark_filename``, protocol llara: one pseudo user per sample) the history is all there is. The history
+    field is found by its name in the data, not by the dataset's class: a general model's (Pop's) dataset holds the
+    same histories without the attribute RecBole gives sequential datasets, and must exclude them alike."""
     inter = dataset.inter_feat
     users = inter[dataset.uid_field].numpy()
     items = inter[dataset.iid_field].numpy()
-    list_field = getattr(dataset, "item_id_list_field", None)
-    if list_field is not None and list_field in inter:
+    list_field = dataset.iid_field + dataset.config["LIST_SUFFIX"]
+    if list_field in inter:
         histories = inter[list_field].numpy()
         rows, columns = np.nonzero(histories)  # 0 pads the histories
         pairs = np.unique(np.concatenate([users, users[rows]]) * np.int64(dataset.item_num)

@@ -1,6 +1,7 @@
 """The candidates20 protocol: 20 candidates per user, the positive among them, identical for every model."""
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,3 +102,38 @@ def test_too_few_unseen_items_is_a_clear_error(tmp_path):
     _, (_, _, test_data) = prepare("SASRec", root)
     with pytest.raises(ValueError, match=r"fewer than the 19 negatives the protocol needs"):
         candidates_by_user(test_data)
+
+
+def write_presplit_dataset(root, name="tinysplit", n_items=40, seed=0):
+    """A pre-split dataset as ``prepare_dataset llara-ref`` writes one: a pseudo user per sample with its
+    history (``item_id_list``) and next item, in NAME.train/valid/test.inter; return ``root``."""
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / name
+    folder.mkdir(parents=True)
+    for part, samples in (("train", 40), ("valid", 10), ("test", 10)):
+        lines = ["user_id:token\titem_id_list:token_seq\titem_id:token"]
+        for sample in range(samples):
+            items = rng.choice(np.arange(1, n_items + 1), size=rng.integers(4, 9), replace=False)
+            lines.append(f"{part}-{sample}\t{' '.join(f'i{i}' for i in items[:-1])}\ti{items[-1]}")
+        (folder / f"{name}.{part}.inter").write_text("\n".join(lines) + "\n")
+    return Path(root)
+
+
+def test_general_and_sequential_models_rank_the_same_unseen_candidates_on_a_presplit_dataset(tmp_path):
+    # Pop's (general) dataset has the histories too, without the attribute RecBole gives sequential datasets:
+    # both must exclude them, and so draw the same negatives
+    root = write_presplit_dataset(tmp_path / "data")
+    keys = {"protocol": "llara", "alias_of_item_id": ["item_id_list"], "load_col": {"inter": ["user_id", "item_id_list", "item_id"]}}
+    config = {**TINY_RUN, "data_path": str(root), **keys}
+    loaders = {}
+    for model in ("Pop", "SASRec"):
+        run_config = Config(model, "tinysplit", config_dict=config)
+        init_seed(run_config["seed"], run_config["reproducibility"])
+        loaders[model] = data_preparation(run_config, create_dataset(run_config))[2]
+    assert candidates_fingerprint(loaders["Pop"]) == candidates_fingerprint(loaders["SASRec"])
+    histories = {}
+    for line in (root / "tinysplit" / "tinysplit.test.inter").read_text().splitlines()[1:]:
+        user, history, _ = line.split("\t")
+        histories[user] = set(history.split())
+    for user, items in candidates_by_user(loaders["Pop"]).items():
+        assert len(set(items)) == 20 and not set(items[1:]) & histories[user]
