@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from recbole_ilora.devices import native_bf16
+
 VERSIONED_PACKAGES = ("recbole-ilora", "recbole", "torch", "transformers", "peft", "numpy", "pandas")
 
 
@@ -28,13 +30,17 @@ def package_versions():
 
 
 def machine_description():
-    """Where the run executes, as lines (platform; CPU model and count; memory; GPU): timings mean little without it."""
+    """Where the run executes, as lines (platform; CPU model and count; the CPU kernels torch dispatches to and
+    whether bf16 is native; memory; GPU): timings mean little without it, and float results move with the kernels
+    (two AMD EPYC of one name may run AVX2 or AVX-512 ones, and ``dtype: auto`` follows native bf16)."""
     cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
                 if line.startswith("model name")), platform.processor() or "unknown CPU")
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     memory = next((int(line.split()[1]) / 2**20 for line in _read_lines("/proc/meminfo")
                    if line.startswith("MemTotal:")), None)
-    lines = [f"platform: {platform.platform()}", f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable} usable)"]
+    lines = [f"platform: {platform.platform()}", f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable} usable)",
+             f"CPU kernels: {torch.backends.cpu.get_cpu_capability()}, bf16 native: "
+             f"{'yes' if native_bf16(torch.device('cpu')) else 'no'}"]
     if memory:
         lines.append(f"memory: {memory:.1f} GiB")
     if torch.cuda.is_available():

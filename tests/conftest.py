@@ -172,6 +172,7 @@ def check_result_schema(result):
     assert result["peak_memory_mb"]["rss"] > 0 and result["threads"] >= 1 and result["world_size"] == 1
     assert result["parameters"]["trainable"] == result["parameters"]["total"] > 0
     assert any(line.startswith("CPU: ") and "logical CPUs" in line for line in result["machine"])
+    assert any(line.startswith("CPU kernels: ") for line in result["machine"])
     assert set(result["versions"]) >= {"python", "recbole", "torch", "transformers", "peft", "recbole-ilora"}
     assert result["config"]["seed"] == result["seed"] and "data_path" not in result["config"]
 

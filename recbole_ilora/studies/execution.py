@@ -35,6 +35,10 @@ WAYS = {
     "2 processes x 1 thread": ("processes2", 2, ["--cpu_threads=1", "--gradient_accumulation_steps=1"]),
 }
 REFERENCE = "1 thread"
+# The backbone dtype, pinned: ``dtype: auto`` resolves to bfloat16 on a CPU that multiplies it natively and to float32
+# elsewhere, which would make the ways different experiments on different machines (float32: the first way ran on
+# a CPU without native bf16).
+COMMON_KEYS = ["--dtype=float32"]
 
 
 def torchrun_runner(processes):
@@ -65,7 +69,7 @@ def plan(way, out, extra, encoder):
     folder, processes, keys = WAYS[way]
     given = [f"--sasrec_checkpoint={encoder}"] if encoder else []
     [job] = runs.plan(["iLoRA"], [DATASET], [SEED], PROTOCOL, str(Path(out) / folder),
-                      overrides=[*keys, *given, *extra], processes=processes)
+                      overrides=[*COMMON_KEYS, *keys, *given, *extra], processes=processes)
     return job
 
 
@@ -83,13 +87,20 @@ def _interval(values):
     return format_interval(*mean_interval(values))
 
 
+def cpu_kernels(result):
+    """The CPU kernels a run's floats came from (``run_info.machine_description``), '-' where not recorded."""
+    return next((line.split(":", 1)[1].strip() for line in result.get("machine", [])
+                 if line.startswith("CPU kernels:")), "-")
+
+
 def table(results):
     reference = results.get(REFERENCE)
     rows = []
     for way, result in results.items():
         per_user = {metric: per_user_values(result, metric) for metric in METRICS}
         users = result["per_user_test"]["user"]
-        row = [way, result["threads"], result["world_size"], len(users)]
+        row = [way, result["threads"], result["world_size"], result["config"].get("dtype", "-"), cpu_kernels(result),
+               len(users)]
         row += [_interval([per_user[metric][user] for user in users]) for metric in METRICS]
         if reference is not None and way != REFERENCE:
             mine = dict(zip(users, result["per_user_test"]["rank"]))
@@ -102,7 +113,7 @@ def table(results):
         times = result["time_s"]
         row += [f"{times['train'] / 60:.1f}", f"{times['test'] / 60:.1f}", f"{times['total'] / 60:.1f}"]
         rows.append(row)
-    headers = ["way", "threads", "processes", "test users", "Hit@1 [95%]", "NDCG@5 [95%]",
+    headers = ["way", "threads", "processes", "dtype", "CPU kernels", "test users", "Hit@1 [95%]", "NDCG@5 [95%]",
                f"users whose rank differs from {REFERENCE}", f"Hit@1 vs {REFERENCE} (Wilcoxon over users)",
                "train min", "test min", "total min"]
     return tabulate(rows, headers=headers, tablefmt="github")
@@ -158,7 +169,8 @@ def main(argv=None):
         return 1
     text = ["# iLoRA's main job under three ways of executing it (ml-100k, candidates20, seed 2020)", "",
             "One command's experiment, run at one intra-op thread, at two, and as two data-parallel processes "
-            "(torchrun, gloo) of one thread with the same global batch; the same encoder and candidates.", "",
+            "(torchrun, gloo) of one thread with the same global batch; the same encoder and candidates, the backbone in "
+            "float32 (pinned: `dtype: auto` would pick bfloat16 on a CPU that multiplies it natively).", "",
             table(results), "", *against_baselines(results, args.baselines), ""]
     write_text_atomic("\n".join(text), Path(args.out) / "execution.md")
     print("\n".join(text))
