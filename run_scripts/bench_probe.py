@@ -3,7 +3,7 @@ the code under test, it builds iLoRA on ml-100k through the package's public pie
 ``load_dataset``, ``data_preparation``, the model's ``optimizer_groups`` / ``calculate_loss`` / ``predict``), which
 every version since 0.1 has, and writes a JSON file:
 
-    {"code", "threads", "dtype", "step_seconds", "losses", "score_seconds", "users", "scores", "peak_rss_mb",
+    {"code", "threads", "dtype", "compiled", "step_seconds", "losses", "score_seconds", "users", "scores", "peak_rss_mb",
      "step_flops", "peak_flops_at_step_shapes"}
 
 Training: ``--steps`` optimizer steps of AdamW (lr 2e-3, no schedule) on the first batches of the training loader
@@ -75,6 +75,9 @@ def main():
     parser.add_argument("--dtype", default=None, help="backbone dtype (default: the version's own default)")
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps (2 micro-batches of 4 prompts each)")
     parser.add_argument("--users", type=int, default=8, help="test users to score")
+    parser.add_argument("--compile", action="store_true",
+                        help="compile each decoder layer with torch.compile(dynamic=True) (inductor's C++ code on a "
+                             "CPU), a speed lever measured here and not adopted (README, Speed)")
     parser.add_argument("--flops", action="store_true", help="count one step's FLOPs and the peak at its shapes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -87,6 +90,9 @@ def main():
     train_data, _, test_data = data_preparation(config, load_dataset(config))
     init_seed(config["seed"], config["reproducibility"])
     model = get_model("iLoRA")(config, train_data._dataset)
+    if args.compile:
+        for layer in model.llm.get_base_model().get_decoder().layers:
+            layer.compile(dynamic=True)
     optimizer = torch.optim.AdamW([p for group in model.optimizer_groups().values() for p in group], lr=2e-3)
 
     batches = []
@@ -124,7 +130,7 @@ def main():
     result = {"code": os.path.dirname(os.path.dirname(recbole_ilora.__file__)), "threads": args.threads,
               "dtype": config["dtype"], "step_seconds": step_seconds, "losses": losses, "score_seconds": score_seconds,
               "users": users, "scores": scores, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-              "step_flops": step_flops, "peak_flops_at_step_shapes": peak}
+              "step_flops": step_flops, "compiled": args.compile, "peak_flops_at_step_shapes": peak}
     with open(args.out, "w") as file:
         json.dump(result, file)
 

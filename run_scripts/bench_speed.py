@@ -26,6 +26,7 @@ measured at its step's own shapes.
 
     python run_scripts/bench_speed.py --compare c5a8f20 --compare_threads 1,2 --repeats 3
     python run_scripts/bench_speed.py --compare c5a8f20 --ref_dtype float32     # the code alone, at one dtype
+    python run_scripts/bench_speed.py --compare . --new_compile               # torch.compile against eager
 """
 
 import argparse
@@ -214,11 +215,11 @@ def encoder_checkpoint(folder):
     return marker.read_text()
 
 
-def probe(code, encoder, out, threads, dtype, steps, users, flops=False):
+def probe(code, encoder, out, threads, dtype, steps, users, flops=False, compiled=False):
     """Run one measurement of the package in ``code``; its JSON result."""
     command = [sys.executable, str(PROBE), f"--encoder={encoder}", f"--out={out}", f"--threads={threads}",
                f"--steps={steps}", f"--users={users}"] + ([f"--dtype={dtype}"] if dtype else []) + \
-        (["--flops"] if flops else [])
+        (["--flops"] if flops else []) + (["--compile"] if compiled else [])
     environment = {**os.environ, "PYTHONPATH": str(code), "PYTHONUNBUFFERED": "1"}
     completed = subprocess.run(command, env=environment, capture_output=True, text=True, cwd=code)
     if completed.returncode:
@@ -233,14 +234,14 @@ def per_prompt(result):
 def compare(args):
     old_code, work = checkout(args.compare), Path(tempfile.mkdtemp(prefix="bench-compare-"))
     encoder = encoder_checkpoint(Path(tempfile.gettempdir()) / "bench-compare-encoder")
-    versions = {"old": (old_code, args.ref_dtype), "new": (NEW_CODE, args.new_dtype)}
+    versions = {"old": (old_code, args.ref_dtype, False), "new": (NEW_CODE, args.new_dtype, args.new_compile)}
     rows, count = [], 0
 
     def measure(name, threads, steps, users, flops=False):
         nonlocal count
         count += 1
-        code, dtype = versions[name]
-        return probe(code, encoder, work / f"{count}.json", threads, dtype, steps, users, flops)
+        code, dtype, compiled = versions[name]
+        return probe(code, encoder, work / f"{count}.json", threads, dtype, steps, users, flops, compiled)
 
     for threads in [int(t) for t in args.compare_threads.split(",")]:
         timings = {"old": [], "new": []}
@@ -298,6 +299,9 @@ def main():
     parser.add_argument("--compare_threads", default="1,2", help="--compare: thread counts (default: %(default)s)")
     parser.add_argument("--ref_dtype", default=None, help="--compare: the old version's dtype (default: its own)")
     parser.add_argument("--new_dtype", default=None, help="--compare: this version's dtype (default: its own)")
+    parser.add_argument("--new_compile", action="store_true",
+                        help="--compare: this version with its decoder layers under torch.compile (with --compare . "
+                             "the same code compiled against eager)")
     parser.add_argument("--timing_steps", type=int, default=2, help="--compare: optimizer steps per timing probe")
     parser.add_argument("--timing_users", type=int, default=8, help="--compare: users per timing probe")
     parser.add_argument("--numbers_steps", type=int, default=32,
