@@ -83,6 +83,26 @@ def finished(out):
     return results
 
 
+def encoder_lines(out):
+    """Whether the ways' SASRec encoders (each way trains its own where no checkpoint is on the machine) rank every
+    test user's target where the first way's encoder does: the same encoder in effect, whatever its machine."""
+    ranks = {}
+    for way, (folder, _, _) in WAYS.items():
+        found = sorted((Path(out) / folder / "encoders" / DATASET / PROTOCOL).glob("SASRec-*.json"))
+        if found:
+            test = json.loads(found[0].read_text())["per_user_test"]
+            ranks[way] = dict(zip(test["user"], test["rank"]))
+    if len(ranks) < 2:
+        return []
+    (first, reference), *others = ranks.items()
+    lines = []
+    for way, mine in others:
+        differing = sum(mine.get(user) != rank for user, rank in reference.items())
+        lines.append(f"- encoder of {way} vs encoder of {first}: {differing} of {len(reference)} test users rank "
+                     f"their target elsewhere")
+    return lines
+
+
 def _interval(values):
     return format_interval(*mean_interval(values))
 
@@ -170,8 +190,10 @@ def main(argv=None):
     text = ["# iLoRA's main job under three ways of executing it (ml-100k, candidates20, seed 2020)", "",
             "One command's experiment, run at one intra-op thread, at two, and as two data-parallel processes "
             "(torchrun, gloo) of one thread with the same global batch; the same encoder and candidates, the backbone in "
-            "float32 (pinned: `dtype: auto` would pick bfloat16 on a CPU that multiplies it natively).", "",
-            table(results), "", *against_baselines(results, args.baselines), ""]
+            "float32 (pinned: `dtype: auto` would pick bfloat16 on a CPU that multiplies it natively). CPU kernels: those "
+            "torch dispatched to, from each JSON's machine lines ('-': a run made before they were recorded); ways "
+            "run on different machines differ by machine as well as by way.", "",
+            table(results), "", *encoder_lines(args.out), *against_baselines(results, args.baselines), ""]
     write_text_atomic("\n".join(text), Path(args.out) / "execution.md")
     print("\n".join(text))
     return 1 if failed else 0

@@ -45,3 +45,15 @@ def test_an_encoder_checkpoint_gone_from_this_machine_is_trained_again(tmp_path)
     assert execution.encoder_checkpoint(tmp_path) is None
     checkpoint.write_bytes(b"weights")
     assert execution.encoder_checkpoint(tmp_path) == str(checkpoint)
+
+
+def test_the_report_says_whether_the_ways_encoders_rank_alike(tmp_path):
+    for way, ranks in (("1 thread", [1, 2, 3]), ("2 threads", [1, 2, 3]), ("2 processes x 1 thread", [1, 5, 3])):
+        folder = tmp_path / execution.WAYS[way][0] / "encoders" / execution.DATASET / execution.PROTOCOL
+        folder.mkdir(parents=True)
+        test = {"user": ["a", "b", "c"], "rank": ranks}
+        (folder / "SASRec-seed2020-e.json").write_text(json.dumps({"per_user_test": test}))
+    lines = execution.encoder_lines(tmp_path)
+    assert lines == ["- encoder of 2 threads vs encoder of 1 thread: 0 of 3 test users rank their target elsewhere",
+                     "- encoder of 2 processes x 1 thread vs encoder of 1 thread: 1 of 3 test users rank their target "
+                     "elsewhere"]
