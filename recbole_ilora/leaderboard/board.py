@@ -6,6 +6,7 @@
 from dataclasses import dataclass, field
 
 from recbole_ilora.leaderboard import stats
+from recbole_ilora.leaderboard.collect import ENCODER_KEY, encoder_result
 
 # Test-set keys of the JSON result and their column headers: the ranking metrics of the paper's protocol.
 RANKING_COLUMNS = (("hit@1", "Hit@1"), ("hit@3", "Hit@3"), ("hit@5", "Hit@5"), ("ndcg@3", "NDCG@3"),
@@ -28,6 +29,15 @@ COSTS = {
 }
 
 
+@dataclass(frozen=True)
+class Encoder:
+    """The frozen SASRec one LLM run used: its config hash and, where its JSON result was found, that result."""
+
+    seed: int
+    config_hash: str
+    result: dict | None
+
+
 @dataclass
 class Board:
     dataset: str
@@ -44,6 +54,8 @@ class Board:
     random: dict | None = None  # key -> expected value of a random ranking (sampled candidates only)
     pop_tests: dict = field(default_factory=dict)  # key -> stats.Significance of the reference against Pop
     same_candidates: bool = True  # False: its models ranked different candidates (reported only when allowed)
+    encoders: dict = field(default_factory=dict)  # LLM model -> [Encoder], one per run
+    encoder_tests: dict = field(default_factory=dict)  # LLM model -> stats.Significance on Hit@1 against its encoders
 
     def best_other(self, key):
         """The non-reference model with the highest mean on ``key`` (None if none has it)."""
@@ -98,6 +110,7 @@ def build_board(collection, dataset, reference="iLoRA"):
         random=random_row(columns, sampled_candidates([r for rs in results.values() for r in rs])),
         same_candidates=dataset not in collection.incomparable,
     )
+    _add_encoders(board, collection, dataset)
     if board.reference is None:
         return board
     mine = board.summary[reference]
@@ -117,6 +130,22 @@ def build_board(collection, dataset, reference="iLoRA"):
                                                       FLOOR_MODEL)
     board.gates = [g for g in map(stats.gate_summary, results[reference]) if g is not None]
     return board
+
+
+def _add_encoders(board, collection, dataset):
+    """Which encoder each LLM run used, how good it was, and whether the LLM model beat it (Hit@1, paired over
+    users): an LLM recommender below its own frozen encoder adds nothing to it."""
+    for model in board.models:
+        runs = [run for run in collection.of(dataset, model)
+                if (run.result["config"].get("prerequisites") or {}).get(ENCODER_KEY)]
+        if not runs:
+            continue
+        board.encoders[model] = [Encoder(run.seed, run.result["config"]["prerequisites"][ENCODER_KEY],
+                                         encoder_result(run)) for run in runs]
+        found = [encoder.result for encoder in board.encoders[model] if encoder.result is not None]
+        if found:
+            board.encoder_tests[model] = stats.significance([run.result for run in runs], found, "hit@1", model,
+                                                            "its encoder")
 
 
 def build_boards(collection, reference="iLoRA"):

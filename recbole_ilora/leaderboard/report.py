@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from recbole_ilora import run_info
-from recbole_ilora.leaderboard import runs, tables
+from recbole_ilora.leaderboard import runs, stats, tables
 from recbole_ilora.registry import OWN_MODELS
 
 PAPER_SETTING = (
@@ -139,7 +139,7 @@ def floor_lines(board, alpha=0.05):
             test = board.pop_tests.get(key)
             verdict = "" if test is None or test.p_value is None else (
                 f", {'significantly' if test.p_value < alpha else 'not significantly'} "
-                f"{'above' if test.difference > 0 else 'below'} Pop (p = {tables.format_p_value(test.p_value)}, "
+                f"{'above' if test.difference > 0 else 'below'} Pop ({tables.p_value_text(test.p_value)}, "
                 f"{test.label})")
             parts.append(f"Pop {board.summary['Pop'][key].mean:.4f}{verdict}")
         lines.append(f"- {header} against the floor: " + "; ".join(parts) + ".")
@@ -165,10 +165,10 @@ def verdict_lines(board, alpha=0.05):
         if test.p_value is None:
             verdict = f"not tested ({test.note})"
         elif test.p_value < alpha:
-            verdict = f"significantly {'better' if test.difference > 0 else 'worse'} (p = " \
-                      f"{tables.format_p_value(test.p_value)}, {test.label})"
+            verdict = f"significantly {'better' if test.difference > 0 else 'worse'} (" \
+                      f"{tables.p_value_text(test.p_value)}, {test.label})"
         else:
-            verdict = f"not significantly different (p = {tables.format_p_value(test.p_value)}, {test.label})"
+            verdict = f"not significantly different ({tables.p_value_text(test.p_value)}, {test.label})"
         relative = board.improvement[test.other][key]
         lines.append(
             f"- {headers[key]}: {board.reference} is **{_ordinal(position)} of {len(ranked)}** with {mine:.4f}; "
@@ -218,6 +218,27 @@ def warnings_section(collection, failures):
     return out + [""]
 
 
+def encoder_lines(board, alpha=0.05):
+    """Per LLM model: the frozen SASRec its runs used (config hash, test Hit@1 from the encoder's own JSON result)
+    and whether the model ranks better than that encoder alone."""
+    lines = []
+    for model, encoders in board.encoders.items():
+        hashes = ", ".join(f"`{h}`" for h in dict.fromkeys(e.config_hash for e in encoders))
+        found = [e.result["test"].get("hit@1") for e in encoders if e.result is not None]
+        quality = (f"test Hit@1 {stats.summarize(found).mean:.4f} over {len(found)} run(s)" if found else
+                   "its JSON result was not found beside these results")
+        line = f"- {model}: SASRec encoder {hashes}, {quality}"
+        test = board.encoder_tests.get(model)
+        if test is not None and test.p_value is not None:
+            side = "above" if test.difference > 0 else "below"
+            verdict = "significantly" if test.p_value < alpha else "not significantly"
+            line += (f"; {model} is {verdict} {side} its own encoder on Hit@1 (difference {test.difference:+.4f}, "
+                     f"{test.label}, {tables.p_value_text(test.p_value)})")
+        lines.append(line + ".")
+    return ["Encoders (the frozen SASRec each LLM model's runs used, by config hash; it is not the SASRec row, "
+            "which trains to convergence):", "", *lines, ""] if lines else []
+
+
 def dataset_section(board, alpha):
     """Verdict, metric, improvement, significance, cost and gate tables of one dataset."""
     out = [f"## {board.dataset}", ""] + verdict_lines(board, alpha) + ["", tables.markdown_table(board, "metrics"), ""]
@@ -227,9 +248,10 @@ def dataset_section(board, alpha):
     if board.significance:
         out += [f"Significance of {board.reference} against the best other model of each column (two-sided):",
                 "", tables.markdown_table(board, "significance"), ""]
-    out += [("Cost (mean ± std over seeds; train time includes validation epochs; the frozen SASRec an LLM model "
-             "uses is the SASRec row, and \"Encoder stage\" is the time an LLM run spent training it when no "
-             "finished SASRec run matched):"), "", tables.markdown_table(board, "cost"), ""]
+    out += encoder_lines(board, alpha)
+    out += [("Cost (mean ± std over seeds; train time includes validation epochs; \"Encoder stage\" is the time an "
+             "LLM run spent training its frozen SASRec when no finished run of it matched):"), "",
+            tables.markdown_table(board, "cost"), ""]
     if board.gates:
         out += [f"{board.reference}'s gate over the test users (per run):", "",
                 tables.markdown_table(board, "gates"), ""]

@@ -64,6 +64,12 @@ def format_p_value(p_value):
     return "< 1e-4" if p_value < 1e-4 else f"{p_value:.4f}"
 
 
+def p_value_text(p_value):
+    """``'p = 0.0123'`` or ``'p < 1e-4'``, for sentences."""
+    value = format_p_value(p_value)
+    return f"p {value}" if value.startswith("<") else f"p = {value}"
+
+
 def format_value(value, digits=DIGITS):
     return "–" if value is None else f"{value:.{digits}f}"
 

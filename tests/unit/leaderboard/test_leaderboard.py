@@ -383,3 +383,26 @@ def test_verdict_tests_the_reference_against_pop_and_states_random(tmp_path):
     text = "\n".join(verdict_lines(board))
     assert "- Hit@1 against the floor: iLoRA 0.6000; random ranking 0.0500; Pop 0.2000" in text
     assert "above Pop (p = " in text and "Wilcoxon signed-rank, paired over users (n=10)" in text
+
+
+def test_each_llm_models_encoder_is_named_with_its_quality_and_tested_against_it(tmp_path):
+    from recbole_ilora.leaderboard.report import encoder_lines
+
+    ilora = fake_result("iLoRA", "ml-100k", 2020, ranks_with(5, other_rank=2))
+    ilora["config"]["prerequisites"] = {"sasrec_checkpoint": "e" * 16}
+    write_result(tmp_path, ilora)
+    lorarec = fake_result("LoRARec", "ml-100k", 2020, ranks_with(4, other_rank=2))
+    lorarec["config"]["prerequisites"] = {"sasrec_checkpoint": "f" * 16}  # an encoder whose JSON is elsewhere
+    write_result(tmp_path, lorarec)
+    encoder = fake_result("SASRec", "ml-100k", 2020, ranks_with(8))
+    encoder["config_hash"] = "e" * 16
+    write_result(tmp_path / "encoders", encoder)
+    write_result(tmp_path, fake_result("SASRec", "ml-100k", 2020, ranks_with(9)))  # the baseline row: not the encoder
+    board = board_module.build_board(collect(tmp_path, ["iLoRA", "LoRARec", "SASRec"], ["ml-100k"], [2020],
+                                             "candidates20"), "ml-100k")
+    text = "\n".join(encoder_lines(board))
+    assert (f"- iLoRA: SASRec encoder `{'e' * 16}`, test Hit@1 0.8000 over 1 run(s); iLoRA is not significantly "
+            f"below its own encoder on Hit@1 (difference -0.3000, Wilcoxon signed-rank, paired over users (n=10), "
+            f"p = ") in text
+    assert f"- LoRARec: SASRec encoder `{'f' * 16}`, its JSON result was not found beside these results." in text
+    assert "SASRec:" not in text
