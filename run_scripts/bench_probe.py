@@ -3,8 +3,8 @@ the code under test, it builds iLoRA on ml-100k through the package's public pie
 ``load_dataset``, ``data_preparation``, the model's ``optimizer_groups`` / ``calculate_loss`` / ``predict``), which
 every version since 0.1 has, and writes a JSON file:
 
-    {"code", "threads", "dtype", "compiled", "step_seconds", "losses", "score_seconds", "users", "scores", "peak_rss_mb",
-     "step_flops", "peak_flops_at_step_shapes"}
+    {"code", "threads", "dtype", "compiled", "step_seconds", "losses", "score_seconds", "users", "scores",
+     "peak_rss_mb", "step_flops", "peak_flops_at_step_shapes"}
 
 Training: ``--steps`` optimizer steps of AdamW (lr 2e-3, no schedule) on the first batches of the training loader
 (the same batches in every version: same seed, same split). Scoring: ``predict`` on the ``--users`` test users that

@@ -6,7 +6,7 @@
 from dataclasses import dataclass, field
 
 from recbole_ilora.leaderboard import stats
-from recbole_ilora.leaderboard.collect import ENCODER_KEY, encoder_result
+from recbole_ilora.leaderboard.collect import encoder_hash, encoder_result
 
 # Test-set keys of the JSON result and their column headers: the ranking metrics of the paper's protocol.
 RANKING_COLUMNS = (("hit@1", "Hit@1"), ("hit@3", "Hit@3"), ("hit@5", "Hit@5"), ("ndcg@3", "NDCG@3"),
@@ -136,12 +136,10 @@ def _add_encoders(board, collection, dataset):
     """Which encoder each LLM run used, how good it was, and whether the LLM model beat it (Hit@1, paired over
     users): an LLM recommender below its own frozen encoder adds nothing to it."""
     for model in board.models:
-        runs = [run for run in collection.of(dataset, model)
-                if (run.result["config"].get("prerequisites") or {}).get(ENCODER_KEY)]
+        runs = [run for run in collection.of(dataset, model) if encoder_hash(run)]
         if not runs:
             continue
-        board.encoders[model] = [Encoder(run.seed, run.result["config"]["prerequisites"][ENCODER_KEY],
-                                         encoder_result(run)) for run in runs]
+        board.encoders[model] = [Encoder(run.seed, encoder_hash(run), encoder_result(run)) for run in runs]
         found = [encoder.result for encoder in board.encoders[model] if encoder.result is not None]
         if found:
             board.encoder_tests[model] = stats.significance([run.result for run in runs], found, "hit@1", model,

@@ -80,15 +80,21 @@ def candidate_files(results_dir, model, dataset, seed, protocol):
 ENCODER_KEY = "sasrec_checkpoint"  # the prerequisite of iLoRA's kind: its frozen SASRec
 
 
+def encoder_hash(run):
+    """The config hash of the SASRec encoder ``run`` used (an LLM run records it among its prerequisites), or None
+    (a classic model)."""
+    return (run.result["config"].get("prerequisites") or {}).get(ENCODER_KEY)
+
+
 def encoder_result(run):
     """The JSON result of the SASRec encoder ``run`` used, or None (a classic model; an encoder given as a checkpoint
-    whose run wrote elsewhere). An LLM run records its encoder's config hash among its prerequisites; a run under
-    ``RESULTS_DIR/DATASET/PROTOCOL/`` trained or reused the one under ``RESULTS_DIR/encoders/DATASET/PROTOCOL/``."""
-    encoder_hash = (run.result["config"].get("prerequisites") or {}).get(ENCODER_KEY)
-    if not encoder_hash:
+    whose run wrote elsewhere): a run under ``RESULTS_DIR/DATASET/PROTOCOL/`` trained or reused the one under
+    ``RESULTS_DIR/encoders/DATASET/PROTOCOL/``."""
+    config_hash = encoder_hash(run)
+    if not config_hash:
         return None
     results_dir = run.path.parents[2]
-    name = f"SASRec-seed{run.seed}-{encoder_hash}.json"
+    name = f"SASRec-seed{run.seed}-{config_hash}.json"
     path = results_dir / "encoders" / run.dataset / run.result["protocol"] / name
     return _read(path) if path.is_file() else None
 

@@ -24,7 +24,8 @@ from tabulate import tabulate
 from recbole_ilora.files import write_text_atomic
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.leaderboard.collect import candidate_files
-from recbole_ilora.leaderboard.stats import format_interval, mean_interval, per_user_values, random_ranking_metric, significance
+from recbole_ilora.leaderboard.stats import (format_interval, mean_interval, per_user_values, random_ranking_metric,
+                                              significance)
 
 DATASET, SEED, PROTOCOL, CANDIDATES = "ml-100k", 2020, "candidates20", 20
 METRICS = ("hit@1", "ndcg@5")
@@ -54,12 +55,16 @@ def torchrun_runner(processes):
     return run
 
 
+def encoder_files(out, folder):
+    """The JSON results of the SASRec encoder that the way in ``folder`` trained (none if it used an earlier one's)."""
+    return sorted((Path(out) / folder / "encoders" / DATASET / PROTOCOL).glob("SASRec-*.json"))
+
+
 def encoder_checkpoint(out):
     """The SASRec checkpoint that an earlier way trained as its encoder stage, while that file is still on this
     machine (a fresh clone has the committed JSONs but not the checkpoints: the next way then trains the encoder
     again, with the same seed, data and encoder config)."""
-    found = sorted(path for folder, _, _ in WAYS.values()
-                   for path in (Path(out) / folder / "encoders" / DATASET / PROTOCOL).glob("SASRec-*.json"))
+    found = sorted(path for folder, _, _ in WAYS.values() for path in encoder_files(out, folder))
     checkpoints = [json.loads(path.read_text())["checkpoint"] for path in found]
     present = [checkpoint for checkpoint in checkpoints if Path(checkpoint).is_file()]
     return present[0] if present else None
@@ -88,7 +93,7 @@ def encoder_lines(out):
     test user's target where the first way's encoder does: the same encoder in effect, whatever its machine."""
     ranks = {}
     for way, (folder, _, _) in WAYS.items():
-        found = sorted((Path(out) / folder / "encoders" / DATASET / PROTOCOL).glob("SASRec-*.json"))
+        found = encoder_files(out, folder)
         if found:
             test = json.loads(found[0].read_text())["per_user_test"]
             ranks[way] = dict(zip(test["user"], test["rank"]))
@@ -189,10 +194,10 @@ def main(argv=None):
         return 1
     text = ["# iLoRA's main job under three ways of executing it (ml-100k, candidates20, seed 2020)", "",
             "One command's experiment, run at one intra-op thread, at two, and as two data-parallel processes "
-            "(torchrun, gloo) of one thread with the same global batch; the same encoder and candidates, the backbone in "
-            "float32 (pinned: `dtype: auto` would pick bfloat16 on a CPU that multiplies it natively). CPU kernels: those "
-            "torch dispatched to, from each JSON's machine lines ('-': a run made before they were recorded); ways "
-            "run on different machines differ by machine as well as by way.", "",
+            "(torchrun, gloo) of one thread with the same global batch; the same encoder and candidates, the "
+            "backbone in float32 (pinned: `dtype: auto` would pick bfloat16 on a CPU that multiplies it natively). "
+            "CPU kernels: those torch dispatched to, from each JSON's machine lines ('-': a run made before they "
+            "were recorded); ways run on different machines differ by machine as well as by way.", "",
             table(results), "", *encoder_lines(args.out), *against_baselines(results, args.baselines), ""]
     write_text_atomic("\n".join(text), Path(args.out) / "execution.md")
     print("\n".join(text))

@@ -27,7 +27,8 @@ from tabulate import tabulate
 
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.leaderboard.collect import candidate_files
-from recbole_ilora.leaderboard.stats import format_interval, mean_interval, per_user_values, random_ranking_metric, significance
+from recbole_ilora.leaderboard.stats import (format_interval, mean_interval, per_user_values, random_ranking_metric,
+                                              significance)
 from recbole_ilora.files import write_text_atomic
 
 DATASET, SEED, PROTOCOL, CANDIDATES = "ml-100k", 2020, "candidates20", 20

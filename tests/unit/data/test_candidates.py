@@ -123,7 +123,8 @@ def test_general_and_sequential_models_rank_the_same_unseen_candidates_on_a_pres
     # Pop's (general) dataset has the histories too, without the attribute RecBole gives sequential datasets:
     # both must exclude them, and so draw the same negatives
     root = write_presplit_dataset(tmp_path / "data")
-    keys = {"protocol": "llara", "alias_of_item_id": ["item_id_list"], "load_col": {"inter": ["user_id", "item_id_list", "item_id"]}}
+    keys = {"protocol": "llara", "alias_of_item_id": ["item_id_list"],
+            "load_col": {"inter": ["user_id", "item_id_list", "item_id"]}}
     config = {**TINY_RUN, "data_path": str(root), **keys}
     loaders = {}
     for model in ("Pop", "SASRec"):
