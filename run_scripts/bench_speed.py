@@ -2,12 +2,13 @@
 
 In one process, on the same batch, with the real backbone (default SmolLM2-135M-Instruct, bf16), measurements
 alternating between variants so that machine noise hits all alike:
-  1. training steps (forward + backward): the default (softmax loss over 20 candidates, MoE-LoRA K=4 r=16) and the
-     lm loss; plain peft LoRA on the lm loss (goal: MoE-LoRA / LoRA <= 1.05); and the lm step with each of the
+  1. training steps (forward + backward): the default (softmax loss over 20 candidates, MoE-LoRA K=4 r=16), the
+     same with twice the prompts per micro-batch (token-budget batching: larger matmuls), and the lm loss; plain peft LoRA on the lm loss (goal: MoE-LoRA / LoRA <= 1.05); and the lm step with each of the
      changes profiling led to undone, one at a time: peft's float32 LoRA inputs, LoRA dropout 0.1, sdpa attention,
      and an integer ``logits_to_keep`` (the LM head over a strided slice);
   2. training FLOP/s of the default and lm steps (torch's FlopCounterMode) against a bf16 matmul measured here;
-  3. with ``--profile``: torch.profiler's split of the default step's time by operator kind;
+  3. with ``--profile``: torch.profiler's split of the default step's time by operator kind, LoRA's rank-r
+     matrix products apart (what fusing them could save at most);
   4. users/s of KV-cached candidate scoring (prompt once, 20 titles packed over its cache), of the padded layout it
      replaced, and of greedy generation.
 Prompts are real ml-100k prompts (titles from the .item file embedded in recbole) with random histories and
@@ -49,6 +50,7 @@ import torch.nn.functional as F  # noqa: E402
 from peft import LoraConfig, get_peft_model  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from recbole_ilora.compat import cache_argument  # noqa: E402
@@ -155,7 +157,7 @@ def step_flops(step):
 
 
 OPERATOR_KINDS = (
-    ("matmul", ("aten::mm", "aten::bmm", "aten::addmm", "aten::matmul", "aten::linear")),
+    ("matmul: backbone and attention", ("aten::mm", "aten::bmm", "aten::addmm", "aten::matmul", "aten::linear")),
     ("attention softmax / mask", ("aten::_softmax", "aten::_softmax_backward_data", "aten::masked_fill",
                                   "aten::where")),
     ("copies and casts", ("aten::copy_", "aten::_to_copy", "aten::to", "aten::contiguous", "aten::clone",
@@ -168,22 +170,25 @@ OPERATOR_KINDS = (
 )
 
 
-def profile_split(step):
-    """Share of the step's self CPU time per operator kind, and the top operators."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+def profile_split(step, rank):
+    """Share of the step's self CPU time per operator kind (matrix products with a side of the LoRA rank apart:
+    what fusing LoRA's skinny matmuls could save at most), and the top operators."""
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         step()
-    events = prof.key_averages()
+    events = prof.key_averages(group_by_input_shape=True)
     total = sum(event.self_cpu_time_total for event in events)
-    kinds = defaultdict(float)
+    kinds, top = defaultdict(float), defaultdict(lambda: [0.0, 0])
     for event in events:
         kind = next((name for name, ops in OPERATOR_KINDS if event.key in ops), "other (Python, autograd, views)")
+        if kind.startswith("matmul") and any(rank in shape for shape in event.input_shapes if shape):
+            kind = f"matmul: LoRA's rank-{rank} products"
         kinds[kind] += event.self_cpu_time_total
-    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:8]
+        top[event.key][0] += event.self_cpu_time_total
+        top[event.key][1] += event.count
     return ([[kind, f"{value / total:.1%}", f"{value / 1e6:.2f} s"] for kind, value in
              sorted(kinds.items(), key=lambda item: -item[1])],
-            [[event.key, f"{event.self_cpu_time_total / total:.1%}", event.count] for event in top])
+            [[key, f"{value / total:.1%}", count] for key, (value, count) in
+             sorted(top.items(), key=lambda item: -item[1][0])[:8]])
 
 
 # --- two versions side by side ---------------------------------------------------------------------------------
@@ -332,27 +337,36 @@ def main():
         items = rng.choice(np.arange(1, len(titles)), size=10 + CANDIDATES, replace=False).tolist()
         return items[:10], items[10:]
 
-    samples = [random_prompt_items() for _ in range(args.batch)]
-    histories, candidate_lists = [h for h, _ in samples], [c for _, c in samples]
-    targets = [c[0] for c in candidate_lists]
-    ids, mask, labels = prompts.training_batch(histories, candidate_lists, targets)
-    prompt_ids, prompt_mask = pad([prompts.prompt_ids(h, c) for h, c in samples], prompts.pad_token_id, left=True)
-    continuations = [prompts.target_ids(item) for c in candidate_lists for item in c]
-    owners = torch.arange(args.batch).repeat_interleave(CANDIDATES)
-    gate = torch.softmax(torch.randn(args.batch, args.experts), dim=-1)
+    def training_batch(size):
+        """Tensors of ``size`` training prompts: the lm loss's rows and the softmax loss's prompts + titles."""
+        samples = [random_prompt_items() for _ in range(size)]
+        histories, candidate_lists = [h for h, _ in samples], [c for _, c in samples]
+        targets = [c[0] for c in candidate_lists]
+        prompt_ids, prompt_mask = pad([prompts.prompt_ids(h, c) for h, c in samples], prompts.pad_token_id,
+                                      left=True)
+        return {"lm": prompts.training_batch(histories, candidate_lists, targets), "prompt_ids": prompt_ids,
+                "prompt_mask": prompt_mask, "continuations": [prompts.target_ids(item) for c in candidate_lists
+                                                              for item in c],
+                "lengths": torch.tensor([len(prompts.target_ids(t)) for t in targets]),
+                "gate": torch.softmax(torch.randn(size, args.experts), dim=-1), "size": size}
+
+    batch, doubled = training_batch(args.batch), training_batch(2 * args.batch)
+    ids, mask, labels = batch["lm"]
+    prompt_mask, continuations, gate = batch["prompt_mask"], batch["continuations"], batch["gate"]
 
     def lm_loss(model, loss=answer_loss):
         return loss(model, model.get_input_embeddings()(ids), mask, labels)
 
-    def softmax_loss(model):
-        logprobs = continuation_logprobs(model, router, model.get_input_embeddings()(prompt_ids), prompt_mask, gate,
-                                         continuations, owners).view(args.batch, CANDIDATES)
-        lengths = torch.tensor([len(prompts.target_ids(t)) for t in targets])
-        return candidate_losses(logprobs, torch.zeros(args.batch, dtype=torch.long), lengths)[0]
+    def softmax_loss(model, rows=batch):
+        owners = torch.arange(rows["size"]).repeat_interleave(CANDIDATES)
+        logprobs = continuation_logprobs(model, router, model.get_input_embeddings()(rows["prompt_ids"]),
+                                         rows["prompt_mask"], rows["gate"], rows["continuations"],
+                                         owners).view(rows["size"], CANDIDATES)
+        return candidate_losses(logprobs, torch.zeros(rows["size"], dtype=torch.long), rows["lengths"])[0]
 
-    def step(model, loss_fn, scope=nullcontext, gated=True):
+    def step(model, loss_fn, scope=nullcontext, gated=True, routed=gate):
         def run():
-            with scope(), (router.route(gate) if gated else nullcontext()):
+            with scope(), (router.route(routed) if gated else nullcontext()):
                 loss = loss_fn(model)
             loss.backward()
             model.zero_grad(set_to_none=True)
@@ -360,6 +374,8 @@ def main():
 
     variants = {
         "softmax loss (default)": step(moe, softmax_loss),
+        f"softmax loss, {2 * args.batch} prompts per micro-batch": step(moe, lambda m: softmax_loss(m, doubled),
+                                                                          routed=doubled["gate"]),
         "lm loss": step(moe, lm_loss),
         "lm loss, plain peft LoRA": step(plain, lm_loss, gated=False),
         "lm loss + float32 LoRA inputs": step(moe, lm_loss, lambda: undone(moe, "float32 LoRA inputs")),
@@ -378,7 +394,7 @@ def main():
     median = {name: statistics.median(values) for name, values in times.items()}
     peak = matmul_flops_per_second(base.dtype)
     flops = {name: step_flops(variants[name]) for name in ("softmax loss (default)", "lm loss")}
-    split = profile_split(variants["softmax loss (default)"]) if args.profile else None
+    split = profile_split(variants["softmax loss (default)"], args.rank) if args.profile else None
 
     # Scoring vs generation, users x 20 candidates, on the MoE-LoRA model.
     moe.eval()
@@ -407,9 +423,16 @@ def main():
     print(f"backbone {base.config.name_or_path}, {args.dtype}, {args.threads} thread(s); training batch "
           f"{args.batch} prompts ({prompt_tokens} prompt tokens, {sum(map(len, continuations))} candidate-title "
           f"tokens); medians of {args.repeats} alternating repeats")
-    rows = [[f"{name} step", f"{seconds:.3f} s", f"{seconds / args.batch:.3f} s/prompt",
+    doubled_name = f"softmax loss, {2 * args.batch} prompts per micro-batch"
+    sizes = {name: doubled["size"] if name == doubled_name else args.batch for name in median}
+    rows = [[f"{name} step", f"{seconds:.3f} s", f"{seconds / sizes[name]:.3f} s/prompt",
              f"{seconds / median['lm loss']:.2f}x the lm step"] for name, seconds in median.items()]
-    rows[2][3] = f"MoE-LoRA / plain LoRA = {median['lm loss'] / median['lm loss, plain peft LoRA']:.3f} (goal <= 1.05)"
+    compared = {row[0]: row for row in rows}
+    compared["lm loss, plain peft LoRA step"][3] = \
+        f"MoE-LoRA / plain LoRA = {median['lm loss'] / median['lm loss, plain peft LoRA']:.3f} (goal <= 1.05)"
+    compared[f"{doubled_name} step"][3] = \
+        f"per prompt: {median['softmax loss (default)'] / args.batch / (median[doubled_name] / doubled['size']):.2f}x " \
+        f"the default's speed"
     for name, count in flops.items():
         rows.append([f"{name}: FLOP/s (FlopCounterMode)", f"{count / median[name] / 1e9:.1f} GFLOP/s",
                      f"{count / median[name] / peak:.1%} of matmul peak", f"{count / 1e9:.0f} GFLOP per step"])

@@ -30,12 +30,12 @@ class MoELoraVariant(LoraVariant):
     @staticmethod
     def forward(module, active_adapter, x, result, **kwargs):
         weight_A = module.lora_A[active_adapter].weight.to(x.dtype)
-        weight_B = module.lora_B[active_adapter].weight.to(x.dtype)
+        weight_B = module.lora_B[active_adapter].weight.to(result.dtype)
         hidden = F.linear(module.lora_dropout[active_adapter](x), weight_A)
         hidden = hidden * (module.gate_router.rank_weights(hidden) * module.scaling[active_adapter])
-        wide = result.shape[-1]
-        return torch.addmm(result.reshape(-1, wide), hidden.reshape(-1, hidden.shape[-1]), weight_B.t()).view(
-            result.shape)
+        wide = result.shape[-1]  # x's dtype is result's unless peft's input cast is switched on (bench_speed)
+        return torch.addmm(result.reshape(-1, wide), hidden.reshape(-1, hidden.shape[-1]).to(result.dtype),
+                           weight_B.t()).view(result.shape)
 
     @staticmethod
     def _cannot_merge(*args, **kwargs):
