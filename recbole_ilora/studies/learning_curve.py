@@ -117,15 +117,27 @@ def table(points, references):
     return tabulate(rows, headers=headers, tablefmt="github")
 
 
-def comparisons(points, recipes, budget):
-    """Wilcoxon tests between consecutive recipes at the largest budget (all users)."""
+def _comparison(points, better, worse, what):
+    test = significance([points[better]], [points[worse]], "hit@1", str(better), str(worse))
+    if test.p_value is None:
+        return []
+    return [f"- {what}, Hit@1: difference {test.difference:+.4f}, {test.label}, p = {test.p_value:.2g}"]
+
+
+def comparisons(points, recipes, budgets):
+    """Wilcoxon tests, paired over the users two points share: consecutive recipes at each budget, and each
+    recipe's consecutive budgets."""
     lines = []
-    for first, second in zip(recipes, recipes[1:]):
-        if (first, budget) in points and (second, budget) in points:
-            test = significance([points[second, budget]], [points[first, budget]], "hit@1", second, first)
-            if test.p_value is not None:
-                lines.append(f"- ({second}) vs ({first}) at {budget} prompts, Hit@1: difference "
-                             f"{test.difference:+.4f}, {test.label}, p = {test.p_value:.2g}")
+    for budget in budgets:
+        for first, second in zip(recipes, recipes[1:]):
+            if (first, budget) in points and (second, budget) in points:
+                lines += _comparison(points, (second, budget), (first, budget),
+                                     f"({second}) vs ({first}) at {budget} prompts")
+    for recipe in recipes:
+        present = [budget for budget in budgets if (recipe, budget) in points]
+        for smaller, larger in zip(present, present[1:]):
+            lines += _comparison(points, (recipe, larger), (recipe, smaller),
+                                 f"({recipe}) at {larger} vs {smaller} prompts")
     return lines
 
 
@@ -160,7 +172,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
     parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated (default: %(default)s)")
-    parser.add_argument("--budgets", default="256,1024", help="training prompts (default: %(default)s)")
+    parser.add_argument("--budgets", default="256,1024,2048", help="training prompts (default: %(default)s)")
     parser.add_argument("--subset_users", type=int, default=200,
                         help="test users of the points below the largest budget (default: %(default)s)")
     parser.add_argument("--out", default="docs/learning_curve", help="results folder (default: %(default)s)")
@@ -192,7 +204,7 @@ def main(argv=None):
     text = ["# Learning curve: iLoRA on ml-100k (candidates20, seed 2020)", "",
             "Recipes:", *[f"- ({r}) {RECIPES[r][0]}: `{' '.join(f'--{k}={v}' for k, v in RECIPES[r][1].items())}`"
                           for r in recipes], "",
-            table(points, references), "", *comparisons(points, recipes, max(budgets)), "",
+            table(points, references), "", *comparisons(points, recipes, sorted(budgets)), "",
             f"Random ranking: Hit@1 {random_ranking_metric('hit@1', CANDIDATES):.4f}, NDCG@5 {random_ranking_metric('ndcg@5', CANDIDATES):.4f}."]
     write_text_atomic("\n".join(text) + "\n", Path(args.out) / "learning_curve.md")
     figure(points, references, args.figure)

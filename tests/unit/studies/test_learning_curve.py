@@ -28,3 +28,18 @@ def test_points_are_matched_by_recipe_keys_and_rendered(tmp_path):
     assert "0.5000 [" in table and "0.2500 [" in table
     curve.figure(points, {}, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_comparisons_pair_recipes_at_a_budget_and_budgets_of_a_recipe(tmp_path):
+    curve = learning_curve
+    worse, better = [3, 2, 4, 1, 5, 2, 6, 3] * 4, [1, 1, 2, 1, 1, 1, 3, 1] * 4
+    write_point(tmp_path, curve, "b", 1024, worse, "b1024")
+    write_point(tmp_path, curve, "c", 1024, better, "c1024")
+    write_point(tmp_path, curve, "c", 256, worse, "c256")
+    points = curve.finished_points(tmp_path, ["b", "c"], [256, 1024])
+
+    lines = curve.comparisons(points, ["b", "c"], [256, 1024])
+
+    assert [line.split(",")[0] for line in lines] == ["- (c) vs (b) at 1024 prompts",
+                                                       "- (c) at 1024 vs 256 prompts"]
+    assert all("difference +" in line and "n=32" in line for line in lines)
