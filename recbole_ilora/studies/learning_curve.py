@@ -8,7 +8,8 @@ to Pop, SASRec and random ranking on the same candidates.
 Each point is one ``python -m recbole_ilora --model=iLoRA --dataset=ml-100k`` run (seed 2020, candidates20) with the
 recipe's keys and ``train_samples_per_epoch=N``, so its warmup and cosine span its own N prompts. Points run as
 subprocesses, like leaderboard runs, smallest budgets first, and a point whose JSON result exists (same config hash)
-is skipped: a killed sweep resumes. Points below a recipe's largest budget are scored on ``--subset_users`` test
+is skipped: a killed sweep resumes. The table and figure show every finished point of the chosen recipes,
+whatever ``--budgets`` ran it (``--recipes c --budgets 2048`` adds one point on every user). Points below a recipe's largest budget are scored on ``--subset_users`` test
 users drawn by seed (``eval_users``), its largest budget on every user; each value carries a 95% interval over its
 users. Pop and SASRec come from their JSON results (``--baselines``), restricted to the same users through their
 per-user ranks. Any other ``--key=value`` goes to every run (and into its config hash), e.g. ``--cpu_threads=1``.
@@ -69,9 +70,10 @@ def plan_points(recipes, budgets, subset_users, out, extra):
     return points
 
 
-def finished_points(out, recipes, budgets):
+def finished_points(out, recipes, budgets=None):
     """``{(recipe, budget): result}`` of every finished run under ``out`` whose config holds the recipe's keys (the
-    latest of several): a curve can be rendered from runs made by an earlier version of the package."""
+    latest of several), at ``budgets`` (``None``: any): a curve can be rendered from runs made by an earlier version
+    of the package, and from runs of other ``--budgets``."""
     points = {}
     for path in sorted((Path(out) / DATASET / PROTOCOL).glob("iLoRA-*.json"), key=lambda p: p.stat().st_mtime):
         result = json.loads(path.read_text())
@@ -79,7 +81,7 @@ def finished_points(out, recipes, budgets):
         for recipe in recipes:
             keys = RECIPES[recipe][1]
             if result["seed"] == SEED and all(config.get(key) == value for key, value in keys.items()) \
-                    and config.get("train_samples_per_epoch") in budgets:
+                    and (budgets is None or config.get("train_samples_per_epoch") in budgets):
                 points[recipe, config["train_samples_per_epoch"]] = result
     return points
 
@@ -172,7 +174,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
     parser.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated (default: %(default)s)")
-    parser.add_argument("--budgets", default="256,1024,2048", help="training prompts (default: %(default)s)")
+    parser.add_argument("--budgets", default="256,1024", help="training prompts (default: %(default)s)")
     parser.add_argument("--subset_users", type=int, default=200,
                         help="test users of the points below the largest budget (default: %(default)s)")
     parser.add_argument("--out", default="docs/learning_curve", help="results folder (default: %(default)s)")
@@ -196,7 +198,7 @@ def main(argv=None):
             if not job.error:
                 outcome = runs.execute([job], Path(args.out) / "logs" / f"{recipe}-{budget}")
                 failed += [failure.job for failure in outcome.failed]
-    points = finished_points(args.out, recipes, budgets)
+    points = finished_points(args.out, recipes)  # every budget run so far, not only this call's
     if not points:
         print("No finished points to report.", file=sys.stderr)
         return 1
@@ -204,7 +206,7 @@ def main(argv=None):
     text = ["# Learning curve: iLoRA on ml-100k (candidates20, seed 2020)", "",
             "Recipes:", *[f"- ({r}) {RECIPES[r][0]}: `{' '.join(f'--{k}={v}' for k, v in RECIPES[r][1].items())}`"
                           for r in recipes], "",
-            table(points, references), "", *comparisons(points, recipes, sorted(budgets)), "",
+            table(points, references), "", *comparisons(points, recipes, sorted({budget for _, budget in points})), "",
             f"Random ranking: Hit@1 {random_ranking_metric('hit@1', CANDIDATES):.4f}, NDCG@5 {random_ranking_metric('ndcg@5', CANDIDATES):.4f}."]
     write_text_atomic("\n".join(text) + "\n", Path(args.out) / "learning_curve.md")
     figure(points, references, args.figure)
