@@ -3,9 +3,10 @@
 In one process, on the same batch, with the real backbone (default SmolLM2-135M-Instruct, bf16), measurements
 alternating between variants so that machine noise hits all alike:
   1. training steps (forward + backward): the default (softmax loss over 20 candidates, MoE-LoRA K=4 r=16), the
-     same with twice the prompts per micro-batch (token-budget batching: larger matmuls), and the lm loss; plain peft LoRA on the lm loss (goal: MoE-LoRA / LoRA <= 1.05); and the lm step with each of the
-     changes profiling led to undone, one at a time: peft's float32 LoRA inputs, LoRA dropout 0.1, sdpa attention,
-     and an integer ``logits_to_keep`` (the LM head over a strided slice);
+     same with twice the prompts per micro-batch (token-budget batching: larger matmuls), and the lm loss; plain
+     peft LoRA on the lm loss (goal: MoE-LoRA / LoRA <= 1.05); and the lm step with each of the changes profiling
+     led to undone, one at a time: peft's float32 LoRA inputs, LoRA dropout 0.1, sdpa attention, and an integer
+     ``logits_to_keep`` (the LM head over a strided slice);
   2. training FLOP/s of the default and lm steps (torch's FlopCounterMode) against a bf16 matmul measured here;
   3. with ``--profile``: torch.profiler's split of the default step's time by operator kind, LoRA's rank-r
      matrix products apart (what fusing them could save at most);
@@ -372,10 +373,10 @@ def main():
             model.zero_grad(set_to_none=True)
         return run
 
+    doubled_name = f"softmax loss, {doubled['size']} prompts per micro-batch"
     variants = {
         "softmax loss (default)": step(moe, softmax_loss),
-        f"softmax loss, {2 * args.batch} prompts per micro-batch": step(moe, lambda m: softmax_loss(m, doubled),
-                                                                          routed=doubled["gate"]),
+        doubled_name: step(moe, lambda m: softmax_loss(m, doubled), routed=doubled["gate"]),
         "lm loss": step(moe, lm_loss),
         "lm loss, plain peft LoRA": step(plain, lm_loss, gated=False),
         "lm loss + float32 LoRA inputs": step(moe, lm_loss, lambda: undone(moe, "float32 LoRA inputs")),
@@ -423,16 +424,14 @@ def main():
     print(f"backbone {base.config.name_or_path}, {args.dtype}, {args.threads} thread(s); training batch "
           f"{args.batch} prompts ({prompt_tokens} prompt tokens, {sum(map(len, continuations))} candidate-title "
           f"tokens); medians of {args.repeats} alternating repeats")
-    doubled_name = f"softmax loss, {2 * args.batch} prompts per micro-batch"
-    sizes = {name: doubled["size"] if name == doubled_name else args.batch for name in median}
+    sizes = {**{name: args.batch for name in median}, doubled_name: doubled["size"]}
     rows = [[f"{name} step", f"{seconds:.3f} s", f"{seconds / sizes[name]:.3f} s/prompt",
              f"{seconds / median['lm loss']:.2f}x the lm step"] for name, seconds in median.items()]
     compared = {row[0]: row for row in rows}
     compared["lm loss, plain peft LoRA step"][3] = \
         f"MoE-LoRA / plain LoRA = {median['lm loss'] / median['lm loss, plain peft LoRA']:.3f} (goal <= 1.05)"
-    compared[f"{doubled_name} step"][3] = \
-        f"per prompt: {median['softmax loss (default)'] / args.batch / (median[doubled_name] / doubled['size']):.2f}x " \
-        f"the default's speed"
+    per_prompt_ratio = (median["softmax loss (default)"] / args.batch) / (median[doubled_name] / doubled["size"])
+    compared[f"{doubled_name} step"][3] = f"per prompt: {per_prompt_ratio:.2f}x the default's speed"
     for name, count in flops.items():
         rows.append([f"{name}: FLOP/s (FlopCounterMode)", f"{count / median[name] / 1e9:.1f} GFLOP/s",
                      f"{count / median[name] / peak:.1%} of matmul peak", f"{count / 1e9:.0f} GFLOP per step"])

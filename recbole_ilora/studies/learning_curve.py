@@ -9,10 +9,11 @@ Each point is one ``python -m recbole_ilora --model=iLoRA --dataset=ml-100k`` ru
 recipe's keys and ``train_samples_per_epoch=N``, so its warmup and cosine span its own N prompts. Points run as
 subprocesses, like leaderboard runs, smallest budgets first, and a point whose JSON result exists (same config hash)
 is skipped: a killed sweep resumes. The table and figure show every finished point of the chosen recipes,
-whatever ``--budgets`` ran it (``--recipes c --budgets 2048`` adds one point on every user). Points below a recipe's largest budget are scored on ``--subset_users`` test
-users drawn by seed (``eval_users``), its largest budget on every user; each value carries a 95% interval over its
-users. Pop and SASRec come from their JSON results (``--baselines``), restricted to the same users through their
-per-user ranks. Any other ``--key=value`` goes to every run (and into its config hash), e.g. ``--cpu_threads=1``.
+whatever ``--budgets`` ran it (``--recipes c --budgets 2048`` adds one point on every user). Points below a
+recipe's largest budget are scored on ``--subset_users`` test users drawn by seed (``eval_users``), its largest
+budget on every user; each value carries a 95% interval over its users. Pop and SASRec come from their JSON
+results (``--baselines``), restricted to the same users through their per-user ranks. Any other ``--key=value``
+goes to every run (and into its config hash), e.g. ``--cpu_threads=1``.
 
 Writes OUT/learning_curve.md (the table) and FIGURE (Hit@1 against training prompts).
 """
@@ -70,18 +71,17 @@ def plan_points(recipes, budgets, subset_users, out, extra):
     return points
 
 
-def finished_points(out, recipes, budgets=None):
+def finished_points(out, recipes):
     """``{(recipe, budget): result}`` of every finished run under ``out`` whose config holds the recipe's keys (the
-    latest of several), at ``budgets`` (``None``: any): a curve can be rendered from runs made by an earlier version
-    of the package, and from runs of other ``--budgets``."""
+    latest of several), at any budget: a curve can be rendered from runs made by an earlier version of the package,
+    and from runs of other ``--budgets``."""
     points = {}
     for path in sorted((Path(out) / DATASET / PROTOCOL).glob("iLoRA-*.json"), key=lambda p: p.stat().st_mtime):
         result = json.loads(path.read_text())
         config = result["config"]
         for recipe in recipes:
             keys = RECIPES[recipe][1]
-            if result["seed"] == SEED and all(config.get(key) == value for key, value in keys.items()) \
-                    and (budgets is None or config.get("train_samples_per_epoch") in budgets):
+            if result["seed"] == SEED and all(config.get(key) == value for key, value in keys.items()):
                 points[recipe, config["train_samples_per_epoch"]] = result
     return points
 
@@ -126,10 +126,10 @@ def _comparison(points, better, worse, what):
     return [f"- {what}, Hit@1: difference {test.difference:+.4f}, {test.label}, p = {test.p_value:.2g}"]
 
 
-def comparisons(points, recipes, budgets):
+def comparisons(points, recipes):
     """Wilcoxon tests, paired over the users two points share: consecutive recipes at each budget, and each
     recipe's consecutive budgets."""
-    lines = []
+    budgets, lines = sorted({budget for _, budget in points}), []
     for budget in budgets:
         for first, second in zip(recipes, recipes[1:]):
             if (first, budget) in points and (second, budget) in points:
@@ -206,7 +206,7 @@ def main(argv=None):
     text = ["# Learning curve: iLoRA on ml-100k (candidates20, seed 2020)", "",
             "Recipes:", *[f"- ({r}) {RECIPES[r][0]}: `{' '.join(f'--{k}={v}' for k, v in RECIPES[r][1].items())}`"
                           for r in recipes], "",
-            table(points, references), "", *comparisons(points, recipes, sorted({budget for _, budget in points})), "",
+            table(points, references), "", *comparisons(points, recipes), "",
             f"Random ranking: Hit@1 {random_ranking_metric('hit@1', CANDIDATES):.4f}, NDCG@5 {random_ranking_metric('ndcg@5', CANDIDATES):.4f}."]
     write_text_atomic("\n".join(text) + "\n", Path(args.out) / "learning_curve.md")
     figure(points, references, args.figure)

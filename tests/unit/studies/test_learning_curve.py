@@ -21,7 +21,7 @@ def test_points_are_matched_by_recipe_keys_and_rendered(tmp_path):
     write_point(tmp_path, curve, "a", 1024, [3, 1, 4, 2], "a1024")
     write_point(tmp_path, curve, "c", 1024, [1, 1, 2, 1], "other", learning_rate=1e-4)  # no recipe's run
 
-    points = curve.finished_points(tmp_path, ["a", "b", "c", "d"], [256, 1024])
+    points = curve.finished_points(tmp_path, ["a", "b", "c", "d"])
 
     assert sorted(points) == [("a", 1024), ("c", 256)]
     table = curve.table(points, {})
@@ -36,9 +36,9 @@ def test_comparisons_pair_recipes_at_a_budget_and_budgets_of_a_recipe(tmp_path):
     write_point(tmp_path, curve, "b", 1024, worse, "b1024")
     write_point(tmp_path, curve, "c", 1024, better, "c1024")
     write_point(tmp_path, curve, "c", 256, worse, "c256")
-    points = curve.finished_points(tmp_path, ["b", "c"], [256, 1024])
+    points = curve.finished_points(tmp_path, ["b", "c"])
 
-    lines = curve.comparisons(points, ["b", "c"], [256, 1024])
+    lines = curve.comparisons(points, ["b", "c"])
 
     assert [line.split(",")[0] for line in lines] == ["- (c) vs (b) at 1024 prompts",
                                                        "- (c) at 1024 vs 256 prompts"]
