@@ -53,7 +53,7 @@ class Collection:
     models: list
     datasets: list
     seeds: list
-    protocol: str
+    protocols: dict  # dataset -> the protocol its runs were evaluated under
     runs: dict = field(default_factory=dict)  # (dataset, model) -> [Run], by seed
     missing: list = field(default_factory=list)  # (model, dataset, seed) without a result
     warnings: list = field(default_factory=list)
@@ -162,8 +162,9 @@ def _metadata_problem(result):
     return None
 
 
-def collect(results_dir, models, datasets, seeds, protocol, files=None, warn=None, allow_different_candidates=False):
-    """The runs of ``models x datasets x seeds`` under ``results_dir`` for ``protocol``.
+def collect(results_dir, models, datasets, seeds, protocols, files=None, warn=None, allow_different_candidates=False):
+    """The runs of ``models x datasets x seeds`` under ``results_dir``, each dataset's under its protocol
+    (``protocols``: dataset -> protocol).
 
     ``files`` maps ``(model, dataset, seed)`` to the exact result file to read (what the leaderboard just planned:
     the config hash is known). Without it, every file of the combination is a candidate and the most recently
@@ -172,13 +173,14 @@ def collect(results_dir, models, datasets, seeds, protocol, files=None, warn=Non
     ``IncomparableResultsError`` unless ``allow_different_candidates``; then they are noted and marked.
     """
     warn = warn or (lambda message: print(f"WARNING: {message}", file=sys.stderr, flush=True))
-    collection = Collection(list(models), list(datasets), list(seeds), protocol)
+    collection = Collection(list(models), list(datasets), list(seeds), {d: protocols[d] for d in datasets})
 
     def note(message):
         collection.warnings.append(message)
         warn(message)
 
     for dataset in datasets:
+        protocol = protocols[dataset]
         for model in models:
             found = []
             for seed in seeds:

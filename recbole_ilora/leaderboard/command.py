@@ -27,9 +27,12 @@ def build_parser():
                "--cpu_threads=1. Exit status: 0, or 1 when a run failed or no result was found, 2 on bad arguments.",
     )
     parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated (default: %(default)s)")
-    parser.add_argument("--datasets", default="ml-100k,lastfm", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--datasets", default="ml-100k,lastfm",
+                        help="comma-separated, each NAME or NAME:PROTOCOL (a dataset with its own protocol, e.g. "
+                             "llara-lastfm:llara; the others take --protocol) (default: %(default)s)")
     parser.add_argument("--seeds", default="2020,2021,2022", help="comma-separated integers (default: %(default)s)")
-    parser.add_argument("--protocol", default="candidates20", help="evaluation protocol (default: %(default)s)")
+    parser.add_argument("--protocol", default="candidates20",
+                        help="evaluation protocol of the datasets that name none (default: %(default)s)")
     parser.add_argument("--config_files", default=None, help="space-separated YAML files for every run")
     parser.add_argument("--out", default="results", help="results folder, run_recbole's results_dir (default: "
                                                           "%(default)s); run logs go to OUT/leaderboard-logs/")
@@ -78,8 +81,25 @@ def _quote(arg):
     return quoted
 
 
+def _dataset_protocols(parser, text, protocol, known):
+    """``{dataset: protocol}`` from ``--datasets`` (``NAME`` or ``NAME:PROTOCOL``), in the given order."""
+    protocols = {}
+    for item in _split(text):
+        dataset, _, own = item.partition(":")
+        dataset, own = dataset.strip(), own.strip() or protocol
+        if not dataset:
+            parser.error(f"--datasets item {item!r} names no dataset; write NAME or NAME:PROTOCOL")
+        if own not in known:
+            parser.error(f"unknown protocol {own!r} for dataset {dataset} in --datasets; available: {', '.join(known)}")
+        if protocols.get(dataset, own) != own:
+            parser.error(f"--datasets names {dataset} with two protocols ({protocols[dataset]}, {own}); give it one")
+        protocols[dataset] = own
+    return protocols
+
+
 def parse_arguments(argv):
-    """``(args, overrides, models, datasets, seeds)``; exits with status 2 on bad arguments."""
+    """``(args, overrides, models, protocols, seeds)``, ``protocols`` mapping each dataset to its protocol; exits
+    with status 2 on bad arguments."""
     from recbole_ilora.config import available_protocols, parse_cmd_args
     from recbole_ilora.errors import ConfigurationError
 
@@ -95,7 +115,8 @@ def parse_arguments(argv):
                      f"--protocol, --config_files or --out.")
     if args.protocol not in available_protocols():
         parser.error(f"unknown protocol {args.protocol!r}; available: {', '.join(available_protocols())}")
-    models, datasets = _split(args.models), _split(args.datasets)
+    models = _split(args.models)
+    datasets = _dataset_protocols(parser, args.datasets, args.protocol, available_protocols())
     try:
         seeds = [int(seed) for seed in _split(args.seeds)]
     except ValueError:
@@ -115,17 +136,18 @@ def parse_arguments(argv):
 def main(argv=None, runner=runs.subprocess_runner):
     """Run the leaderboard; return the exit status. ``runner`` runs one job (tests inject a fake one)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args, overrides, models, datasets, seeds = parse_arguments(argv)
+    args, overrides, models, protocols, seeds = parse_arguments(argv)
     with exit_on_user_error("leaderboard", args.debug):
-        return _main(args, overrides, models, datasets, seeds, argv, runner)
+        return _main(args, overrides, models, protocols, seeds, argv, runner)
 
 
-def _main(args, overrides, models, datasets, seeds, argv, runner):
+def _main(args, overrides, models, protocols, seeds, argv, runner):
     config_files = args.config_files.split() if args.config_files else []
 
     outcome, files = None, None
     if not args.report_only or overrides or config_files:
-        jobs = runs.plan(models, datasets, seeds, args.protocol, args.out, config_files, overrides)
+        jobs = [job for dataset, protocol in protocols.items()
+                for job in runs.plan(models, [dataset], seeds, protocol, args.out, config_files, overrides)]
         runs.refuse_if_no_job_can_start(jobs)
         files = {(job.model, job.dataset, job.seed): job.result_file for job in jobs if job.result_file}
         if args.dry_run:
@@ -134,12 +156,13 @@ def _main(args, overrides, models, datasets, seeds, argv, runner):
         if not args.report_only:
             outcome = runs.execute(jobs, Path(args.out) / "leaderboard-logs", runner=runner)
 
-    collection = collect(args.out, models, datasets, seeds, args.protocol, files=files,
+    collection = collect(args.out, models, list(protocols), seeds, protocols, files=files,
                          allow_different_candidates=args.allow_different_candidates)
     failures = outcome.failed if outcome else []
     if not collection:
-        print(f"No results under {args.out} for {', '.join(models)} on {', '.join(datasets)}, seeds "
-              f"{', '.join(map(str, seeds))} ({args.protocol}): nothing to report.", file=sys.stderr)
+        print(f"No results under {args.out} for {', '.join(models)} on "
+              f"{', '.join(f'{d} ({p})' for d, p in protocols.items())}, seeds {', '.join(map(str, seeds))}: "
+              f"nothing to report.", file=sys.stderr)
         _print_failures(failures)
         return 1
 

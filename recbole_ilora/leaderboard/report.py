@@ -56,15 +56,30 @@ def software_line(collection):
     return "; ".join(f"{key} {_distinct(run.result.get('versions', {}).get(key) for run in runs)}" for key in keys)
 
 
-def protocol_line(collection):
-    """What the protocol means and whether the candidates were checked equal across models."""
-    if collection.protocol != "candidates20":
-        return f"Protocol `{collection.protocol}` (properties/protocol/{collection.protocol}.yaml)."
-    differ = any(message.startswith("CANDIDATES DIFFER") for message in collection.warnings)
-    check = ("they DIFFER for some dataset and seed: see Warnings" if differ else
-             "checked: within each dataset and seed every model's test candidates have the same sha256")
-    return ("Protocol `candidates20` (the paper's): leave-one-out in time order, each test user ranks the held-out "
-            f"item among 20 candidates (it and 19 sampled negatives), the same for every model of a seed; {check}.")
+def protocols_text(collection):
+    """The protocol of the report's datasets: one name, or each dataset's."""
+    distinct = set(collection.protocols.values())
+    if len(distinct) == 1:
+        return f"Protocol `{distinct.pop()}`"
+    return "Protocols: " + ", ".join(f"{dataset} `{protocol}`" for dataset, protocol in collection.protocols.items())
+
+
+def protocol_lines(collection):
+    """What each protocol means and, for the paper's, whether the candidates were checked equal across models."""
+    lines, protocols = [], list(dict.fromkeys(collection.protocols.values()))
+    for protocol in protocols:
+        datasets = [dataset for dataset, its in collection.protocols.items() if its == protocol]
+        where = f" ({', '.join(datasets)})" if len(protocols) > 1 else ""
+        if protocol != "candidates20":
+            lines.append(f"Protocol `{protocol}`{where}: properties/protocol/{protocol}.yaml.")
+            continue
+        differ = any(message.startswith("CANDIDATES DIFFER") for message in collection.warnings)
+        check = ("they DIFFER for some dataset and seed: see Warnings" if differ else
+                 "checked: within each dataset and seed every model's test candidates have the same sha256")
+        lines.append(f"Protocol `candidates20`{where} (the paper's): leave-one-out in time order, each test user ranks "
+                     f"the held-out item among 20 candidates (it and 19 sampled negatives), the same for every model "
+                     f"of a seed; {check}.")
+    return lines
 
 
 def _llm_runs(collection):
@@ -266,7 +281,7 @@ def build_report(boards, collection, report_path, command, metric_figure=None, g
         "# Leaderboard",
         "",
         (f"Generated {now} by the leaderboard script from the JSON results of real runs; every number below is "
-         f"read from those files. Protocol `{collection.protocol}`; seeds {', '.join(map(str, collection.seeds))}."),
+         f"read from those files. {protocols_text(collection)}; seeds {', '.join(map(str, collection.seeds))}."),
         "",
         "```",
         command,
@@ -278,7 +293,7 @@ def build_report(boards, collection, report_path, command, metric_figure=None, g
     out += ["## Setting", "", f"Machine ({machine_title}):", ""]
     out += [f"- {line}" for line in machine]
     out += ["", f"Software (from the JSON results): {software_line(collection)}.", ""]
-    out += [f"- {line}" for line in [protocol_line(collection)] + setting_lines(collection)]
+    out += [f"- {line}" for line in protocol_lines(collection) + setting_lines(collection)]
     out += ["", ("Mean ± sample std over seeds; per column the best mean is **bold** and the second "
                  f"<u>underlined</u>. Relative improvement = ({reference} − other) / other: positive means "
                  f"{reference} is better."),

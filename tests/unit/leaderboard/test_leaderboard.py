@@ -98,7 +98,7 @@ def fake_board_results(tmp_path):
 
 def collected(root, models=("iLoRA", "SASRec", "GRU4Rec"), seeds=(2020, 2021), warn=lambda message: None,
               allow_different_candidates=False):
-    return collect(root, list(models), ["ml-100k"], list(seeds), "candidates20", warn=warn,
+    return collect(root, list(models), ["ml-100k"], list(seeds), {"ml-100k": "candidates20"}, warn=warn,
                    allow_different_candidates=allow_different_candidates)
 
 
@@ -188,7 +188,7 @@ def test_random_row_is_the_mean_over_every_rank_and_absent_for_full_ranking(tmp_
         every_rank = stats.per_user_metric(list(range(1, 21)), metric)
         assert stats.random_ranking_metric(metric, 20) == pytest.approx(sum(every_rank) / 20)
     write_result(tmp_path, fake_result("SASRec", "ml-100k", 2020, ranks_with(5), protocol="full"))
-    full = board_module.build_board(collect(tmp_path, ["SASRec"], ["ml-100k"], [2020], "full"), "ml-100k")
+    full = board_module.build_board(collect(tmp_path, ["SASRec"], ["ml-100k"], [2020], {"ml-100k": "full"}), "ml-100k")
     assert full.random is None and "Random" not in tables.markdown_table(full, "metrics")
 
 
@@ -294,6 +294,35 @@ def test_report_only_renders_report_tables_and_plots(fake_board_results, tmp_pat
         "leaderboard.tex", "leaderboard_metrics.csv", "leaderboard_cost.csv", "leaderboard_significance.csv"}
 
 
+def test_each_dataset_is_reported_under_its_own_protocol(tmp_path):
+    root = tmp_path / "results"
+    write_result(root, fake_result("SASRec", "ml-100k", 2020, ranks_with(6)))
+    write_result(root, fake_result("SASRec", "llara-lastfm", 2020, ranks_with(3), protocol="llara"))
+    write_result(root, fake_result("SASRec", "llara-lastfm", 2020, ranks_with(9)))  # candidates20: not this board's
+    assert main(["--report_only", f"--out={root}", "--models=SASRec", "--datasets=ml-100k,llara-lastfm:llara",
+                 "--seeds=2020", f"--report={tmp_path}/LB.md", f"--figures={tmp_path}/fig",
+                 f"--tables={tmp_path}/tab"]) == 0
+    report = (tmp_path / "LB.md").read_text()
+    assert "Protocols: ml-100k `candidates20`, llara-lastfm `llara`; seeds 2020." in report
+    assert "- Protocol `candidates20` (ml-100k) (the paper's)" in report
+    assert "- Protocol `llara` (llara-lastfm): properties/protocol/llara.yaml." in report
+    rows = {(row["dataset"], row["protocol"]): row for row in csv.DictReader(
+        io.StringIO((tmp_path / "tab" / "leaderboard_metrics.csv").read_text())) if row["model"] == "SASRec"}
+    assert float(rows["ml-100k", "candidates20"]["hit@1_mean"]) == pytest.approx(0.6)
+    assert float(rows["llara-lastfm", "llara"]["hit@1_mean"]) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("datasets, message", [
+    ("ml-100k:nonsense", "unknown protocol 'nonsense' for dataset ml-100k in --datasets"),
+    ("ml-100k:full,ml-100k:llara", "--datasets names ml-100k with two protocols (full, llara)"),
+    (":llara", "--datasets item ':llara' names no dataset"),
+])
+def test_a_bad_dataset_protocol_is_refused_by_name(datasets, message, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["--report_only", f"--datasets={datasets}"])
+    assert raised.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_report_only_without_results_fails_clearly(tmp_path, capsys):
     assert main(["--report_only", f"--out={tmp_path}/none", "--models=SASRec", "--datasets=ml-100k"]) == 1
     assert "No results under" in capsys.readouterr().err
@@ -378,8 +407,8 @@ def test_verdict_tests_the_reference_against_pop_and_states_random(tmp_path):
 
     write_result(tmp_path, fake_result("iLoRA", "ml-100k", 2020, ranks_with(6, other_rank=3), gate=GATE))
     write_result(tmp_path, fake_result("Pop", "ml-100k", 2020, ranks_with(2, other_rank=5)))
-    board = board_module.build_board(collect(tmp_path, ["iLoRA", "Pop"], ["ml-100k"], [2020], "candidates20"),
-                                     "ml-100k")
+    board = board_module.build_board(
+        collect(tmp_path, ["iLoRA", "Pop"], ["ml-100k"], [2020], {"ml-100k": "candidates20"}), "ml-100k")
     text = "\n".join(verdict_lines(board))
     assert "- Hit@1 against the floor: iLoRA 0.6000; random ranking 0.0500; Pop 0.2000" in text
     assert "above Pop (p = " in text and "Wilcoxon signed-rank, paired over users (n=10)" in text
@@ -399,7 +428,7 @@ def test_each_llm_models_encoder_is_named_with_its_quality_and_tested_against_it
     write_result(tmp_path / "encoders", encoder)
     write_result(tmp_path, fake_result("SASRec", "ml-100k", 2020, ranks_with(9)))  # the baseline row: not the encoder
     board = board_module.build_board(collect(tmp_path, ["iLoRA", "LoRARec", "SASRec"], ["ml-100k"], [2020],
-                                             "candidates20"), "ml-100k")
+                                             {"ml-100k": "candidates20"}), "ml-100k")
     text = "\n".join(encoder_lines(board))
     assert (f"- iLoRA: SASRec encoder `{'e' * 16}`, test Hit@1 0.8000 over 1 run(s); iLoRA is not significantly "
             f"below its own encoder on Hit@1 (difference -0.3000, Wilcoxon signed-rank, paired over users (n=10), "
