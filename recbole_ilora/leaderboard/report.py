@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recbole_ilora import run_info
 from recbole_ilora.leaderboard import runs, stats, tables
+from recbole_ilora.leaderboard.published import PUBLISHED, UNREACHED
 from recbole_ilora.registry import OWN_MODELS
 
 PAPER_SETTING = (
@@ -254,6 +255,19 @@ def encoder_lines(board, alpha=0.05):
             "which trains to convergence):", "", *lines, ""] if lines else []
 
 
+def published_lines(board):
+    """The section setting the papers' figures on this dataset beside this board's runs."""
+    if board.dataset not in PUBLISHED:
+        return []
+    return [f"Side by side with the papers, on the same test samples ({board.dataset}). LLaRA's LLM rows are "
+            "the HR@1 of the generated answer with a Llama-2-7B backbone (the rebuttal's ranking metrics do not say "
+            "how an answer was ranked); here every model ranks the candidates by "
+            "its scores (an LLM model by each title's log-probability) with the backbone and budget of Setting; "
+            "a figure not checked in its source is as issue 20 of this project quotes it.", "",
+            tables.markdown_table(board, "published"), ""] + \
+        [f"- {line}" for line in UNREACHED.get(board.dataset, [])] + [""]
+
+
 def dataset_section(board, alpha):
     """Verdict, metric, improvement, significance, cost and gate tables of one dataset."""
     out = [f"## {board.dataset}", ""] + verdict_lines(board, alpha) + ["", tables.markdown_table(board, "metrics"), ""]
@@ -263,6 +277,7 @@ def dataset_section(board, alpha):
     if board.significance:
         out += [f"Significance of {board.reference} against the best other model of each column (two-sided):",
                 "", tables.markdown_table(board, "significance"), ""]
+    out += published_lines(board)
     out += encoder_lines(board, alpha)
     out += [("Cost (mean ± std over seeds; train time includes validation epochs; \"Encoder stage\" is the time an "
              "LLM run spent training its frozen SASRec when no finished run of it matched):"), "",

@@ -11,7 +11,8 @@ import io
 
 from tabulate import tabulate
 
-from recbole_ilora.leaderboard.board import COSTS
+from recbole_ilora.leaderboard.board import COSTS, RANKING_COLUMNS
+from recbole_ilora.leaderboard.published import PUBLISHED
 from recbole_ilora.leaderboard.stats import mean_of
 
 DIGITS = 4  # metric precision in Markdown and LaTeX
@@ -170,14 +171,29 @@ def gate_rows(board):
     return headers, rows
 
 
+def published_rows(board, style):
+    """The papers' figures on ``board``'s dataset, each beside this board's run of the model in its part."""
+    names = dict(RANKING_COLUMNS)
+    rows = []
+    for figure in PUBLISHED.get(board.dataset, []):
+        summary = board.summary.get(figure.ours, {}).get(figure.metric)
+        here = f"{figure.ours}: {format_summary(summary, style)} ({board.seeds[figure.ours]} seed(s))" if summary \
+            else f"{figure.ours or 'no counterpart'}: not run"
+        rows.append([figure.source, figure.model, figure.backbone, figure.budget, names[figure.metric],
+                     format_value(figure.value), "yes" if figure.verified else "no", here])
+    headers = ["Source", "Model there", "Backbone there", "Budget there", "Metric", "Published",
+               "Checked in the source", "Here (mean ± std over seeds)"]
+    return headers, rows
+
+
 def render(headers, rows, style):
     return tabulate(rows, headers=headers, tablefmt=style.tablefmt, disable_numparse=True)
 
 
 def markdown_table(board, kind="metrics"):
-    """``kind``: metrics, improvement, significance, cost or gates."""
+    """``kind``: metrics, improvement, significance, cost, gates or published."""
     builder = {"metrics": metric_rows, "improvement": improvement_rows, "significance": significance_rows,
-               "cost": cost_rows, "gates": lambda b, _: gate_rows(b)}[kind]
+               "cost": cost_rows, "gates": lambda b, _: gate_rows(b), "published": published_rows}[kind]
     return render(*builder(board, MARKDOWN), MARKDOWN)
 
 

@@ -312,6 +312,28 @@ def test_each_dataset_is_reported_under_its_own_protocol(tmp_path):
     assert float(rows["llara-lastfm", "llara"]["hit@1_mean"]) == pytest.approx(0.3)
 
 
+def test_the_papers_figures_on_their_split_stand_beside_this_boards_runs(tmp_path):
+    from recbole_ilora.leaderboard.published import PUBLISHED
+    from recbole_ilora.leaderboard.report import published_lines
+
+    write_result(tmp_path, fake_result("SASRec", "llara-lastfm", 2020, ranks_with(3), protocol="llara"))
+    board = board_module.build_board(
+        collect(tmp_path, ["SASRec", "iLoRA"], ["llara-lastfm"], [2020], {"llara-lastfm": "llara"}), "llara-lastfm")
+    rows = {(row[0], row[1], row[4]): row for row in tables.published_rows(board, tables.MARKDOWN)[1]}
+    assert len(rows) == len(PUBLISHED["llara-lastfm"])
+    sasrec = rows["LLaRA paper (Liao et al., arXiv 2312.02445), Table 2, LastFM", "SASRec", "Hit@1"]
+    assert sasrec[5:] == ["0.2233", "no", "SASRec: 0.3000 (1 seed(s))"]
+    assert rows["iLoRA rebuttal (OpenReview, NeurIPS 2024), LastFM", "iLoRA", "NDCG@5"][5:] == [
+        "0.7530", "no", "iLoRA: not run"]
+    readme = rows["LLaRA README after its 2024-07 fixes (ljy0ustc/LLaRA@9733f73, README.md line 10)",
+                  "LLaRA (SASRec)", "Hit@1"]
+    assert readme[5:7] == ["0.5246", "yes"]
+    assert "could not be read" in "\n".join(published_lines(board))
+    ml = board_module.build_board(collect(tmp_path, ["SASRec"], ["ml-100k"], [2020], {"ml-100k": "candidates20"}),
+                                  "ml-100k")
+    assert published_lines(ml) == []
+
+
 @pytest.mark.parametrize("datasets, message", [
     ("ml-100k:nonsense", "unknown protocol 'nonsense' for dataset ml-100k in --datasets"),
     ("ml-100k:full,ml-100k:llara", "--datasets names ml-100k with two protocols (full, llara)"),
