@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 import torch
-from conftest import TINY_RUN, build_llm, first_batch, write_atomic_dataset
+from conftest import TINY_CORPUS, TINY_RUN, build_llm, build_tiny_llama, first_batch, write_atomic_dataset
 from recbole.utils import init_seed
 
 from recbole_ilora.config import Config
@@ -102,9 +102,17 @@ def test_kv_cached_scoring_equals_naive_scoring(built):
         assert torch.allclose(got, expected[[order[item] for item in candidate_lists[row]]], atol=1e-4)
 
 
+@pytest.fixture(scope="module")
+def fittable_llama(tmp_path_factory):
+    """A tiny Llama whose logits can spread (conftest.build_tiny_llama): at the default initialisation the
+    softmax case fitted its 4 targets by 0.3-1.4 nats, which an AVX-512 CPU's rounding overturned for one."""
+    return build_tiny_llama(tmp_path_factory.mktemp("fittable-llama"), TINY_CORPUS, initializer_range=0.3)
+
+
 @pytest.mark.parametrize("loss_type", ["lm", "softmax"])
-def test_overfitted_model_ranks_the_memorised_target_first(llm_setup, loss_type):
-    _, _, (train_data, _, _), model = build_llm(llm_setup, lora_dropout=0.0, loss_type=loss_type)
+def test_overfitted_model_ranks_the_memorised_target_first(llm_setup, fittable_llama, loss_type):
+    _, _, (train_data, _, _), model = build_llm(llm_setup, lora_dropout=0.0, loss_type=loss_type,
+                                                llm_path=str(fittable_llama))
     batch = first_batch(train_data)
     item_seq, lengths = batch[model.ITEM_SEQ][:4], batch[model.ITEM_SEQ_LEN][:4]
     targets = batch[model.POS_ITEM_ID][:4]
@@ -120,7 +128,8 @@ def test_overfitted_model_ranks_the_memorised_target_first(llm_setup, loss_type)
     candidate_lists = [[t] + [c for c in model._training_candidates(h, t, (1, row)) if c != t]  # other negatives
                        for row, (h, t) in enumerate(zip(histories, targets.tolist()))]
     scores = model._score_users(item_seq, lengths, batch[model.USER_ID][:4], candidate_lists).view(4, 20)
-    assert (scores.argmax(dim=1) == 0).all(), scores
+    margins = scores[:, 0] - scores[:, 1:].max(dim=1).values
+    assert (margins > 1.0).all(), margins  # 3.2-8.9 nats here (both losses), over four draws of the training negatives
 
 
 def test_loss_covers_only_the_target_title_and_eos(built):
