@@ -14,6 +14,9 @@ from recbole_ilora.model.parts.sasrec_encoder import ENCODER_RESULTS_FOLDER, enc
 
 RESULT_ROOTS = [REPO_ROOT / "docs" / "leaderboard" / "results", REPO_ROOT / "docs" / "learning_curve"]
 PLANNED_BY_THE_LEADERBOARD = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
+# A checkpoint of the machine that ran it, never committed; the identity holds the hash of the run behind it, so
+# the same command without it (the encoder found by that hash) must plan the same file.
+LOCAL_CHECKPOINTS = ("--sasrec_checkpoint=",)
 
 
 def committed(root, datasets=("ml-100k",)):
@@ -21,14 +24,18 @@ def committed(root, datasets=("ml-100k",)):
                   and path.relative_to(root).parts[0] in datasets)
 
 
+def rerun_args(result):
+    """The command-line overrides that rerun ``result``'s experiment from a clean clone: its command without what the
+    planner sets or a machine held, plus the defaults resolved per machine, pinned to what it recorded (on another
+    kind of machine the same command is another experiment)."""
+    return ([arg for arg in result["command"][1:] if not arg.startswith(PLANNED_BY_THE_LEADERBOARD + LOCAL_CHECKPOINTS)]
+            + [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS if key in result["config"]])
+
+
 def replanned(root, result, data_root=None):
     """The result file the leaderboard's planner names for the run that ``result`` records (reading the dataset from
     ``data_root`` when given)."""
-    overrides = [arg for arg in result["command"][1:] if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)]
-    overrides += [f"--data_path={data_root}"] if data_root else []
-    # defaults resolved per machine: pinned to what each result recorded (on another kind of machine the same
-    # command is another experiment)
-    overrides += [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS if key in result["config"]]
+    overrides = rerun_args(result) + ([f"--data_path={data_root}"] if data_root else [])
     [job] = runs.plan([result["model"]], [result["dataset"]], [result["seed"]], result["protocol"], root,
                       overrides=overrides)
     assert job.error is None, job.error
@@ -52,11 +59,9 @@ def test_the_planner_finds_every_committed_result(root):
 def test_every_llm_runs_encoder_is_found_by_its_hash(root):
     for path in committed(root):
         result = json.loads(path.read_text())
-        if "sasrec_checkpoint" not in json.dumps(result["command"]) and result["model"] in ("iLoRA", "LoRARec"):
+        if result["model"] in ("iLoRA", "LoRARec"):
             llm = Config(result["model"], result["dataset"], config_dict={"results_dir": str(root)},
-                         cmd_args=[arg for arg in result["command"][1:]
-                                   if not arg.startswith(PLANNED_BY_THE_LEADERBOARD)]
-                         + [f"--{key}={result['config'][key]}" for key in MACHINE_DEPENDENT_KEYS])
+                         cmd_args=rerun_args(result))
             encoder = Config("SASRec", result["dataset"], config_dict=encoder_run_config(llm))
             found = list(Path(encoder["results_dir"]).rglob(f"SASRec-seed{result['seed']}-{encoder.experiment_hash}.json"))
             assert found, f"the encoder of {path.relative_to(REPO_ROOT)} ({encoder.experiment_hash}) is not committed"
