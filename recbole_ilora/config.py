@@ -3,7 +3,7 @@
 Layers, later wins:
     RecBole's internal defaults (its overall, model, dataset and quick-start files)
     -> properties/overall.yaml -> properties/model/<model>.yaml (after those of its base classes)
-    -> properties/dataset/<dataset>.yaml
+    -> properties/dataset/<dataset>.yaml -> properties/model/<model>/<dataset>.yaml (after those of its base classes)
     -> properties/protocol/<protocol>.yaml -> user config files -> config_dict -> command-line overrides.
 
 Unlike RecBole's: values given as text (command line, string values of config_dict) are read as Python literals,
@@ -262,9 +262,11 @@ class Config(RecBoleConfig):
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
-        # A model's YAML is layered over those of the classes it derives from (LoRARec.yaml over iLoRA.yaml).
-        model_layers = [f"model/{cls.__name__}.yaml" for cls in reversed(model_class.__mro__)]
-        for layer in ("overall.yaml", *model_layers, f"dataset/{dataset}.yaml"):
+        # A model's YAML is layered over those of the classes it derives from (LoRARec.yaml over iLoRA.yaml), and
+        # so are its keys for one dataset (model/iLoRA/llara-lastfm.yaml), over the dataset's own.
+        classes = [cls.__name__ for cls in reversed(model_class.__mro__)]
+        for layer in ("overall.yaml", *(f"model/{name}.yaml" for name in classes), f"dataset/{dataset}.yaml",
+                      *(f"model/{name}/{dataset}.yaml" for name in classes)):
             path = PROPERTIES_DIR / layer
             if path.is_file():
                 values = self._update_internal_config_dict(path) or {}

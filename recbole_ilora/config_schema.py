@@ -150,8 +150,9 @@ def _declarations(path):
 
 @lru_cache(maxsize=4)
 def model_keys(properties_dir):
-    """Keys that only model property files define (RecBole's and this package's): a model's hyper-parameters."""
-    files = list(Path(properties_dir).glob("model/*.yaml")) + list(RECBOLE_PROPERTIES.glob("model/*.yaml"))
+    """Keys that only model property files define (RecBole's and this package's, a model's keys for one dataset
+    among them): a model's hyper-parameters."""
+    files = list(Path(properties_dir).glob("model/**/*.yaml")) + list(RECBOLE_PROPERTIES.glob("model/*.yaml"))
     other = [path for path in list(Path(properties_dir).rglob("*.yaml")) + list(RECBOLE_PROPERTIES.rglob("*.yaml"))
              if path not in files]
     defined = set().union(*(_declarations(path) for path in files))

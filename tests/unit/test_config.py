@@ -9,7 +9,7 @@ from recbole_ilora.config import Config, parse_cmd_args
 from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError
 from recbole_ilora.paths import EMBEDDED_DATASETS_DIR, PROPERTIES_DIR
 
-LAYERS = ["overall", "model", "dataset", "protocol", "file", "dict", "cmd"]
+LAYERS = ["overall", "model", "dataset", "model_on_dataset", "protocol", "file", "dict", "cmd"]
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def layered_properties(tmp_path, monkeypatch):
         "overall": root / "overall.yaml",
         "model": root / "model" / "SASRec.yaml",
         "dataset": root / "dataset" / "tiny.yaml",
+        "model_on_dataset": root / "model" / "SASRec" / "tiny.yaml",
         "protocol": root / "protocol" / "layered.yaml",
     }
     for index, (layer, path) in enumerate(files.items()):
@@ -35,11 +36,11 @@ def layered_properties(tmp_path, monkeypatch):
 
 def test_layers_apply_in_documented_order(layered_properties, tiny_data_root):
     user_file = layered_properties / "user.yaml"
-    user_file.write_text("".join(f"k{i}: file\n" for i in range(4, len(LAYERS))))
+    user_file.write_text("".join(f"k{i}: file\n" for i in range(5, len(LAYERS))))
     config = Config(
         "SASRec", "tiny", config_file_list=[str(user_file)],
-        config_dict={"data_path": str(tiny_data_root), "k5": "dict", "k6": "dict"},
-        cmd_args=["--k6=cmd"],
+        config_dict={"data_path": str(tiny_data_root), "k6": "dict", "k7": "dict"},
+        cmd_args=["--k7=cmd"],
     )
     assert [config[f"k{i}"] for i in range(len(LAYERS))] == LAYERS
     assert config["MAX_ITEM_LIST_LENGTH"] == 7  # this package's overall beats RecBole's own default (50)
