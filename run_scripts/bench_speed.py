@@ -276,7 +276,7 @@ def compare(args):
     loss_change = max(abs(a - b) / abs(a) for a, b in zip(old["losses"], new["losses"]))
     flops = new["step_flops"] / (statistics.median(new["step_seconds"]) / 2)
     print(tabulate([
-        ["largest |score difference| (nats)", f"{(old_scores - new_scores).abs().max().item():.4f}", "<= 0.05"],
+        ["largest absolute score difference (nats)", f"{(old_scores - new_scores).abs().max().item():.4f}", "<= 0.05"],
         ["same top-1 candidate", f"{(top_old == top_new).float().mean().item():.1%} of {len(top_new)} users", ">= 98%"],
         [f"largest relative loss difference, {len(new['losses'])} micro-batches", f"{loss_change:.2%}", "<= 1%"],
         ["new rerun bit-identical (scores and losses)",
@@ -440,7 +440,7 @@ def main():
         [f"KV-cached scoring, {args.users} users x {CANDIDATES} candidates", f"{score_s:.3f} s",
          f"{args.users / score_s:.2f} users/s", ""],
         ["padded-row scoring (the layout it replaced)", f"{padded_s:.3f} s", f"{args.users / padded_s:.2f} users/s",
-         f"packed: {padded_s / score_s:.2f}x faster, max |score difference| {disagreement:.1e}"],
+         f"packed: {padded_s / score_s:.2f}x faster, max absolute score difference {disagreement:.1e}"],
         [f"greedy generation, {args.users} users x {args.new_tokens} tokens", f"{generate_s:.3f} s",
          f"{args.users / generate_s:.2f} users/s", f"scoring: {generate_s / score_s:.1f}x faster"],
     ]
