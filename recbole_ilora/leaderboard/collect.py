@@ -89,14 +89,16 @@ def encoder_hash(run):
 def encoder_result(run):
     """The JSON result of the SASRec encoder ``run`` used, or None (a classic model; an encoder given as a checkpoint
     whose run wrote elsewhere): a run under ``RESULTS_DIR/DATASET/PROTOCOL/`` trained or reused the one under
-    ``RESULTS_DIR/encoders/DATASET/PROTOCOL/``."""
+    ``RESULTS_DIR/encoders/DATASET/PROTOCOL/``, or, with no ``encoder_config`` overrides, the SASRec baseline beside
+    it."""
     config_hash = encoder_hash(run)
     if not config_hash:
         return None
-    results_dir = run.path.parents[2]
-    name = f"SASRec-seed{run.seed}-{config_hash}.json"
-    path = results_dir / "encoders" / run.dataset / run.result["protocol"] / name
-    return _read(path) if path.is_file() else None
+    results_dir, name = run.path.parents[2], f"SASRec-seed{run.seed}-{config_hash}.json"
+    for folder in (results_dir / "encoders" / run.dataset / run.result["protocol"], run.path.parent):
+        if (folder / name).is_file():
+            return _read(folder / name)
+    return None
 
 
 def _read(path):

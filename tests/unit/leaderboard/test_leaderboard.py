@@ -457,3 +457,18 @@ def test_each_llm_models_encoder_is_named_with_its_quality_and_tested_against_it
             f"p = ") in text
     assert f"- LoRARec: SASRec encoder `{'f' * 16}`, its JSON result was not found beside these results." in text
     assert "SASRec:" not in text
+
+
+def test_an_encoder_that_is_the_sasrec_baseline_itself_is_found_beside_the_run(tmp_path):
+    """encoder_config {} (llara-lastfm): the encoder's run is the SASRec baseline, in the dataset's own folder."""
+    from recbole_ilora.leaderboard.report import encoder_lines
+
+    baseline = fake_result("SASRec", "ml-100k", 2020, ranks_with(7))
+    baseline["config_hash"] = "d" * 16
+    write_result(tmp_path, baseline)
+    ilora = fake_result("iLoRA", "ml-100k", 2020, ranks_with(3, other_rank=2))
+    ilora["config"]["prerequisites"] = {"sasrec_checkpoint": "d" * 16}
+    write_result(tmp_path, ilora)
+    board = board_module.build_board(collect(tmp_path, ["iLoRA", "SASRec"], ["ml-100k"], [2020],
+                                             {"ml-100k": "candidates20"}), "ml-100k")
+    assert f"- iLoRA: SASRec encoder `{'d' * 16}`, test Hit@1 0.7000 over 1 run(s)" in "\n".join(encoder_lines(board))
