@@ -14,6 +14,9 @@ RANKING_COLUMNS = (("hit@1", "Hit@1"), ("hit@3", "Hit@3"), ("hit@5", "Hit@5"), (
 # The paper's generation metrics, written by LLM runs with generation_eval=True: columns only where present.
 GENERATION_COLUMNS = (("generation_valid_ratio", "ValidRatio"), ("generation_hr@1", "HR@1 (gen.)"))
 
+# The headline metrics on which the reference is tested against every other model, seed by seed and across seeds.
+PAIRWISE_METRICS = ("hit@1", "ndcg@5")
+
 FLOOR_MODEL = "Pop"  # the popularity ranking every recommender must beat; the reference is tested against it
 
 # Cost keys: name -> how to read it from a JSON result.
@@ -53,6 +56,7 @@ class Board:
     seeds: dict = field(default_factory=dict)  # model -> number of runs
     random: dict | None = None  # key -> expected value of a random ranking (sampled candidates only)
     pop_tests: dict = field(default_factory=dict)  # key -> stats.Significance of the reference against Pop
+    pairwise: list = field(default_factory=list)  # [stats.PairwiseTests]: every other model x PAIRWISE_METRICS
     same_candidates: bool = True  # False: its models ranked different candidates (reported only when allowed)
     encoders: dict = field(default_factory=dict)  # LLM model -> [Encoder], one per run
     encoder_tests: dict = field(default_factory=dict)  # LLM model -> stats.Significance on Hit@1 against its encoders
@@ -128,6 +132,8 @@ def build_board(collection, dataset, reference="iLoRA"):
                 and stats.has_per_user_form(key):
             board.pop_tests[key] = stats.significance(results[reference], results[FLOOR_MODEL], key, reference,
                                                       FLOOR_MODEL)
+    board.pairwise = [stats.pairwise_tests(results[reference], results[model], key, reference, model)
+                      for model in models if model != reference for key in PAIRWISE_METRICS if mine.get(key)]
     board.gates = [g for g in map(stats.gate_summary, results[reference]) if g is not None]
     return board
 

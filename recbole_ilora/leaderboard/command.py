@@ -179,6 +179,7 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
         write_text_atomic(tables.metrics_csv(boards, args.reference), tables_dir / "leaderboard_metrics.csv"),
         write_text_atomic(tables.cost_csv(boards), tables_dir / "leaderboard_cost.csv"),
         write_text_atomic(tables.significance_csv(boards), tables_dir / "leaderboard_significance.csv"),
+        write_text_atomic(tables.pairwise_csv(boards), tables_dir / "leaderboard_pairwise.csv"),
     ]
     text = report.build_report(
         boards, collection, args.report, _invocation(argv), metric_figure, gate_figure, table_files, failures,

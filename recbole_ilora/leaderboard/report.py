@@ -276,7 +276,14 @@ def dataset_section(board, alpha):
                 tables.markdown_table(board, "improvement"), ""]
     if board.significance:
         out += [f"Significance of {board.reference} against the best other model of each column (two-sided):",
-                "", tables.markdown_table(board, "significance"), ""]
+                "", tables.markdown_table(board, "significance", alpha), ""]
+    if board.pairwise:
+        n_seeds = max(len(tests.per_seed) for tests in board.pairwise)
+        out += [(f"{board.reference} against every model (two-sided, α = {alpha}): each seed's per-user test, the "
+                 f"same test on each user's value averaged over the seeds both ran, and the paired t-test of the "
+                 f"seeds' values, which asks whether the difference holds from run to run "
+                 f"({n_seeds} seed(s) at most: with fewer than two it cannot be run, with two or three it rarely "
+                 f"reaches significance):"), "", tables.markdown_table(board, "pairwise", alpha), ""]
     out += published_lines(board)
     out += encoder_lines(board, alpha)
     out += [("Cost (mean ± std over seeds; train time includes validation epochs; \"Encoder stage\" is the time an "

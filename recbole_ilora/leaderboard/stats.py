@@ -1,5 +1,6 @@
-"""The numbers behind the tables: mean and spread over seeds, iLoRA's relative improvement, its significance test
-against another model, and a summary of the gate's expert weights.
+"""The numbers behind the tables: mean and spread over seeds, iLoRA's relative improvement, its significance tests
+against another model (over users, within each seed and pooled, and across seeds), and a summary of the gate's
+expert weights.
 
 Every function takes run results as the JSON dicts that ``quick_start.run`` writes.
 """
@@ -186,6 +187,35 @@ def seed_test(reference_results, other_results, metric, reference="iLoRA", other
         return Significance(metric, reference, other, None, len(seeds), len(seeds), None, None, None,
                             "needs two seeds with the metric")
     return _t_test(metric, reference, other, np.array(mine), np.array(theirs), "the test across seeds")
+
+
+@dataclass(frozen=True)
+class PairwiseTests:
+    """The reference against one other model on one metric, three ways: the per-user Wilcoxon test within each seed
+    both ran, the same test on each user's value averaged over those seeds (``pooled``), and the paired t-test of the
+    seeds' metrics (``across_seeds``: whether the difference holds from run to run, which no test over users says)."""
+
+    metric: str
+    other: str
+    per_seed: dict  # seed -> Significance
+    pooled: Significance
+    across_seeds: Significance
+
+    def seeds_significant(self, alpha):
+        """``(better, worse)``: how many seeds' per-user tests found the reference significantly better / worse."""
+        found = [t for t in self.per_seed.values() if t.p_value is not None and t.p_value < alpha]
+        return sum(t.difference > 0 for t in found), sum(t.difference < 0 for t in found)
+
+
+def pairwise_tests(reference_results, other_results, metric, reference="iLoRA", other="other"):
+    """``PairwiseTests`` of ``reference`` against ``other`` on ``metric`` over the seeds both ran."""
+    reference_by_seed, other_by_seed = _by_seed(reference_results), _by_seed(other_results)
+    seeds = sorted(set(reference_by_seed) & set(other_by_seed))
+    per_seed = {seed: significance([reference_by_seed[seed]], [other_by_seed[seed]], metric, reference, other)
+                for seed in seeds}
+    return PairwiseTests(metric, other, per_seed,
+                         significance(reference_results, other_results, metric, reference, other),
+                         seed_test(reference_results, other_results, metric, reference, other))
 
 
 def _wilcoxon(metric, reference, other, mine, theirs, seeds):

@@ -116,6 +116,34 @@ def significance_rows(board, style, alpha=0.05):
     return headers, rows
 
 
+def _signed(value):
+    return "–" if value is None else f"{value:+.{DIGITS}f}"
+
+
+def _tested(test):
+    """``'p = 0.0123 (n=943)'``: a test's p-value and its paired units, or why it could not be run."""
+    if test.p_value is None:
+        return f"– ({test.note})" if test.note else "–"
+    return f"{p_value_text(test.p_value)} (n={test.n})"
+
+
+def pairwise_rows(board, style, alpha=0.05):
+    """The reference against every other model on the headline metrics: within each seed, pooled, across seeds."""
+    headers = [f"{style.escape(board.reference)} vs", "Metric", "Difference",
+               "Per seed: difference (Wilcoxon over users)", f"Seeds significant at α={alpha}: better / worse",
+               "Pooled: Wilcoxon over users, seeds averaged", "Across seeds: paired t-test"]
+    names = dict(board.columns)
+    rows = []
+    for tests in board.pairwise:
+        per_seed = "; ".join(f"{seed}: {_signed(t.difference)} ({format_p_value(t.p_value)})"
+                             for seed, t in tests.per_seed.items())
+        better, worse = tests.seeds_significant(alpha)
+        rows.append([style.escape(tests.other), names[tests.metric], _signed(tests.pooled.difference), per_seed,
+                     f"{better} / {worse} of {len(tests.per_seed)}", _tested(tests.pooled),
+                     _tested(tests.across_seeds)])
+    return headers, rows
+
+
 def _duration(summary):
     if summary is None:
         return "–"
@@ -190,9 +218,12 @@ def render(headers, rows, style):
     return tabulate(rows, headers=headers, tablefmt=style.tablefmt, disable_numparse=True)
 
 
-def markdown_table(board, kind="metrics"):
-    """``kind``: metrics, improvement, significance, cost, gates or published."""
-    builder = {"metrics": metric_rows, "improvement": improvement_rows, "significance": significance_rows,
+def markdown_table(board, kind="metrics", alpha=0.05):
+    """``kind``: metrics, improvement, significance, pairwise, cost, gates or published; ``alpha``: the significance
+    level of the tests' verdicts."""
+    builder = {"metrics": metric_rows, "improvement": improvement_rows,
+               "significance": lambda b, style: significance_rows(b, style, alpha),
+               "pairwise": lambda b, style: pairwise_rows(b, style, alpha),
                "cost": cost_rows, "gates": lambda b, _: gate_rows(b), "published": published_rows}[kind]
     return render(*builder(board, MARKDOWN), MARKDOWN)
 
@@ -265,4 +296,19 @@ def significance_csv(boards):
               "seeds", "difference", "statistic", "p_value", "note"]
     rows = [[b.dataset, b.protocol, b.same_candidates, t.metric, t.reference, t.other, t.method, t.paired_over, t.n,
              t.seeds, t.difference, t.statistic, t.p_value, t.note] for b in boards for t in b.significance]
+    return _csv(header, rows)
+
+
+def pairwise_csv(boards):
+    """One row per dataset, other model, metric and test: each seed's Wilcoxon, the pooled one, the seeds' t-test."""
+    header = ["dataset", "protocol", "same_candidates", "metric", "reference", "other", "test", "seed", "method",
+              "paired_over", "n", "difference", "statistic", "p_value", "note"]
+    rows = []
+    for board in boards:
+        for tests in board.pairwise:
+            named = [(f"seed {seed}", seed, t) for seed, t in tests.per_seed.items()]
+            named += [("pooled", None, tests.pooled), ("across seeds", None, tests.across_seeds)]
+            rows += [[board.dataset, board.protocol, board.same_candidates, t.metric, t.reference, t.other, name, seed,
+                      t.method, t.paired_over, t.n, t.difference, t.statistic, t.p_value, t.note]
+                     for name, seed, t in named]
     return _csv(header, rows)

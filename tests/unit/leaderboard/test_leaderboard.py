@@ -216,6 +216,46 @@ def test_significance_falls_back_to_seeds_without_per_user_ranks(tmp_path):
     assert "paired t-test over seeds" in tables.markdown_table(board, "significance")
 
 
+def test_the_reference_is_tested_against_every_model_within_each_seed_pooled_and_across_seeds(tmp_path):
+    """SASRec ranks every target first in three seeds, iLoRA 2, 3 and 1 of 10 (the others at 5): within each seed 8,
+    7 and 9 users differ, all one way, so the exact per-user test gives 2 / 2**n; across seeds the t-test pairs the
+    seeds' Hit@1 (0.2, 0.3, 0.1 against 1.0)."""
+    root = tmp_path / "results"
+    hits = {2020: 2, 2021: 3, 2022: 1}
+    for seed, mine in hits.items():
+        write_result(root, fake_result("iLoRA", "ml-100k", seed, ranks_with(mine, other_rank=5)))
+        write_result(root, fake_result("SASRec", "ml-100k", seed, ranks_with(10)))
+    write_result(root, fake_result("GRU4Rec", "ml-100k", 2020, ranks_with(2, other_rank=9)))
+    boards = board_module.build_boards(collected(root, seeds=tuple(hits)))
+    [board] = boards
+    sasrec = next(t for t in board.pairwise if t.other == "SASRec" and t.metric == "hit@1")
+    assert {seed: t.p_value for seed, t in sasrec.per_seed.items()} == pytest.approx(
+        {seed: 2 / 2 ** (10 - mine) for seed, mine in hits.items()})
+    assert sasrec.seeds_significant(0.05) == (0, 3)
+    assert sasrec.pooled == stats.significance(board_results(root, "iLoRA", hits), board_results(root, "SASRec", hits),
+                                               "hit@1", "iLoRA", "SASRec")
+    assert sasrec.across_seeds.method == "t-test" and sasrec.across_seeds.n == 3
+    assert sasrec.across_seeds.p_value == pytest.approx(scipy_stats.ttest_rel([0.2, 0.3, 0.1], [1.0] * 3).pvalue)
+    gru = next(t for t in board.pairwise if t.other == "GRU4Rec" and t.metric == "ndcg@5")
+    assert list(gru.per_seed) == [2020] and gru.across_seeds.p_value is None  # one shared seed: no test across seeds
+    assert {(t.other, t.metric) for t in board.pairwise} == {(m, k) for m in ("SASRec", "GRU4Rec")
+                                                              for k in board_module.PAIRWISE_METRICS}
+
+    table = tables.markdown_table(board, "pairwise")
+    row = next(line for line in table.splitlines() if line.startswith("| SASRec") and "| Hit@1" in line)
+    assert "0 / 3 of 3" in row and "2021: -0.7000 (0.0156)" in row and "(n=3)" in row and "(n=10)" in row
+    assert "needs two seeds" in next(line for line in table.splitlines() if line.startswith("| GRU4Rec"))
+    rows = list(csv.DictReader(io.StringIO(tables.pairwise_csv(boards))))
+    assert len(rows) == 2 * (3 + 2) + 2 * (1 + 2)  # SASRec: 3 seeds, pooled, across; GRU4Rec: 1 seed, pooled, across
+    across = next(r for r in rows if r["other"] == "SASRec" and r["metric"] == "hit@1" and r["test"] == "across seeds")
+    assert across["paired_over"] == "seeds" and float(across["p_value"]) == pytest.approx(sasrec.across_seeds.p_value)
+
+
+def board_results(root, model, seeds):
+    return [json.loads(path.read_text()) for seed in seeds
+            for path in (root / "ml-100k" / "candidates20").glob(f"{model}-seed{seed}-*.json")]
+
+
 def test_different_candidates_are_refused_unless_allowed_and_then_marked_everywhere(tmp_path):
     root = tmp_path / "results"
     write_result(root, fake_result("iLoRA", "ml-100k", 2020, ranks_with(3), candidates="a" * 64))
@@ -288,10 +328,12 @@ def test_report_only_renders_report_tables_and_plots(fake_board_results, tmp_pat
     assert "![Metrics per model and dataset](fig/leaderboard_metrics.png)" in report
     assert "![Gate weights per expert](fig/leaderboard_gates.png)" in report
     assert "iLoRA loses to SASRec here" in report and "Wilcoxon signed-rank, paired over users" in report
+    assert "iLoRA against every model (two-sided, α = 0.05)" in report
     for name in ("leaderboard_metrics.png", "leaderboard_gates.png"):
         assert (tmp_path / "out" / "fig" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {p.name for p in (tmp_path / "out" / "tab").iterdir()} == {
-        "leaderboard.tex", "leaderboard_metrics.csv", "leaderboard_cost.csv", "leaderboard_significance.csv"}
+        "leaderboard.tex", "leaderboard_metrics.csv", "leaderboard_cost.csv", "leaderboard_significance.csv",
+        "leaderboard_pairwise.csv"}
 
 
 def test_each_dataset_is_reported_under_its_own_protocol(tmp_path):
