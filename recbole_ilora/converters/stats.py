@@ -16,15 +16,17 @@ SPLIT_PARTS = ("train", "valid", "test")
 
 
 def sequence_stats(users, items):
-    """Statistics of interactions given as two equal-length sequences of user and item ids."""
+    """Statistics of interactions given as two equal-length sequences of user and item ids; sparsity is the share of
+    (user, item) pairs without an interaction (a pair met twice counts once)."""
     users, items = pd.Series(users), pd.Series(items)
     n_users, n_items, n_inter = int(users.nunique()), int(items.nunique()), len(users)
+    n_pairs = len(pd.MultiIndex.from_arrays([users, items]).unique())
     lengths = users.value_counts()
     return {
         "users": n_users,
         "items": n_items,
         "interactions": n_inter,
-        "sparsity": 1 - n_inter / (n_users * n_items) if n_users and n_items else float("nan"),
+        "sparsity": 1 - n_pairs / (n_users * n_items) if n_users and n_items else float("nan"),
         "mean seq length": n_inter / n_users if n_users else float("nan"),
         "min / max seq length": f"{lengths.min()} / {lengths.max()}" if n_users else "-",
     }

@@ -220,6 +220,12 @@ def test_cli_exit_status_2_with_the_message_and_stats(tmp_path, capsys):
     assert "| ml-1m" in table and "| 6 " in table and "| 30 " in table
 
 
+def test_sparsity_counts_distinct_user_item_pairs(tmp_path):
+    raw = ml1m_raw(tmp_path / "raw", missing_field_line=False, extra="2::4::4::978400000\n")  # rated again later
+    stats = prepare("ml-1m", raw, tmp_path / "out", options()).converted.stats
+    assert (stats["interactions"], stats["sparsity"]) == (31, 0)
+
+
 # ---------------------------------------------------------------- lastfm
 
 ARTISTS_HEADER = "id\tname\turl\tpictureURL\n"
