@@ -1,8 +1,8 @@
 """The filters every converter offers, each returning what it dropped so the report can say so.
 
 Interactions are a DataFrame with columns ``user``, ``item``, ``timestamp``, ``order`` (the raw line order, which
-breaks timestamp ties) and, where the dataset has one, ``rating``. Order of application: items without a title,
-then the minimum rating, then the k-core (which depends on what the others removed).
+breaks timestamp ties) and, where the dataset has one, ``rating``. Order of application: exact duplicates, items
+without a title, then the minimum rating, then the k-core (which depends on what the others removed).
 """
 
 from recbole_ilora.errors import ConfigurationError
@@ -13,6 +13,20 @@ EXAMPLE_IDS = 5
 def _examples(values):
     values = list(values)
     return ", ".join(map(str, values[:EXAMPLE_IDS])) + (", ..." if len(values) > EXAMPLE_IDS else "")
+
+
+def drop_duplicates(inter):
+    """Interactions without exact repeats (same user, item and timestamp; the first in raw order kept), and a report
+    line (None when there are none). A repeat would sit beside itself in its user's sequence: e.g. the test target
+    equal to the last history item."""
+    inter = inter.sort_values("order", kind="stable")
+    repeated = inter.duplicated(["user", "item", "timestamp"])
+    if not repeated.any():
+        return inter, None
+    pairs = inter.loc[repeated, ["user", "item"]].drop_duplicates().head(EXAMPLE_IDS + 1)
+    return inter[~repeated], (f"dropped {int(repeated.sum()):,} exact duplicate interaction(s) (same user, item and "
+                              f"timestamp; the first in file order kept), e.g. (user, item) "
+                              f"{_examples(f'({user}, {item})' for user, item in pairs.itertuples(index=False))}")
 
 
 def drop_untitled(inter, titled_items, drop=True):

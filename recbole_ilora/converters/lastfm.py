@@ -2,7 +2,8 @@
 
 Sequences come from ``user_taggedartists-timestamps.dat`` (milliseconds) when present, else from
 ``user_taggedartists.dat`` (day / month / year, so same-day assignments keep their file order). One interaction per
-(user, artist), at the user's first tag assignment of that artist (``--keep_repeats``: one per assignment).
+(user, artist), at the user's first tag assignment of that artist (``--keep_repeats``: one per assignment time;
+several tags given to an artist at the same time, or on the same day, are one interaction).
 ``--with_listens`` adds the (user, artist) pairs of ``user_artists.dat`` that the user never tagged: they carry no
 time, so they are placed one day before the user's first tag assignment, in file order. Titles: artist names
 from ``artists.dat`` (UTF-8; a line in another encoding is read as latin-1 and counted), field ``artist_name``.
@@ -35,7 +36,8 @@ def add_arguments(group):
                        help="add listen-only (user, artist) pairs from user_artists.dat, one day before the user's "
                             "first tag assignment")
     group.add_argument("--keep_repeats", action="store_true",
-                       help="one interaction per tag assignment instead of per (user, artist)")
+                       help="one interaction per tag assignment time (same-time tags of an artist: once) instead "
+                            "of per (user, artist)")
 
 
 def _rows(path, kind, issues, encoding, fallback=None, progress=False):

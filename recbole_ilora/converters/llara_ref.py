@@ -220,6 +220,8 @@ def convert(raw, options, issues):
         if not kept:
             raise RawDataError(f"No {part} samples left for {name} after filtering ({steps[-1]}): lower "
                                f"--min_history, or check that the titles file belongs to these samples.")
+        # Repeated samples are kept as published (lastfm's training split has some): each is a pseudo user of its
+        # own, so none puts an item twice into one sequence, and the papers train and evaluate on exactly these.
         rows = pd.DataFrame({"user": [f"{part}-{line}" for line, _, _ in kept],
                              "history": [[str(item) for item in history] for _, history, _ in kept],
                              "item": [str(target) for _, _, target in kept]})

@@ -38,7 +38,7 @@ class ConvertOptions:
     overwrite_other_files: bool = False  # ... and delete files in it that no conversion wrote
     progress: bool = False          # progress bars while reading
     with_listens: bool = False      # lastfm: add listen-only pairs from user_artists.dat
-    keep_repeats: bool = False      # lastfm: one interaction per tag assignment, not per (user, artist)
+    keep_repeats: bool = False      # lastfm: one interaction per tag assignment time, not per (user, artist)
     reviews: str = None             # steam: interactions file name (default: whichever is present)
     variant: str = None             # llara-ref: lastfm | movielens | steam (default: from the folder)
     min_history: int = 3            # llara-ref: keep samples with at least this many history items
@@ -123,6 +123,8 @@ def to_sequences(source, options, name):
         steps.append(f"dropped {int(ids_missing.sum()):,} interaction(s) whose user or item id RecBole reads as "
                      f"missing (empty, 'NA', 'null', ...)")
         inter = inter[~ids_missing]
+    inter, line = filters.drop_duplicates(inter)
+    steps.append(line)
     items, titled = clean_titles(source.items, source.text_column, steps)
     inter, line = filters.drop_untitled(inter, titled, options.drop_untitled)
     steps.append(line)

@@ -220,6 +220,18 @@ def test_cli_exit_status_2_with_the_message_and_stats(tmp_path, capsys):
     assert "| ml-1m" in table and "| 6 " in table and "| 30 " in table
 
 
+def test_exact_duplicate_interactions_are_dropped_and_counted(tmp_path):
+    raw = ml1m_raw(tmp_path / "raw", missing_field_line=False)
+    ratings = raw / "ratings.dat"
+    ratings.write_text(ratings.read_text() * 2 + "1::3::1::978300000\n")  # the same again, rated otherwise
+    report = prepare("ml-1m", raw, tmp_path / "out", options())
+    assert "dropped 31 exact duplicate interaction(s) (same user, item and timestamp; the first in file order " \
+           "kept), e.g. (user, item) (1, 3), (1, 1)" in report.text()
+    inter = read_table(report.folder / "ml-1m.inter")
+    assert len(inter) == 30 and inter.iloc[0].tolist() == ["1", "3", "5", "978300000"]  # the first line's rating
+    assert report.converted.stats["sparsity"] == 0
+
+
 def test_sparsity_counts_distinct_user_item_pairs(tmp_path):
     raw = ml1m_raw(tmp_path / "raw", missing_field_line=False, extra="2::4::4::978400000\n")  # rated again later
     stats = prepare("ml-1m", raw, tmp_path / "out", options()).converted.stats
@@ -279,8 +291,14 @@ def test_lastfm_timestamps_file_wins_repeats_and_listens(tmp_path):
     report = prepare("lastfm", raw, tmp_path / "out", options())
     assert "user_taggedartists-timestamps.dat" in report.text()
     assert sequences(report.folder, "lastfm") == {"2": ["2", "1", "3"], "3": ["5", "4"]}  # 5, 4: tie, file order
-    repeats = prepare("lastfm", lastfm_raw(tmp_path / "raw2"), tmp_path / "repeats", options(keep_repeats=True))
-    assert sequences(repeats.folder, "lastfm")["2"] == ["2", "3", "1", "3", "4"]  # 31 Feb line skipped
+    raw2 = lastfm_raw(tmp_path / "raw2")
+    with open(raw2 / "user_taggedartists.dat", "a") as file:
+        file.write("2\t2\t17\t2\t5\t2009\n")  # artist 2 again, another day
+    repeats = prepare("lastfm", raw2, tmp_path / "repeats", options(keep_repeats=True))
+    # artist 3's second tag on the same day is the same interaction: once; the 31 Feb line is skipped
+    assert sequences(repeats.folder, "lastfm")["2"] == ["2", "3", "1", "4", "2"]
+    assert "dropped 1 exact duplicate interaction(s)" in repeats.text()
+    assert repeats.converted.stats["sparsity"] == 1 - 7 / (2 * 5)  # distinct (user, artist) pairs
     listens = prepare("lastfm", raw, tmp_path / "listens", options(with_listens=True))
     inter = read_table(listens.folder / "lastfm.inter")
     # listen-only pairs (2,5), (3,3), (3,1) come first, a day before the user's first tag assignment
