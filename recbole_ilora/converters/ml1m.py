@@ -22,6 +22,7 @@ RATINGS_LAYOUT = "UserID::MovieID::Rating::Timestamp"
 MOVIES_LAYOUT = "MovieID::Title::Genres"
 USERS_LAYOUT = "UserID::Gender::Age::Occupation::Zip-code"
 TITLE_YEAR = re.compile(r"^(.*\S)\s*\((\d{4})\)\s*$")
+STARS = frozenset(range(1, 6))  # GroupLens' README: "a 5-star scale (whole-star ratings only)"
 
 
 def add_arguments(parser):
@@ -55,20 +56,34 @@ def read_movies(path, encoding, issues):
     return pd.DataFrame(rows, columns=["item", "movie_title", "release_year", "genre"])
 
 
+def _rating(user, movie, rating, stamp):
+    """``(user, movie, rating, timestamp)`` of a ratings.dat line; ``ValueError`` outside the README's ranges:
+    numeric ids, whole stars 1-5, timestamps in seconds since 1970 (as time(2) returns them)."""
+    for what, value in (("user", user), ("movie", movie)):
+        if not value.strip().isdigit():
+            raise ValueError(f"{what} id {value!r} is not a number")
+    stars, seconds = float(rating), timestamp(stamp)
+    if stars not in STARS:
+        raise ValueError(f"rating {rating.strip()} is not a whole star 1-5")
+    if seconds < 0:
+        raise ValueError(f"timestamp {stamp.strip()} is before 1970")
+    return user.strip(), movie.strip(), stars, seconds
+
+
 def read_ratings(path, encoding, issues, progress):
     """Interactions: user, item, rating, timestamp, order."""
     users, items, ratings, times, orders = [], [], [], [], []
-    for order, (where, (user, movie, rating, stamp)) in enumerate(
-            _records(path, encoding, issues, 4, RATINGS_LAYOUT, progress)):
+    for order, (where, fields) in enumerate(_records(path, encoding, issues, 4, RATINGS_LAYOUT, progress)):
         try:
-            values = float(rating), timestamp(stamp)
+            user, movie, stars, seconds = _rating(*fields)
         except ValueError as error:
-            issues.warn("malformed line", where, f"rating and timestamp must be numbers ({error}): {RATINGS_LAYOUT}")
+            issues.warn("malformed line", where, f"{error}; {RATINGS_LAYOUT}: numeric ids, whole stars 1-5, "
+                                                 f"seconds since 1970")
             continue
-        users.append(user.strip())
-        items.append(movie.strip())
-        ratings.append(values[0])
-        times.append(values[1])
+        users.append(user)
+        items.append(movie)
+        ratings.append(stars)
+        times.append(seconds)
         orders.append(order)
     return pd.DataFrame({"user": users, "item": items, "rating": ratings, "timestamp": times, "order": orders})
 

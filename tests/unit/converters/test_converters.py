@@ -238,6 +238,24 @@ def test_sparsity_counts_distinct_user_item_pairs(tmp_path):
     assert (stats["interactions"], stats["sparsity"]) == (31, 0)
 
 
+@pytest.mark.parametrize("line, detail", [
+    ("2::3::-4::978300100", "rating -4 is not a whole star 1-5"),
+    ("2::3::6::978300100", "rating 6 is not a whole star 1-5"),
+    ("2::3::3.5::978300100", "rating 3.5 is not a whole star 1-5"),
+    ("2::3::nan::978300100", "rating nan is not a whole star 1-5"),
+    ("2::3::4::-978300100", "timestamp -978300100 is before 1970"),
+    ("u2::3::4::978300100", "user id 'u2' is not a number"),
+])
+def test_ratings_outside_ml1ms_documented_ranges_are_malformed_lines(tmp_path, line, detail):
+    raw = ml1m_raw(tmp_path / "raw", missing_field_line=False, extra=line + "\n")
+    report = prepare("ml-1m", raw, tmp_path / "out", options())
+    (warning,) = report.warnings
+    assert warning.startswith(f"1 x malformed line: {raw / 'ratings.dat'}:31 ({detail}")
+    assert report.converted.stats["interactions"] == 30
+    with pytest.raises(RawDataError, match=r"ratings\.dat:31: malformed line.*--strict"):
+        prepare("ml-1m", raw, tmp_path / "strict", options(strict=True))
+
+
 # ---------------------------------------------------------------- lastfm
 
 ARTISTS_HEADER = "id\tname\turl\tpictureURL\n"
