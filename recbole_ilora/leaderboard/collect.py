@@ -104,7 +104,7 @@ def encoder_result(run):
 def _read(path):
     try:
         result = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # also: not UTF-8, an integer too long, nested too deep
         raise ResultFileError(f"result file {path} cannot be read as JSON ({error}); move it away or re-run it.") \
             from None
     problem = _structure_problem(result)
@@ -124,8 +124,8 @@ def _structure_problem(result):
     test = result["test"]
     if not isinstance(test, dict) or not test:
         return "its test metrics are missing"
-    bad = [key for key, value in test.items() if not isinstance(value, (int, float)) or isinstance(value, bool)
-           or not math.isfinite(value) or (key.startswith(("hit@", "ndcg@")) and not 0 <= value <= 1)]
+    bad = [key for key, value in test.items()
+           if not _number(value) or (key.startswith(("hit@", "ndcg@")) and not 0 <= value <= 1)]
     if bad:
         return f"test metric {bad[0]} is {test[bad[0]]!r}, not a finite number in [0, 1]"
     per_user = result["per_user_test"]
@@ -140,13 +140,21 @@ def _structure_problem(result):
 
 
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float, not a bool (an integer too large for a float is not one)."""
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _metadata_problem(result):
     """What the tables read besides the metrics: the config, the stage times, the candidates' digests, the gate."""
     if not isinstance(result["config"], dict):
         return f"its config is a {type(result['config']).__name__}, not an object"
+    if not isinstance(result["config"].get("prerequisites") or {}, dict):
+        return "its config's prerequisites are not an object"
+    if not isinstance(result.get("finished_at") or "", str):
+        return "finished_at is not a time stamp"
     times = result.get("time_s")
     if not isinstance(times, dict) or not all(_number(times.get(stage)) for stage in ("train", "test", "total")):
         return "time_s lacks the train, test and total seconds"

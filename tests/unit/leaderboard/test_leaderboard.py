@@ -296,6 +296,32 @@ def test_a_malformed_result_file_is_one_error_naming_it(tmp_path, edit, message)
         collected(root, ("SASRec",), (2020,))
 
 
+@pytest.mark.parametrize("text", [
+    b'{"seed": ' + b"9" * 5000 + b"}",  # an integer beyond Python's 4300-digit limit
+    b"[" * 100000 + b"]" * 100000,  # nested deeper than the parser's recursion limit
+    b"\xff\xfe{}",  # not UTF-8
+])
+def test_a_result_file_that_cannot_be_parsed_for_any_reason_is_one_error_naming_it(tmp_path, text):
+    path = write_result(tmp_path, fake_result("SASRec", "ml-100k", 2020, ranks_with(3)))
+    path.write_bytes(text)
+    with pytest.raises(ResultFileError, match=f"result file {path} cannot be read as JSON"):
+        collected(tmp_path, ("SASRec",), (2020,))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda result: result["test"].update({"hit@5": 10 ** 400}), "test metric hit@5 is 1000"),
+    (lambda result: result["time_s"].update(train=10 ** 400), "time_s lacks the train, test and total seconds"),
+    (lambda result: result["config"].update(prerequisites=["x"]), "its config's prerequisites are not an object"),
+    (lambda result: result.update(finished_at=5), "finished_at is not a time stamp"),
+])
+def test_values_that_would_break_the_tables_are_one_error_naming_the_file(tmp_path, edit, message):
+    result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3))
+    edit(result)
+    path = write_result(tmp_path, result)
+    with pytest.raises(ResultFileError, match=f"result file {path} is not a run result: {message}"):
+        collected(tmp_path, ("SASRec",), (2020,))
+
+
 def test_latex_and_csv(fake_board_results):
     boards = board_module.build_boards(collected(fake_board_results))
     latex = tables.latex_document(boards)
