@@ -3,6 +3,7 @@ and LEADERBOARD.md. See ``build_parser`` for the options."""
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -10,10 +11,13 @@ from pathlib import Path
 from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
-from recbole_ilora.errors import add_debug_flag, exit_on_user_error
-from recbole_ilora.files import write_text_atomic
+from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error
+from recbole_ilora.files import check_writable, write_text_atomic
 
 DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser,Pop"
+DEFAULT_REFERENCE = "iLoRA"
+# How every report ``report.build_report`` writes begins: only such a file is replaced by --report.
+GENERATED_REPORT = re.compile(r"# Leaderboard\n\nGenerated [^\n]* by the leaderboard script")
 
 
 def build_parser():
@@ -36,13 +40,15 @@ def build_parser():
     parser.add_argument("--config_files", default=None, help="space-separated YAML files for every run")
     parser.add_argument("--out", default="results", help="results folder, run_recbole's results_dir (default: "
                                                           "%(default)s); run logs go to OUT/leaderboard-logs/")
-    parser.add_argument("--report", default="LEADERBOARD.md", help="Markdown report to write (default: %(default)s)")
+    parser.add_argument("--report", default="LEADERBOARD.md",
+                        help="Markdown report to write; an existing file is replaced only if it is a report of this "
+                             "script (default: %(default)s)")
     parser.add_argument("--figures", default="docs/leaderboard", help="folder for the PNG plots (default: %(default)s)")
     parser.add_argument("--tables", default="docs/leaderboard",
                         help="folder for the LaTeX and CSV tables (default: %(default)s)")
-    parser.add_argument("--reference", default="iLoRA",
-                        help="model compared with the others: relative improvement, significance, gate plot "
-                             "(default: %(default)s)")
+    parser.add_argument("--reference", default=None,
+                        help="model of --models compared with the others: relative improvement, significance, gate "
+                             f"plot (default: {DEFAULT_REFERENCE}; no comparison when it is not among --models)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default: %(default)s)")
     parser.add_argument("--notes", default=None, help="Markdown file with the analysis, copied into the report")
     parser.add_argument("--allow_different_candidates", action="store_true",
@@ -123,14 +129,60 @@ def parse_arguments(argv):
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     if not (models and datasets and seeds):
         parser.error("--models, --datasets and --seeds each need at least one value")
+    refuse_repeated(parser, {"--models": models, "--seeds": seeds})
+    if args.reference is None:
+        args.reference = DEFAULT_REFERENCE
+    elif args.reference not in models:
+        parser.error(f"--reference {args.reference} is not among --models ({', '.join(models)}): add it to --models "
+                     f"or name one of them")
     if args.notes and not Path(args.notes).is_file():
         parser.error(f"--notes file {args.notes} not found")
     if not 0 < args.alpha < 1:
         parser.error(f"--alpha is a significance level in (0, 1), got {args.alpha}")
-    for option in ("figures", "tables", "out"):
-        if Path(getattr(args, option)).exists() and not Path(getattr(args, option)).is_dir():
-            parser.error(f"--{option} {getattr(args, option)} is a file; it names a folder")
+    try:
+        refuse_unusable_folders({"--figures": args.figures, "--tables": args.tables,
+                                 f"--report {args.report}: its folder": Path(args.report).parent})
+        refuse_unusable_folders({"--out": args.out}, written=not args.report_only)
+    except OutputFolderError as error:
+        parser.error(str(error))
+    _refuse_report_path(parser, Path(args.report))
     return args, overrides, models, datasets, seeds
+
+
+def refuse_repeated(parser, lists):
+    """``parser.error`` when one of the options' lists (``{option: values}``) names a value twice."""
+    for option, values in lists.items():
+        repeated = sorted({str(value) for value in values if values.count(value) > 1})
+        if repeated:
+            parser.error(f"{option} names {', '.join(repeated)} more than once; give each once")
+
+
+def refuse_unusable_folders(folders, written=True):
+    """Raise ``OutputFolderError`` for a folder option (``{option: folder}``) that names a file or, when ``written``,
+    cannot be written (under a file, not writable): checked before any run starts, not after hours."""
+    for option, folder in folders.items():
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise OutputFolderError(f"{option} {folder} is a file; it names a folder: give a folder's path")
+        if written:
+            check_writable(folder, option)
+
+
+def _refuse_report_path(parser, path):
+    """``parser.error`` when writing the report to ``path`` would fail (a folder) or lose a file this script did
+    not generate (a user's notes, a script)."""
+    if path.is_dir():
+        parser.error(f"--report {path} is a folder; it names the Markdown file to write, e.g. "
+                     f"--report={path / 'LEADERBOARD.md'}")
+    if path.exists():
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(400).decode("utf-8", "replace")
+        except OSError:
+            head = ""
+        if not GENERATED_REPORT.match(head):
+            parser.error(f"--report {path} exists and is not a report of this script (it does not begin with "
+                         f"'# Leaderboard' and 'Generated ... by the leaderboard script'), so it would be lost: give "
+                         f"another --report path, or delete {path} if it is not needed")
 
 
 def main(argv=None, runner=runs.subprocess_runner):

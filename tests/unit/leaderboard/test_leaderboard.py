@@ -425,6 +425,43 @@ def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
     assert exit_info.value.code == 2 and "--seed is set by the leaderboard" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option, message", [
+    ("--reference=Bogus", "--reference Bogus is not among --models (iLoRA, SASRec): add it to --models"),
+    ("--models=iLoRA,SASRec,iLoRA", "--models names iLoRA more than once"),
+    ("--seeds=2020,2021,2020", "--seeds names 2020 more than once"),
+    ("--report=out", "--report out is a folder; it names the Markdown file to write, e.g. --report=out/LEADERBOARD.md"),
+    ("--report=a_file/LB.md", "--report a_file/LB.md: its folder a_file is a file; it names a folder"),
+    ("--figures=a_file/fig", "--figures a_file/fig: a_file is a file, not a folder"),
+    ("--tables=a_file", "--tables a_file is a file; it names a folder"),
+])
+@pytest.mark.parametrize("mode", ["--report_only", "--dry_run"])
+def test_options_that_would_fail_after_the_runs_are_refused_first(fake_board_results, tmp_path, capsys, option,
+                                                                  message, mode):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main([mode, f"--out={fake_board_results}", "--models=iLoRA,SASRec", "--datasets=ml-100k",
+              "--seeds=2020,2021", "--report=LB.md", "--figures=fig", "--tables=tab", option])
+    assert exit_info.value.code == 2 and f"leaderboard: error: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "fig").exists() and not (tmp_path / "tab").exists()
+
+
+@pytest.mark.parametrize("name, text", [("notes.md", "my own notes\n"), ("script.py", "print('mine')\n"),
+                                        ("old.md", "# Leaderboard\n\nMy own table.\n")])
+def test_report_replaces_a_report_it_generated_but_never_another_file(fake_board_results, tmp_path, capsys, name,
+                                                                      text):
+    arguments = ["--report_only", f"--out={fake_board_results}", "--models=iLoRA,SASRec", "--datasets=ml-100k",
+                 "--seeds=2020,2021", "--figures=fig", "--tables=tab"]
+    assert main([*arguments, "--report=LB.md"]) == 0
+    assert main([*arguments, "--report=LB.md"]) == 0  # its own report: replaced
+    (tmp_path / name).write_text(text)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*arguments, f"--report={name}"])
+    assert exit_info.value.code == 2 and (tmp_path / name).read_text() == text
+    assert (f"leaderboard: error: --report {name} exists and is not a report of this script" in
+            capsys.readouterr().err)
+
+
 # --- planning, resuming, failures ------------------------------------------------------------------------------
 
 
