@@ -2,7 +2,7 @@
 
 A leave-one-out dataset (``NAME.inter``) is described by users, items, interactions, sparsity and sequence
 lengths; a pre-split one (``NAME.train.inter`` ...: one sample a row, protocol llara) by its samples per part,
-their history lengths and the items they reference.
+their history lengths and the items they reference. A folder's files are first checked as run_recbole checks them.
 """
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from recbole_ilora.errors import RawDataError
+from recbole_ilora.errors import DataError, RawDataError
 
 SPLIT_PARTS = ("train", "valid", "test")
 
@@ -70,19 +70,34 @@ def _read(path):
     return frame
 
 
+def _check(folder, name, parts):
+    """run_recbole's checks of the atomic files (a malformed line: a ``DataError`` naming file and line)."""
+    from recbole_ilora.data.validation import check_atomic_files  # imports RecBole and torch: only --stats needs it
+
+    check_atomic_files({"data_path": str(folder), "dataset": name, "benchmark_filename": parts, "encoding": "utf-8",
+                        "field_separator": "\t", "load_col": None, "USER_ID_FIELD": "user_id",
+                        "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp", "eval_args": {}, "strict_data": False})
+
+
 def folder_stats(folder):
     """Statistics of the atomic files in ``folder`` (named after the dataset, as RecBole expects)."""
     folder = Path(folder)
     name = folder.name
     if (folder / f"{name}.inter").is_file():
+        _check(folder, name, None)
         inter = _read(folder / f"{name}.inter")
         return sequence_stats(inter["user_id"], inter["item_id"])
     if all((folder / f"{name}.{part}.inter").is_file() for part in SPLIT_PARTS):
+        _check(folder, name, list(SPLIT_PARTS))
         item_file = folder / f"{name}.item"
         catalogue = len(_read(item_file)) if item_file.is_file() else 0
         rows = []
         for part in SPLIT_PARTS:
-            inter = _read(folder / f"{name}.{part}.inter")
+            path = folder / f"{name}.{part}.inter"
+            inter = _read(path)
+            if "item_id_list" not in inter:
+                raise DataError(f"{path} has no item_id_list column (each sample's history); a pre-split part has "
+                                f"user_id, item_id_list and item_id, as prepare_dataset llara-ref writes it.")
             rows.append(split_stats(part, [h.split() for h in inter["item_id_list"]], list(inter["item_id"]),
                                     catalogue))
         return rows

@@ -14,9 +14,10 @@ from recbole_ilora.config import Config, available_protocols
 from recbole_ilora.converters import atomic
 from recbole_ilora.converters.cli import main
 from recbole_ilora.converters.pipeline import ConvertOptions, prepare
+from recbole_ilora.converters.stats import folder_stats
 from recbole_ilora.data import data_preparation
 from recbole_ilora.data.titles import item_titles
-from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError, OutputExistsError, RawDataError
+from recbole_ilora.errors import ConfigurationError, DataError, DatasetNotFoundError, OutputExistsError, RawDataError
 from recbole_ilora.quick_start import run
 
 
@@ -254,6 +255,27 @@ def test_ratings_outside_ml1ms_documented_ranges_are_malformed_lines(tmp_path, l
     assert report.converted.stats["interactions"] == 30
     with pytest.raises(RawDataError, match=r"ratings\.dat:31: malformed line.*--strict"):
         prepare("ml-1m", raw, tmp_path / "strict", options(strict=True))
+
+
+def test_stats_refuses_a_malformed_atomic_file_by_file_and_line(tmp_path, capsys):
+    folder = tmp_path / "tiny"
+    write(folder / "tiny.inter", "user_id:token\titem_id:token\nu1\ti1\nu1\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--stats", str(folder)])
+    assert exit_info.value.code == 2
+    assert f"prepare_dataset: error: {folder / 'tiny.inter'}, line 3: 1 fields where the header has 2" \
+        in capsys.readouterr().err
+    write(folder / "tiny.inter", "user_id:token\titem_id:token\nu1\ti1\n\ti2\n")
+    with pytest.raises(DataError, match=r"tiny\.inter, line 3: empty user_id"):
+        folder_stats(folder)
+
+
+def test_stats_of_a_pre_split_folder_without_histories_names_the_column(tmp_path):
+    folder = tmp_path / "split"
+    for part in ("train", "valid", "test"):
+        write(folder / f"split.{part}.inter", "user_id:token\titem_id:token\nu1\ti1\n")
+    with pytest.raises(DataError, match=r"split\.train\.inter has no item_id_list column"):
+        folder_stats(folder)
 
 
 # ---------------------------------------------------------------- lastfm
