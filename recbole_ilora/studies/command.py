@@ -19,9 +19,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from recbole_ilora.errors import ConfigurationError, add_debug_flag, exit_on_user_error
+from recbole_ilora.errors import ConfigurationError, OutputFolderError, add_debug_flag, exit_on_user_error
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
+from recbole_ilora.leaderboard.command import refuse_repeated, refuse_unusable_folders
 from recbole_ilora.quick_start import run
 from recbole_ilora.studies import arms, conflict, gates
 from recbole_ilora.studies.index import write_index
@@ -56,8 +57,9 @@ def parse_args(argv):
                         help="comma-separated results folders where an arm's finished run of the same hash is also "
                              "looked for (e.g. docs/execution/processes2: the main job)")
     parser.add_argument("--out", default="docs/studies", help="where the study's page goes (default: %(default)s)")
-    parser.add_argument("--dry_run", action="store_true", help="list the runs and their expected time, run nothing")
-    parser.add_argument("--report_only", action="store_true", help="run nothing, write the page from what exists")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dry_run", action="store_true", help="list the runs and their expected time, run nothing")
+    mode.add_argument("--report_only", action="store_true", help="run nothing, write the page from what exists")
     add_debug_flag(parser)
     args, extra = parser.parse_known_args(argv)
     bad = [arg for arg in extra if not re.fullmatch(r"--[A-Za-z_][A-Za-z0-9_]*=.*", arg)]
@@ -69,6 +71,20 @@ def parse_args(argv):
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     args.datasets = _list(args.datasets)
     args.arms = None if args.arms is None else _list(args.arms)
+    if not (args.datasets and args.seeds) or args.arms == []:
+        parser.error("--datasets, --seeds and --arms each need at least one value (--arms: an arm or 'all')")
+    refuse_repeated(parser, {"--datasets": args.datasets, "--seeds": args.seeds, "--arms": args.arms or []})
+    args.reuse_dirs = _list(args.reuse_dirs)
+    for folder in args.reuse_dirs:
+        if not Path(folder).is_dir():
+            parser.error(f"--reuse_dirs {folder} {'is a file' if Path(folder).exists() else 'does not exist'}: "
+                         f"name results folders of finished runs, e.g. docs/execution/processes2")
+    try:
+        refuse_unusable_folders({"--out": args.out})
+        refuse_unusable_folders({"--results_dir": args.results_dir, "--baselines_dir": args.baselines_dir},
+                                written=not args.report_only)
+    except OutputFolderError as error:
+        parser.error(str(error))
     return parser, args, extra
 
 
@@ -88,7 +104,7 @@ def chosen_arms(spec, wanted):
 def run_study(spec, args, extra):
     args.chosen = chosen_arms(spec, args.arms)
     planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, extra,
-                         arms=args.chosen, reuse_dirs=_list(args.reuse_dirs),
+                         arms=args.chosen, reuse_dirs=args.reuse_dirs,
                          config_files=args.config_files.split() if args.config_files else ())
     runs.refuse_if_no_job_can_start([entry.job for entry in planned])
     folders = [args.results_dir, args.baselines_dir]
