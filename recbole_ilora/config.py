@@ -139,6 +139,9 @@ class Config(RecBoleConfig):
                     "local_rank is set by RecBole's multi-process launcher, never by hand: any value makes RecBole "
                     "start its NCCL process group (and shifts the model's seed by it); leave it unset (torchrun "
                     "sets this package's ranks).") from None
+            if error.args == ("pop from an empty set",):  # RecBole takes the evaluation type from the metrics
+                raise ConfigurationError("metrics is empty: name at least one RecBole metric (e.g. ['Hit', "
+                                         "'NDCG']).") from None
             raise ConfigurationError(f"RecBole refused the config: {error}") from None
         except (ValueError, TypeError, NotImplementedError, AttributeError) as error:
             # RecBole's own checks of its keys (topk, metrics, eval_args, ...) raise these with a message of theirs
@@ -183,7 +186,11 @@ class Config(RecBoleConfig):
         """The experiment hash of the run behind ``key``: the checkpoint the user named (refused when it is another
         model's or was trained on other data), else the run that ``config_dict`` configures."""
         if not self[key]:
-            return Config(model, self.dataset, config_dict=config_dict).experiment_hash
+            try:
+                return Config(model, self.dataset, config_dict=config_dict).experiment_hash
+            except ConfigurationError as error:
+                raise ConfigurationError(f"The {model} run behind {key} (the run's data and split, with "
+                                         f"encoder_config {self['encoder_config']}): {error}") from None
         checkpoint = checkpoints.load(self[key])
         if checkpoint["model"] != model:
             raise ConfigurationError(f"{key} {self[key]} holds a {checkpoint['model']} model, not {model}.")
@@ -221,7 +228,9 @@ class Config(RecBoleConfig):
         for file in file_list or []:
             path = Path(file)
             if not path.is_file():
-                raise ConfigurationError(f"Config file {file} (--config_files) does not exist.")
+                what = ("is a folder" if path.is_dir() else "is not a regular file" if path.exists()
+                        else "does not exist")
+                raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML file.")
             try:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as error:

@@ -65,7 +65,8 @@ RANGES = {key: (_positive, "a positive number") for key in (
     "train_samples_per_epoch", "max_title_tokens", "rerank_top_n", "generation_max_new_tokens", "stopping_step",
     "MAX_ITEM_LIST_LENGTH", "cpu_threads", "eval_users", "gate_temperature", "ddp_timeout",
     "eval_batch_users")}
-RANGES.update({key: (_non_negative, "zero or more") for key in ("checkpoint_steps", "weight_decay", "eval_step")})
+RANGES.update({key: (_non_negative, "zero or more") for key in ("checkpoint_steps", "weight_decay", "eval_step",
+                                                                 "worker")})
 RANGES.update({key: (_fraction, "in [0, 1)") for key in ("lora_dropout", "warmup_ratio")})
 RANGES["min_lr_ratio"] = (_unit_interval, "in [0, 1]")
 RANGES["train_user_share"] = (lambda value: 0 < value <= 1, "in (0, 1]")
@@ -74,6 +75,10 @@ RANGES["seed"] = (lambda value: isinstance(value, int) and 0 <= value < 2**32, "
 
 # RecBole's optimizers (its Trainer falls back to Adam, with only a log line, for any other name).
 LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam")
+# RecBole's log levels (its logger falls back to INFO, silently, for any other name).
+STATES = ("info", "debug", "warning", "error", "critical")
+# An eval_args mode that samples N negatives per evaluated user: uniN (uniform) or popN (by popularity).
+SAMPLED_MODE = re.compile(r"^(uni|pop)(-?\d+)$")
 
 
 def _value_problems(values):
@@ -89,6 +94,16 @@ def _value_problems(values):
             isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in ks):
         problems.append(f"topk must be a positive integer or a non-empty list of them, got {topk!r}")
         ks = []
+    state = values.get("state")
+    if state is not None and str(state).lower() not in STATES:
+        problems.append(f"state must be one of {', '.join(STATES)} (the log level), got {state!r}")
+    eval_args = values.get("eval_args") if isinstance(values.get("eval_args"), dict) else {}
+    modes = eval_args.get("mode")
+    for mode in dict.fromkeys(modes.values() if isinstance(modes, dict) else [modes]):
+        sampled = SAMPLED_MODE.match(mode) if isinstance(mode, str) else None
+        if sampled and int(sampled.group(2)) < 1:
+            problems.append(f"eval_args mode {mode!r} samples {sampled.group(2)} negatives per user: use "
+                            f"{sampled.group(1)}N with N >= 1 (e.g. uni19: 20 candidates), or full")
     metrics = [str(m).lower() for m in (values.get("metrics") or [])]
     unknown = [m for m in metrics if m not in metric_types]
     if unknown:
@@ -100,7 +115,7 @@ def _value_problems(values):
         if name not in metrics or (k and (not k.isdigit() or int(k) not in ks)) or (needs_k and not k):
             problems.append(f"valid_metric {valid_metric!r} is not among the evaluated metrics (metrics {metrics} at "
                             f"topk {list(ks)}): early stopping would fail after the first epoch")
-    order = (values.get("eval_args") or {}).get("order") if isinstance(values.get("eval_args"), dict) else None
+    order = eval_args.get("order")
     if order not in (None, "RO", "TO"):
         problems.append(f"eval_args order must be RO (random) or TO (time), got {order!r}")
     elif order == "RO" and values.get("MODEL_TYPE") == ModelType.SEQUENTIAL:
@@ -151,10 +166,11 @@ def _declarations(path):
 @lru_cache(maxsize=4)
 def model_keys(properties_dir):
     """Keys that only model property files define (RecBole's and this package's, a model's keys for one dataset
-    among them): a model's hyper-parameters."""
+    among them, and the budget files that set them): a model's hyper-parameters."""
     files = list(Path(properties_dir).glob("model/**/*.yaml")) + list(RECBOLE_PROPERTIES.glob("model/*.yaml"))
+    budgets = list(Path(properties_dir).glob("budget/*.yaml"))  # they set models' hyper-parameters, as model files do
     other = [path for path in list(Path(properties_dir).rglob("*.yaml")) + list(RECBOLE_PROPERTIES.rglob("*.yaml"))
-             if path not in files]
+             if path not in files and path not in budgets]
     defined = set().union(*(_declarations(path) for path in files))
     return defined - set().union(*(_declarations(path) for path in other))
 
@@ -223,6 +239,9 @@ def check_config(config, properties_dir):
         if key in PICKLE_KEYS and value:
             problems.append(f"{key} {PICKLE_KEYS[key]}, and a pickle can run code: this package never reads or "
                             f"writes them (it rebuilds datasets from their atomic files); remove {key}")
+            continue
+        if value == "":  # an unset shell variable; RecBole would take its default
+            problems.append(f"{key} is empty: give it a value, or leave it out for its default")
             continue
         types, default = schema[key]
         problem = _type_problem(key, value, types, (default, config.internal_config_dict.get(key)))

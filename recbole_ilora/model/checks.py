@@ -18,6 +18,9 @@ from recbole_ilora.model.parts.prompt import PromptBuilder, check_template, prom
 from recbole_ilora.model.parts.scoring import SCORE_REDUCTIONS
 
 
+# Keys of the gate, which a single expert does not have.
+GATE_KEYS = {"gate_type", "gate_input", "gate_temperature", "gate_learning_rate"}
+
 # transformers' attention implementations ("eager" is its own, the others registered kernels)
 ATTENTION_IMPLEMENTATIONS = ("eager", *sorted(name for name in ALL_ATTENTION_FUNCTIONS.valid_keys() if "|" not in name))
 
@@ -28,6 +31,17 @@ class iLoRAChecks(ModelChecks):
     @staticmethod
     def check_config(config):
         """Checks of this model's keys that need no data and no backbone weights."""
+        model = config.model_class
+        for key, value in model.defining_keys.items():
+            if config[key] != value:
+                raise ConfigurationError(
+                    f"{key}={config[key]!r} is not {config['model']}: {config['model']} is iLoRA with "
+                    f"{', '.join(f'{k}={v!r}' for k, v in model.defining_keys.items())}; for another combination "
+                    f"run --model=iLoRA with the keys you want, so that the result carries the model it is.")
+        gate_keys = sorted(GATE_KEYS & set(config.external_config_dict))
+        if config["num_experts"] == 1 and gate_keys:
+            getLogger().warning(f"{', '.join(gate_keys)} configure the gate, which {config['model']} with "
+                                f"num_experts=1 does not have: ignored (yet part of the config hash).")
         choices = {"loss_type": LOSS_TYPES, "score_reduction": SCORE_REDUCTIONS}
         for key, allowed in choices.items():
             if config[key] not in allowed:

@@ -14,3 +14,5 @@ from recbole_ilora.model.ilora import iLoRA
 
 class TALLRec(iLoRA):
     r"""iLoRA with ``num_experts: 1`` and ``use_item_embeddings: False`` by default (properties/model/TALLRec.yaml)."""
+
+    defining_keys = {"num_experts": 1, "use_item_embeddings": False}

@@ -6,6 +6,7 @@ import pytest
 
 from recbole_ilora import config as config_module
 from recbole_ilora.config import Config, parse_cmd_args
+from recbole_ilora.config_schema import model_keys
 from recbole_ilora.errors import ConfigurationError, DatasetNotFoundError
 from recbole_ilora.paths import EMBEDDED_DATASETS_DIR, PROPERTIES_DIR
 
@@ -106,3 +107,11 @@ def test_allow_download_leaves_missing_dataset_to_recbole(tmp_path):
 def test_properties_dir_is_the_repository_folder():
     assert (PROPERTIES_DIR / "overall.yaml").is_file()
     assert (PROPERTIES_DIR / "protocol" / "candidates20.yaml").is_file()
+
+
+def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models():
+    """A budget file sets LLM models' keys (gradient_accumulation_steps): they stay other models' hyper-parameters,
+    so setting one for SASRec is warned about as ignored, not taken silently."""
+    keys = model_keys(PROPERTIES_DIR)
+    assert {"gradient_accumulation_steps", "num_experts", "hidden_size"} <= keys
+    assert not {"epochs", "seed", "learning_rate"} & keys  # overall keys every model reads

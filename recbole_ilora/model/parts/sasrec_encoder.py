@@ -24,10 +24,18 @@ SHARED_KEYS = ("seed", "reproducibility", "protocol", "eval_args", "repeatable",
                "checkpoint_dir", "results_dir", "cpu_threads", "show_progress", "state", "gpu_id", "use_gpu",
                "train_user_share")
 
+# Shared keys that only say how the encoder's run is executed or logged: encoder_config may set them.
+RUN_ONLY_KEYS = {"cpu_threads", "show_progress", "state", "gpu_id", "use_gpu"}
+
 
 def encoder_run_config(config):
     """``config_dict`` of the SASRec run that provides the encoder of the LLM run configured by ``config``."""
     keys = list(config.parameters["Dataset"]) + list(SHARED_KEYS)
+    fixed = sorted(set(config["encoder_config"] or {}) & {*keys, "model", "dataset", "data_path"} - RUN_ONLY_KEYS)
+    if fixed:
+        raise ConfigurationError(f"encoder_config may not set {', '.join(fixed)}: the encoder is a SASRec on the run's "
+                                 f"own data, split and seed; set those keys on the run itself, or give a finished "
+                                 f"checkpoint as sasrec_checkpoint.")
     shared = {key: config[key] for key in keys if key in config}
     shared["data_path"] = str(Path(config["data_path"]).parent)  # the resolved folder's parent resolves back to it
     if config["encoder_config"]:
