@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from recbole_ilora.data.validation import check_atomic_files
 from recbole_ilora.errors import DataError, RawDataError
 
 SPLIT_PARTS = ("train", "valid", "test")
@@ -72,11 +73,10 @@ def _read(path):
 
 def _check(folder, name, parts):
     """run_recbole's checks of the atomic files (a malformed line: a ``DataError`` naming file and line)."""
-    from recbole_ilora.data.validation import check_atomic_files  # imports RecBole and torch: only --stats needs it
-
     check_atomic_files({"data_path": str(folder), "dataset": name, "benchmark_filename": parts, "encoding": "utf-8",
                         "field_separator": "\t", "load_col": None, "USER_ID_FIELD": "user_id",
-                        "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp", "eval_args": {}, "strict_data": False})
+                        "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp", "eval_args": {}, "strict_data": False,
+                        "rm_dup_inter": "first"})  # statistics describe repeats; they are run_recbole's to refuse
 
 
 def folder_stats(folder):

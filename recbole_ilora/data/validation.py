@@ -6,6 +6,7 @@ filtered dataset (enough interactions for the split, enough items for the candid
 """
 
 import codecs
+import csv
 from logging import getLogger
 from pathlib import Path
 
@@ -23,14 +24,16 @@ def _encoding_error(path, encoding):
         for number, raw in enumerate(file, 1):
             try:
                 raw.decode(encoding)
-            except UnicodeDecodeError as error:
-                return DataError(f"{path}, line {number}: not valid {encoding} text ({error.reason} at byte "
-                                 f"{error.start}); convert the file to {encoding}, or set the encoding key to the "
-                                 f"file's encoding (e.g. --encoding=latin-1).")
+            except UnicodeError as error:  # a decode error, or a codec's own (UTF-16 without a byte-order mark)
+                where = f"{error.reason} at byte {error.start}" if isinstance(error, UnicodeDecodeError) else error
+                return DataError(f"{path}, line {number}: not valid {encoding} text ({where}); convert the file to "
+                                 f"{encoding}, or set the encoding key to the file's encoding (e.g. "
+                                 f"--encoding=latin-1).")
     return DataError(f"{path} is not valid {encoding} text; convert it, or set the encoding key to its encoding.")
 
 
 FIELD_TYPES = ("token", "token_seq", "float", "float_seq")  # RecBole's FeatureType names in atomic headers
+FIELD_LIMIT = csv.field_size_limit()  # the longest field RecBole's reader (pandas' python engine, csv) accepts
 
 
 def _header(path, config):
@@ -45,7 +48,7 @@ def _header(path, config):
     try:
         with open(path, encoding=encoding) as file:
             line = file.readline().rstrip("\r\n")
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise _encoding_error(path, encoding) from None
     if line.startswith("\ufeff"):
         raise DataError(f"{path} starts with a byte-order mark, which RecBole would read as part of the first "
@@ -72,7 +75,7 @@ def _read_column(path, config, header):
     try:
         table = pd.read_csv(path, sep=separator, usecols=[header], dtype=str, keep_default_na=False,
                             encoding=encoding, engine="python" if len(separator) > 1 else "c", quoting=3)
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise _encoding_error(path, encoding) from None
     except pd.errors.ParserError as error:
         raise DataError(f"{path}: {str(error).strip()} (fields separated by {separator!r}, field_separator); "
@@ -91,11 +94,15 @@ def _check_field_counts(path, config, expected):
                 line = line.rstrip("\r\n")
                 if "\x00" in line:
                     raise DataError(f"{path}, line {number}: a NUL byte (a binary or corrupt file); remove it.")
+                if len(line) > FIELD_LIMIT and max(map(len, line.split(separator))) > FIELD_LIMIT:
+                    raise DataError(f"{path}, line {number}: a field longer than {FIELD_LIMIT:,} characters, which "
+                                    f"RecBole's reader cannot read: shorten it (an LLM reads at most "
+                                    f"max_title_tokens of a title anyway).")
                 if line and line.count(separator) + 1 != expected:
                     raise DataError(f"{path}, line {number}: {line.count(separator) + 1} fields where the header "
                                     f"has {expected} (separated by {separator!r}, field_separator): a separator "
                                     f"inside a value, or a line cut short; fix that line.")
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise _encoding_error(path, encoding) from None
 
 
@@ -113,15 +120,22 @@ def check_inter_file(path, config):
                         f"'user_id:token<TAB>item_id:token<TAB>timestamp:float', then one interaction per line.")
     header = _header(path, config)
     loaded = (config["load_col"] or {}).get("inter") if config["load_col"] else None
+    _check_loaded_columns(path, header, loaded, "inter")
     for role, field in _required_fields(config).items():
         if field not in header:
             raise DataError(f"{path} has no {field} column ({role}); its columns are {', '.join(header)}. Add it, or "
                             f"name the right column with {_field_key(config, field)}.")
         if loaded is not None and field not in loaded:
             raise DataError(f"load_col's inter list {loaded} does not load {field} ({role}) from {path}: add it.")
+    ids = (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"])
+    for field in ids:
+        if not header[field].endswith(":token"):
+            raise DataError(f"{path}, line 1: {header[field]!r}: an id column has type token (RecBole maps ids as "
+                            f"tokens): write {field}:token.")
     _check_field_counts(path, config, len(header))
+    columns = {}
     for role, field in _required_fields(config).items():
-        values = _read_column(path, config, header[field])
+        values = columns[field] = _read_column(path, config, header[field])
         if values.empty:
             raise DataError(f"{path} has a header but no interactions.")
         empty = np.flatnonzero((values.str.strip() == "").to_numpy())
@@ -130,6 +144,11 @@ def check_inter_file(path, config):
                 f"{path}, line {empty[0] + 2}: empty {field} ({role}; {len(empty)} such line(s), e.g. a truncated "
                 f"last line). RecBole would fill it (a timestamp with the column mean, which moves the line to the "
                 f"end of its user's sequence, where it becomes the test target): complete or remove these lines.")
+        padded = np.flatnonzero((values != values.str.strip()).to_numpy()) if field in ids else []
+        if len(padded):
+            raise DataError(f"{path}, line {padded[0] + 2}: {field} {values.iloc[padded[0]]!r} has spaces around it "
+                            f"({len(padded)} such line(s)), which RecBole reads as another id than "
+                            f"{values.iloc[padded[0]].strip()!r}: remove them.")
     for field, column in header.items():
         if column.endswith(":float"):
             values = _read_column(path, config, column)
@@ -139,7 +158,29 @@ def check_inter_file(path, config):
                 raise DataError(f"{path}, line {bad[0] + 2}: {field} {values.iloc[bad[0]]!r} is not a finite number "
                                 f"({len(bad)} such line(s)); a :float column holds finite numbers only (a timestamp: "
                                 f"e.g. seconds since 1970).")
+    if not config["rm_dup_inter"]:
+        _check_repeated_interactions(path, pd.DataFrame(columns))
     return header
+
+
+def _check_loaded_columns(path, header, loaded, kind):
+    """Every column load_col names for this file is in its header (RecBole skips a missing one silently)."""
+    missing = [field for field in loaded or [] if field not in header]
+    if missing:
+        raise DataError(f"load_col's {kind} list names {missing}, which {path} has no column of (its columns: "
+                        f"{', '.join(header)}): remove them or correct their names.")
+
+
+def _check_repeated_interactions(path, columns):
+    """No line repeats another's user, item and timestamp: RecBole keeps both, and a user's repeated last
+    interaction becomes a test target that is also the last item of its history, inflating every metric."""
+    repeated = np.flatnonzero(columns.duplicated().to_numpy())
+    if len(repeated):
+        first = columns.iloc[repeated[0]]
+        original = int(np.flatnonzero((columns == first).all(axis=1).to_numpy())[0])
+        raise DataError(f"{path}, line {repeated[0] + 2} repeats line {original + 2} ({', '.join(columns)}: "
+                        f"{', '.join(map(str, first))}; {len(repeated)} repeated line(s)): remove the repeats, or "
+                        f"set rm_dup_inter: first to have RecBole keep each user's first interaction with an item.")
 
 
 def _field_key(config, field):
@@ -192,6 +233,7 @@ def check_atomic_files(config):
             check_items_have_metadata(path, item_file, config)
     if loads_items:
         item_header = _header(item_file, config)
+        _check_loaded_columns(item_file, item_header, (config["load_col"] or {}).get("item"), "item")
         _check_field_counts(item_file, config, len(item_header))
         check_sequence_cells(item_file, config)
         if config["ITEM_ID_FIELD"] in item_header:
