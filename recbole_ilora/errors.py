@@ -50,6 +50,10 @@ class OutputFolderError(UserError, OSError):
     """A folder a run writes to (results_dir, checkpoint_dir, the log folders) cannot be written."""
 
 
+class OutOfMemoryError(UserError, MemoryError):
+    """A run needs more memory than the machine has; the message names the keys that size it."""
+
+
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGINT) during a run; the message names the last checkpoint and the command that resumes it."""
 

@@ -62,6 +62,9 @@ def check_writable(folder, what):
     folder = Path(folder).expanduser()
     existing = folder
     while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():  # a dangling link: creating the folder there fails after the work
+            raise OutputFolderError(f"{what} {folder}: {existing} is a link to {existing.readlink()}, which does not "
+                                    f"exist: create its target, or remove the link.")
         existing = existing.parent
     if not existing.is_dir():
         raise OutputFolderError(f"{what} {folder}: {existing} is a file, not a folder: choose a folder.")

@@ -18,7 +18,8 @@ from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import distributed, run_info
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation, load_dataset
-from recbole_ilora.errors import ConfigurationError, OutputFolderError, ResultWriteError, RunInterrupted
+from recbole_ilora.errors import (ConfigurationError, OutOfMemoryError, OutputFolderError, ResultWriteError,
+                                  RunInterrupted)
 from recbole_ilora.experiment import result_path
 from recbole_ilora.files import check_writable
 from recbole_ilora.results import build_result, result_path_problem, write_result
@@ -69,6 +70,15 @@ def check_before_launch(config):
         check_inputs(config, runner_for(config))
 
 
+def raise_if_out_of_memory(error, config, where=""):
+    """An ``OutOfMemoryError`` naming the keys that size a run, if ``error`` is torch's report of memory running out
+    (``torch.OutOfMemoryError`` on a GPU, the CPU allocator's ``RuntimeError``)."""
+    if isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error):
+        raise OutOfMemoryError(
+            f"{config['model']} ran out of memory ({str(error).splitlines()[0][:160]}): lower train_batch_size, "
+            f"eval_batch_size, MAX_ITEM_LIST_LENGTH or the model's size keys{where}.") from None
+
+
 def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=(), saved=True):
     """Train ``model`` on ``dataset``, evaluate on the test split, write the JSON result, return it.
 
@@ -96,7 +106,11 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         logger.info(config)
         logger.info(dataset)
         with clock.stage("data"):
-            train_data, valid_data, test_data = data_preparation(config, dataset)
+            try:
+                train_data, valid_data, test_data = data_preparation(config, dataset)
+            except RuntimeError as error:  # RecBole's sequences: samples x MAX_ITEM_LIST_LENGTH ids
+                raise_if_out_of_memory(error, config)
+                raise
 
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
         model = runner.build_model(train_data._dataset)
@@ -117,6 +131,9 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
             raise
         except KeyboardInterrupt:
             raise RunInterrupted(resume_hint(trainer.saved_model_file)) from None
+        except RuntimeError as error:
+            raise_if_out_of_memory(error, config, f"; the last checkpoint: {trainer.saved_model_file}")
+            raise
 
         logger.info("The running environment of this training is as follows:\n" + get_environment(config).draw())
         logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")

@@ -8,6 +8,7 @@ runner, never the model's kind, what each stage does:
                        moved), ``LLMTrainer``, and the model's own entries in the JSON result.
 """
 
+import os
 import pickle
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from recbole.utils import get_flops, set_color
 
 from recbole_ilora import distributed
 from recbole_ilora.config_schema import hyper_parameters
-from recbole_ilora.errors import CheckpointError, ConfigurationError
+from recbole_ilora.errors import CheckpointError, ConfigurationError, OutOfMemoryError
 from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.paths import PROPERTIES_DIR
 from recbole_ilora.prerequisites import ensure_required_runs
@@ -103,6 +104,14 @@ def check_plain_array_file(what, path):
                               f"array.") from None
 
 
+def physical_memory():
+    """Bytes of physical memory (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 class RecBoleRunner(Runner):
     """RecBole's own models."""
 
@@ -135,15 +144,35 @@ class RecBoleRunner(Runner):
                 f"torchrun; torchrun serves the LLM models (iLoRA, LoRARec, TALLRec).")
 
     def build_model(self, dataset):
+        self._check_model_fits(dataset)
         try:
             model = self.model_class(self.config, dataset)
         except (ValueError, AssertionError) as error:  # e.g. n_heads not dividing hidden_size, dropout above 1
-            keys = ", ".join(f"{key}={self.config[key]!r}" for key in
-                             hyper_parameters(self.config["model"], PROPERTIES_DIR))
             raise ConfigurationError(f"{self.config['model']} cannot be built from its keys: "
                                      f"{str(error).splitlines()[0] if str(error) else type(error).__name__} "
-                                     f"(its hyper-parameters: {keys}).") from None
+                                     f"(its hyper-parameters: {self._hyper_parameters()}).") from None
         return model.to(self.config["device"])
+
+    def _hyper_parameters(self):
+        keys = hyper_parameters(self.config["model"], PROPERTIES_DIR)
+        return ", ".join(f"{key}={self.config[key]!r}" for key in keys)
+
+    def _check_model_fits(self, dataset):
+        """Refuse a model whose weights, gradients and two optimizer moments alone exceed the machine's memory
+        (counted on a copy built on the meta device, which allocates nothing); a model that cannot be built there
+        is built for real as before."""
+        try:
+            with torch.device("meta"):
+                parameters = list(self.model_class(self.config, dataset).parameters())
+        except Exception:  # noqa: BLE001 - a model that needs real tensors to build; its own build reports errors
+            return
+        count, needed = sum(p.numel() for p in parameters), 4 * sum(p.numel() * p.element_size() for p in parameters)
+        memory = physical_memory()
+        if memory and needed > memory:
+            raise OutOfMemoryError(f"{self.config['model']} with these keys has {count:,} parameters: its weights, "
+                                   f"gradients and optimizer state need about {needed / 2**30:,.1f} GiB, more than "
+                                   f"this machine's {memory / 2**30:.1f} GiB; lower the sizes among its "
+                                   f"hyper-parameters ({self._hyper_parameters()}).")
 
     def describe(self, model, dataset, logger):
         super().describe(model, dataset, logger)

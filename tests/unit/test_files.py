@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from recbole_ilora.files import PARTIAL_TAG, folder_atomic, remove_stale_partials, write_json_atomic
+from recbole_ilora.errors import OutputFolderError
+from recbole_ilora.files import PARTIAL_TAG, check_writable, folder_atomic, remove_stale_partials, write_json_atomic
 
 
 def _write_many(path, writer, count):
@@ -59,3 +60,10 @@ def test_concurrent_producers_of_one_cache_keep_the_first_and_leave_no_temporary
         (second / "model").write_text("second")
     # the inner block (second) finished first and won; the outer one found the cache and dropped its copy
     assert (target / "model").read_text() == "second" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_dangling_link_where_an_output_folder_goes_is_refused_before_work(tmp_path):
+    """A link to a missing folder passed the check (its parent is writable) and failed after training."""
+    (tmp_path / "results").symlink_to(tmp_path / "gone")
+    with pytest.raises(OutputFolderError, match="results is a link to .*gone, which does not exist"):
+        check_writable(tmp_path / "results" / "ml-100k", "results_dir")
