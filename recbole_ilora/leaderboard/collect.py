@@ -97,11 +97,12 @@ def encoder_result(run):
     results_dir, name = run.path.parents[2], f"SASRec-seed{run.seed}-{config_hash}.json"
     for folder in (results_dir / "encoders" / run.dataset / run.result["protocol"], run.path.parent):
         if (folder / name).is_file():
-            return _read(folder / name)
+            return read_result_file(folder / name)
     return None
 
 
-def _read(path):
+def read_result_file(path):
+    """A JSON run result, or one ResultFileError naming the file (not JSON, not a result)."""
     try:
         result = json.loads(Path(path).read_text())
     except (OSError, ValueError, RecursionError) as error:  # also: not UTF-8, an integer too long, nested too deep
@@ -220,7 +221,7 @@ def _pick(paths, key, protocol, note):
     model, dataset, seed = key
     runs = []
     for path in paths:
-        result = _read(path)
+        result = read_result_file(path)
         expected = (results.SCHEMA_VERSION, model, dataset, seed, protocol)
         actual = tuple(result.get(k) for k in ("schema_version", "model", "dataset", "seed", "protocol"))
         if actual != expected:

@@ -3,7 +3,6 @@ and LEADERBOARD.md. See ``build_parser`` for the options."""
 
 import argparse
 import os
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -16,8 +15,6 @@ from recbole_ilora.files import check_writable, write_text_atomic
 
 DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser,Pop"
 DEFAULT_REFERENCE = "iLoRA"
-# How every report ``report.build_report`` writes begins: only such a file is replaced by --report.
-GENERATED_REPORT = re.compile(r"# Leaderboard\n\nGenerated [^\n]* by the leaderboard script")
 
 
 def build_parser():
@@ -179,7 +176,7 @@ def _refuse_report_path(parser, path):
                 head = handle.read(400).decode("utf-8", "replace")
         except OSError:
             head = ""
-        if not GENERATED_REPORT.match(head):
+        if not report.GENERATED_REPORT.match(head):
             parser.error(f"--report {path} exists and is not a report of this script (it does not begin with "
                          f"'# Leaderboard' and 'Generated ... by the leaderboard script'), so it would be lost: give "
                          f"another --report path, or delete {path} if it is not needed")

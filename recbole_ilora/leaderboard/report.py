@@ -295,14 +295,20 @@ def dataset_section(board, alpha):
     return out
 
 
+TITLE = "# Leaderboard"
+GENERATED_BY = "by the leaderboard script"  # the second line of every report says it was generated, and by what
+# How every report begins: the leaderboard replaces only such a file (its --report).
+GENERATED_REPORT = re.compile(rf"{re.escape(TITLE)}\n\nGenerated [^\n]* {GENERATED_BY}")
+
+
 def build_report(boards, collection, report_path, command, metric_figure=None, gate_figure=None, table_files=(),
                  failures=(), notes=None, alpha=0.05, reference="iLoRA"):
     """The Markdown text of LEADERBOARD.md."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
-        "# Leaderboard",
+        TITLE,
         "",
-        (f"Generated {now} by the leaderboard script from the JSON results of real runs; every number below is "
+        (f"Generated {now} {GENERATED_BY} from the JSON results of real runs; every number below is "
          f"read from those files. {protocols_text(collection)}; seeds {', '.join(map(str, collection.seeds))}."),
         "",
         "```",

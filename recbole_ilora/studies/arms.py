@@ -7,13 +7,13 @@ contradicted when it is significant the other way, and is otherwise "not separab
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
 from tabulate import tabulate
 
+from recbole_ilora.leaderboard.collect import read_result_file
 from recbole_ilora.leaderboard.stats import (format_interval, mean_interval, per_user_values, random_ranking_metric,
                                               seed_test, significance)
 
@@ -37,7 +37,7 @@ class Cell:
 
 
 def read_result(job):
-    return json.loads(job.result_file.read_text()) if job.done() else None
+    return read_result_file(job.result_file) if job.done() else None
 
 
 def test_users(results):
