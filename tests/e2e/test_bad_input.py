@@ -70,6 +70,10 @@ DATASETS = {
     "datetime": {"inter": lambda text: text.replace("timestamp:float", "timestamp:datetime", 1)},
     "nul": {"inter": lines_where(lambda line: line.startswith("u2\t"), lambda line: line.replace("u2", "u\x002"))},
     "twice_listed": {"item": lambda text: text + "i5\tAnother title\n"},
+    "repeated": {"inter": lambda text: text + text.split("\n")[7] + "\n"},  # a line given twice
+    "padded_id": {"inter": lines_where(lambda line: line.startswith("u7\t"), lambda line: line.replace("u7", "u7 "))},
+    "float_id": {"inter": lambda text: text.replace("user_id:token", "user_id:float", 1)},
+    "long_title": {"item": lines_where(lambda line: line.startswith("i3\t"), lambda line: line + "x" * 200_000)},
 }
 
 
@@ -194,13 +198,36 @@ RUN_CASES = [
     ("nul", "SASRec", [], ": a NUL byte (a binary or corrupt file)"),
     ("twice_listed", "iLoRA", [], "item 'i5' is listed again"),
     ("folder", "SASRec", [], "folder.inter is a folder"),
+    ("repeated", "SASRec", [], "repeated.inter, line 430 repeats line 8 (user_id, item_id, timestamp:"),
+    ("padded_id", "SASRec", [], "user_id 'u7 ' has spaces around it"),
+    ("float_id", "SASRec", [], "'user_id:float': an id column has type token"),
+    ("long_title", "iLoRA", [], "long_title.item, line 4: a field longer than 131,072 characters"),
+    ("tiny", "SASRec", ["--load_col={'inter': ['user_id', 'item_id', 'nope', 'timestamp']}"],
+     "load_col's inter list names ['nope'], which"),
+    ("tiny", "SASRec", ["--encoding=utf-16"], "not valid utf-16 text"),
+    ("tiny", "SASRec", ["--field_separator="], "field_separator is empty: give it a value"),
+    ("tiny", "SASRec", ["--checkpoint_dir="], "checkpoint_dir is empty: give it a value"),
+    ("tiny", "SASRec", ["--state=BOGUS"], "state must be one of info, debug, warning, error, critical"),
+    ("tiny", "SASRec", ["--worker=-1"], "worker must be zero or more, got -1"),
+    ("tiny", "SASRec", ["--metrics=[]"], "metrics is empty: name at least one RecBole metric"),
+    ("tiny", "SASRec", ["--eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'TO', 'group_by': 'user', "
+                        "'mode': 'uni0'}"], "eval_args mode 'uni0' samples 0 negatives per user"),
+    ("tiny", "SASRec", ["--config_files=."], "Config file . (--config_files) is a folder"),
+    ("tiny", "SASRec", ["--inner_size=1000000000000"], "parameters: its weights, gradients and optimizer state need"),
+    ("tiny", "SASRec", ["--MAX_ITEM_LIST_LENGTH=10000000000"], "SASRec ran out of memory ("),
+    ("tiny", "iLoRA", ["--llm_path="], "llm_path is empty: give it a value"),
+    ("tiny", "iLoRA", ["--encoder_config={'model': 'GRU4Rec'}"], "encoder_config may not set model"),
+    ("tiny", "iLoRA", ["--encoder_config={'epochs': -1}"],
+     "The SASRec run behind sasrec_checkpoint (the run's data and split, with encoder_config {'epochs': -1}): epochs"),
+    ("tiny", "TALLRec", ["--use_item_embeddings=True"], "use_item_embeddings=True is not TALLRec: TALLRec is iLoRA"),
+    ("tiny", "LoRARec", ["--num_experts=4"], "num_experts=4 is not LoRARec"),
 ]
 
 
 @pytest.mark.parametrize("dataset, model, extra, message", RUN_CASES, ids=[f"{c[0]}-{c[1]}-{c[3][:30]}" for c in RUN_CASES])
 def test_run_recbole_refuses_bad_input_before_any_work(dataset, model, extra, message, data, llm, tmp_path,
                                                        capsys):
-    llm_args = [f"--llm_path={llm}", *LLM_ARGS] if model == "iLoRA" else []
+    llm_args = [f"--llm_path={llm}", *LLM_ARGS] if model in ("iLoRA", "LoRARec", "TALLRec") else []
     fails(run_recbole, [f"--model={model}", f"--dataset={dataset}", f"--data_path={data}",
                         *with_extra([*llm_args, *extra])], capsys, tmp_path, message)
 

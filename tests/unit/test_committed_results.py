@@ -60,8 +60,8 @@ def test_every_llm_runs_encoder_is_found_by_its_hash(root):
     for path in committed(root):
         result = json.loads(path.read_text())
         if result["model"] in ("iLoRA", "LoRARec"):
-            llm = Config(result["model"], result["dataset"], config_dict={"results_dir": str(root)},
-                         cmd_args=rerun_args(result))
+            llm = Config(result["model"], result["dataset"], cmd_args=rerun_args(result), config_dict={
+                "results_dir": str(root), "seed": result["seed"], "protocol": result["protocol"]})
             encoder = Config("SASRec", result["dataset"], config_dict=encoder_run_config(llm))
             found = list(Path(encoder["results_dir"]).rglob(f"SASRec-seed{result['seed']}-{encoder.experiment_hash}.json"))
             assert found, f"the encoder of {path.relative_to(REPO_ROOT)} ({encoder.experiment_hash}) is not committed"
