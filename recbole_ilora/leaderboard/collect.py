@@ -257,11 +257,21 @@ def check_candidates(collection):
     return messages
 
 
+def _settings_but_seed(run):
+    """A run's config without its seed; its encoder (a hash that follows the seed) stands as the encoder run's own
+    config without the seed, where that run's result is found."""
+    config = {key: value for key, value in run.result.get("config", {}).items() if key != "seed"}
+    encoder = encoder_result(run)
+    if encoder is not None:
+        config["prerequisites"] = {key: value for key, value in encoder["config"].items() if key != "seed"}
+    return config
+
+
 def check_seed_only_differences(collection):
     """Warnings for models whose runs on one dataset differ in more than the seed (mixed budgets or settings)."""
     messages = []
     for (dataset, model), runs in collection.runs.items():
-        configs = [{k: v for k, v in run.result.get("config", {}).items() if k != "seed"} for run in runs]
+        configs = [_settings_but_seed(run) for run in runs]
         differing = sorted({k for config in configs[1:] for k in set(config) | set(configs[0])
                             if config.get(k) != configs[0].get(k)})
         if differing:

@@ -19,7 +19,8 @@ from scipy import stats as scipy_stats
 from recbole_ilora import experiment
 from recbole_ilora.leaderboard import board as board_module
 from recbole_ilora.leaderboard import runs, stats, tables
-from recbole_ilora.leaderboard.collect import IncomparableResultsError, ResultFileError, collect
+from recbole_ilora.leaderboard.collect import (IncomparableResultsError, ResultFileError, check_seed_only_differences,
+                                              collect)
 from recbole_ilora.leaderboard.command import main
 
 USERS = [str(u) for u in range(1, 11)]
@@ -562,6 +563,26 @@ def test_each_llm_models_encoder_is_named_with_its_quality_and_tested_against_it
             f"p = ") in text
     assert f"- LoRARec: SASRec encoder `{'f' * 16}`, its JSON result was not found beside these results." in text
     assert "SASRec:" not in text
+
+
+def test_seeds_whose_encoders_differ_only_by_their_seed_are_one_setting(tmp_path):
+    """Each seed's LLM run names its own seed's encoder (another hash); only an encoder trained otherwise (another
+    budget) makes the seeds' runs differ in more than the seed."""
+    def seed_run(seed, encoder_epochs):
+        encoder = fake_result("SASRec", "ml-100k", seed, ranks_with(8))
+        encoder["config"]["epochs"] = encoder_epochs
+        encoder["config_hash"] = experiment.config_hash(encoder["config"])
+        write_result(tmp_path / "encoders", encoder)
+        ilora = fake_result("iLoRA", "ml-100k", seed, ranks_with(5, other_rank=2))
+        ilora["config"]["prerequisites"] = {"sasrec_checkpoint": encoder["config_hash"]}
+        write_result(tmp_path, ilora)
+
+    seed_run(2020, 10)
+    seed_run(2021, 10)
+    assert not check_seed_only_differences(collected(tmp_path, ("iLoRA",)))
+    seed_run(2022, 80)
+    [warning] = check_seed_only_differences(collected(tmp_path, ("iLoRA",), (2020, 2021, 2022)))
+    assert warning.startswith("iLoRA on ml-100k: its seeds' runs also differ in prerequisites")
 
 
 def test_an_encoder_that_is_the_sasrec_baseline_itself_is_found_beside_the_run(tmp_path):
