@@ -36,16 +36,21 @@ def machine_description():
     cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
                 if line.startswith("model name")), platform.processor() or "unknown CPU")
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    memory = next((int(line.split()[1]) / 2**20 for line in _read_lines("/proc/meminfo")
-                   if line.startswith("MemTotal:")), None)
+    memory = physical_memory()
     lines = [f"platform: {platform.platform()}", f"CPU: {cpu}, {os.cpu_count()} logical CPUs ({usable} usable)",
              f"CPU kernels: {torch.backends.cpu.get_cpu_capability()}, bf16 native: "
              f"{'yes' if native_bf16(torch.device('cpu')) else 'no'}"]
     if memory:
-        lines.append(f"memory: {memory:.1f} GiB")
+        lines.append(f"memory: {memory / 2**30:.1f} GiB")
     if torch.cuda.is_available():
         lines.append(f"GPU: {torch.cuda.get_device_name(0)} x {torch.cuda.device_count()}")
     return lines
+
+
+def physical_memory():
+    """Bytes of the machine's memory (MemTotal), or None where the system does not say."""
+    return next((int(line.split()[1]) * 1024 for line in _read_lines("/proc/meminfo") if line.startswith("MemTotal:")),
+                None)
 
 
 def _read_lines(path):

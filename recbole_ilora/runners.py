@@ -8,7 +8,6 @@ runner, never the model's kind, what each stage does:
                        moved), ``LLMTrainer``, and the model's own entries in the JSON result.
 """
 
-import os
 import pickle
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.paths import PROPERTIES_DIR
 from recbole_ilora.prerequisites import ensure_required_runs
 from recbole_ilora.registry import get_model
+from recbole_ilora.run_info import physical_memory
 from recbole_ilora.trainer import LLMTrainer, recorded_trainer
 
 
@@ -102,14 +102,6 @@ def check_plain_array_file(what, path):
         raise CheckpointError(f"{what}: {path} is not a plain .npy array (loading it would need unpickling, which could "
                               f"run code: {str(error).splitlines()[0][:120]}); save it with numpy.save of a numeric "
                               f"array.") from None
-
-
-def physical_memory():
-    """Bytes of physical memory (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 class RecBoleRunner(Runner):
