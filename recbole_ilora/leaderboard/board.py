@@ -14,6 +14,11 @@ RANKING_COLUMNS = (("hit@1", "Hit@1"), ("hit@3", "Hit@3"), ("hit@5", "Hit@5"), (
 # The paper's generation metrics, written by LLM runs with generation_eval=True: columns only where present.
 GENERATION_COLUMNS = (("generation_valid_ratio", "ValidRatio"), ("generation_hr@1", "HR@1 (gen.)"))
 
+# What the generation table shows of each generation run: the decoded answers' metrics beside the same run's scored
+# Hit@1 (a generation run scores the candidates too).
+GENERATED = (("generation_valid_ratio", "ValidRatio"), ("generation_hr@1", "HR@1 (gen.)"),
+             ("generation_hr@1_of_valid", "HR@1 of valid answers"), ("hit@1", "Hit@1 (scored, same run)"))
+
 # The headline metrics on which the reference is tested against every other model, seed by seed and across seeds.
 PAIRWISE_METRICS = ("hit@1", "ndcg@5")
 
@@ -60,6 +65,9 @@ class Board:
     same_candidates: bool = True  # False: its models ranked different candidates (reported only when allowed)
     encoders: dict = field(default_factory=dict)  # LLM model -> [Encoder], one per run
     encoder_tests: dict = field(default_factory=dict)  # LLM model -> stats.Significance on Hit@1 against its encoders
+    intervals: dict = field(default_factory=dict)  # model -> ranking key -> (mean, low, high) over users, or None
+    generation: dict = field(default_factory=dict)  # LLM model -> key of GENERATED -> stats.Summary | None
+    generation_seeds: dict = field(default_factory=dict)  # LLM model -> number of its generation runs
 
     def best_other(self, key):
         """The non-reference model with the highest mean on ``key`` (None if none has it)."""
@@ -96,7 +104,9 @@ def random_row(columns, candidates):
             for key, _ in columns}
 
 
-def build_board(collection, dataset, reference="iLoRA"):
+def build_board(collection, dataset, reference="iLoRA", generation_runs=None):
+    """``generation_runs``: a ``Collection`` of the LLM models' generation runs (their experiments with
+    ``generation_eval: True``), shown in a table of their own; the other tables hold ``collection``'s runs only."""
     models = [model for model in collection.models if collection.of(dataset, model)]
     results = {model: collection.results(dataset, model) for model in models}
     generation = [c for c in GENERATION_COLUMNS if any(c[0] in r["test"] for rs in results.values() for r in rs)]
@@ -114,7 +124,9 @@ def build_board(collection, dataset, reference="iLoRA"):
         random=random_row(columns, sampled_candidates([r for rs in results.values() for r in rs])),
         same_candidates=dataset not in collection.incomparable,
     )
+    board.intervals = {m: {key: stats.pooled_interval(results[m], key) for key, _ in RANKING_COLUMNS} for m in models}
     _add_encoders(board, collection, dataset)
+    _add_generation(board, generation_runs, dataset)
     if board.reference is None:
         return board
     mine = board.summary[reference]
@@ -152,9 +164,19 @@ def _add_encoders(board, collection, dataset):
                                                             "its encoder")
 
 
-def build_boards(collection, reference="iLoRA"):
-    """One ``Board`` per dataset that has results, in the requested order."""
-    return [build_board(collection, dataset, reference) for dataset in collection.datasets
+def _add_generation(board, generation_runs, dataset):
+    """The generation runs' metrics per LLM model (``generation_runs``: a ``Collection``, or None)."""
+    for model in (generation_runs.models if generation_runs else []):
+        runs = generation_runs.results(dataset, model)
+        if runs:
+            board.generation[model] = {key: stats.summarize([r["test"].get(key) for r in runs]) for key, _ in GENERATED}
+            board.generation_seeds[model] = len(runs)
+
+
+def build_boards(collection, reference="iLoRA", generation_runs=None):
+    """One ``Board`` per dataset that has results, in the requested order (``generation_runs``: see
+    ``build_board``)."""
+    return [build_board(collection, dataset, reference, generation_runs) for dataset in collection.datasets
             if any(collection.of(dataset, model) for model in collection.models)]
 
 

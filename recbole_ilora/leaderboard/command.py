@@ -12,6 +12,7 @@ from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
 from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error
 from recbole_ilora.files import check_writable, write_text_atomic
+from recbole_ilora.registry import OWN_MODELS
 
 DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser,Pop"
 DEFAULT_REFERENCE = "iLoRA"
@@ -215,10 +216,12 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
         _print_failures(failures)
         return 1
 
-    boards = boards_module.build_boards(collection, args.reference)
+    generation = None if files is None else _generation_runs(args, models, protocols, seeds, overrides, config_files)
+    boards = boards_module.build_boards(collection, args.reference, generation)
     figures, tables_dir = Path(args.figures), Path(args.tables)
-    metric_figure = figures / "leaderboard_metrics.png"
-    plots.metric_plot(boards, metric_figure)
+    metric_figures = {board.dataset: figures / f"leaderboard_metrics_{board.dataset}.png" for board in boards}
+    for board in boards:
+        plots.metric_plot(board, metric_figures[board.dataset])
     gate_runs = boards_module.gate_runs(collection, args.reference)
     gate_figure = figures / "leaderboard_gates.png" if gate_runs else None
     if gate_runs:
@@ -231,7 +234,7 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
         write_text_atomic(tables.pairwise_csv(boards), tables_dir / "leaderboard_pairwise.csv"),
     ]
     text = report.build_report(
-        boards, collection, args.report, _invocation(argv), metric_figure, gate_figure, table_files, failures,
+        boards, collection, args.report, _invocation(argv), metric_figures, gate_figure, table_files, failures,
         notes=Path(args.notes).read_text() if args.notes else None, alpha=args.alpha, reference=args.reference,
     )
     write_text_atomic(text, args.report)
@@ -241,6 +244,26 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
               f"{len(outcome.failed)} failed.")
     _print_failures(failures)
     return 1 if failures else 0
+
+
+GENERATION_OVERRIDE = "--generation_eval=True"
+
+
+def _generation_runs(args, models, protocols, seeds, overrides, config_files):
+    """The finished generation runs of the LLM models: their planned experiment with ``generation_eval: True`` (a
+    run of its own, since decoding is part of a run's identity), found by config hash; None when there are none, or
+    when the planned runs are those runs already."""
+    llm_models = [model for model in models if model in OWN_MODELS]
+    if not llm_models or any(o.startswith("--generation_eval=") for o in overrides):
+        return None
+    jobs = [job for dataset, protocol in protocols.items()
+            for job in runs.plan(llm_models, [dataset], seeds, protocol, args.out, config_files,
+                                 [*overrides, GENERATION_OVERRIDE])]
+    files = {(job.model, job.dataset, job.seed): job.result_file for job in jobs if job.done()}
+    if not files:
+        return None
+    return collect(args.out, llm_models, list(protocols), seeds, protocols, files=files,
+                   allow_different_candidates=args.allow_different_candidates)
 
 
 def _print_failures(failures):

@@ -7,27 +7,30 @@ import numpy as np
 from matplotlib.figure import Figure
 
 
-def metric_plot(boards, path, keys=None):
-    """One panel per dataset: each metric's mean per model as grouped bars, the std over seeds as error bars."""
-    columns = max(len(board.columns) for board in boards)
-    fig = Figure(figsize=(max(6.0, 3.0 + 1.1 * columns), 3.4 * len(boards)), layout="constrained")
-    axes = fig.subplots(len(boards), 1, squeeze=False)[:, 0]
-    for ax, board in zip(axes, boards):
-        columns = [(k, h) for k, h in board.columns if keys is None or k in keys]
-        width = 0.8 / max(len(board.models), 1)
-        x = np.arange(len(columns))
-        for i, model in enumerate(board.models):
-            summaries = [board.summary[model][key] for key, _ in columns]
-            means = [s.mean if s else np.nan for s in summaries]
-            errors = [s.std if s and s.std is not None else 0.0 for s in summaries]
-            ax.bar(x + (i - (len(board.models) - 1) / 2) * width, means, width, yerr=errors, capsize=2,
-                   label=f"{model} (n={board.seeds[model]})")
-        ax.set_xticks(x, [header for _, header in columns])
-        ax.set_ylim(0, 1.02)
-        ax.set_ylabel("test value")
-        ax.set_title(f"{board.dataset} ({board.protocol}): mean ± std over seeds")
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+def metric_plot(board, path, keys=None):
+    """One dataset's figure: each metric's mean per model as grouped bars, the std over seeds as error bars, the
+    expected value of a random ranking as a dashed mark per metric (sampled candidates only)."""
+    columns = [(k, h) for k, h in board.columns if keys is None or k in keys]
+    fig = Figure(figsize=(max(6.0, 3.0 + 1.1 * len(columns)), 3.6), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(len(board.models), 1)
+    x = np.arange(len(columns))
+    for i, model in enumerate(board.models):
+        summaries = [board.summary[model][key] for key, _ in columns]
+        means = [s.mean if s else np.nan for s in summaries]
+        errors = [s.std if s and s.std is not None else 0.0 for s in summaries]
+        ax.bar(x + (i - (len(board.models) - 1) / 2) * width, means, width, yerr=errors, capsize=2,
+               label=f"{model} (n={board.seeds[model]})")
+    if board.random:
+        chance = [board.random.get(key) for key, _ in columns]
+        ax.hlines([np.nan if c is None else c for c in chance], x - 0.45, x + 0.45, colors="black",
+                  linestyles="dashed", linewidth=1, label="random ranking")
+    ax.set_xticks(x, [header for _, header in columns])
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("test value")
+    ax.set_title(f"{board.dataset} ({board.protocol}): mean ± std over seeds (n: seeds)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)
 
 

@@ -268,9 +268,22 @@ def published_lines(board):
         [f"- {line}" for line in UNREACHED.get(board.dataset, [])] + [""]
 
 
-def dataset_section(board, alpha):
-    """Verdict, metric, improvement, significance, cost and gate tables of one dataset."""
+def generation_lines(board):
+    """The generation runs' table: the paper's own metrics, decoded greedily, beside the same runs' scored Hit@1."""
+    if not board.generation:
+        return []
+    return [("Generation metrics (the paper's): each LLM model's experiment run again with `generation_eval: True`, "
+             "which decodes an answer greedily for every test user after scoring the candidates; ValidRatio is the "
+             "share of answers naming one of the candidates, HR@1 (gen.) the share naming the target (mean ± std "
+             "over those runs' seeds):"), "", tables.markdown_table(board, "generation"), ""]
+
+
+def dataset_section(board, alpha, figure=None):
+    """Verdict, metric, improvement, significance, generation, cost and gate tables of one dataset, and its figure
+    (``figure``: the link to it)."""
     out = [f"## {board.dataset}", ""] + verdict_lines(board, alpha) + ["", tables.markdown_table(board, "metrics"), ""]
+    if figure:
+        out += [f"![Test metrics on {board.dataset}]({figure})", ""]
     if board.reference and board.improvement:
         out += [f"Relative improvement of {board.reference} over each model:", "",
                 tables.markdown_table(board, "improvement"), ""]
@@ -284,6 +297,7 @@ def dataset_section(board, alpha):
                  f"seeds' values, which asks whether the difference holds from run to run "
                  f"({n_seeds} seed(s) at most: with fewer than two it cannot be run, with two or three it rarely "
                  f"reaches significance):"), "", tables.markdown_table(board, "pairwise", alpha), ""]
+    out += generation_lines(board)
     out += published_lines(board)
     out += encoder_lines(board, alpha)
     out += [("Cost (mean ± std over seeds; train time includes validation epochs; \"Encoder stage\" is the time an "
@@ -301,9 +315,10 @@ GENERATED_BY = "by the leaderboard script"  # the second line of every report sa
 GENERATED_REPORT = re.compile(rf"{re.escape(TITLE)}\n\nGenerated [^\n]* {GENERATED_BY}")
 
 
-def build_report(boards, collection, report_path, command, metric_figure=None, gate_figure=None, table_files=(),
+def build_report(boards, collection, report_path, command, metric_figures=None, gate_figure=None, table_files=(),
                  failures=(), notes=None, alpha=0.05, reference="iLoRA"):
-    """The Markdown text of LEADERBOARD.md."""
+    """The Markdown text of LEADERBOARD.md; ``metric_figures``: dataset -> its figure's path."""
+    metric_figures = metric_figures or {}
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [
         TITLE,
@@ -328,11 +343,10 @@ def build_report(boards, collection, report_path, command, metric_figure=None, g
             ""]
     out += ["## Differences from the paper's setting", ""] + difference_lines(collection) + [""]
     for board in boards:
-        out += dataset_section(board, alpha)
-    if metric_figure:
-        out += ["## Figures", "", f"![Metrics per model and dataset]({_link(metric_figure, report_path)})", ""]
+        figure = metric_figures.get(board.dataset)
+        out += dataset_section(board, alpha, figure and _link(figure, report_path))
     if gate_figure:
-        out += [f"![Gate weights per expert]({_link(gate_figure, report_path)})", ""]
+        out += ["## Gate figure", "", f"![Gate weights per expert]({_link(gate_figure, report_path)})", ""]
     out += ["## Analysis", ""]
     out += [notes.strip(), ""] if notes else [
         ("The sentences under each dataset are generated from the tables; no further analysis was given "

@@ -45,6 +45,20 @@ def mean_interval(values, confidence=0.95):
     return mean, mean - half, mean + half
 
 
+def pooled_interval(results, metric, confidence=0.95):
+    """``(mean, low, high)`` over the users every run evaluated, each user's ``metric`` averaged over the runs
+    (seeds) first: the t-interval of a model's value on this test set, within the metric's range [0, 1]. None where a
+    run saved no per-user ranks."""
+    per_run = [per_user_values(result, metric) for result in results]
+    if not per_run or any(values is None for values in per_run):
+        return None
+    users = sorted(set.intersection(*(set(values) for values in per_run)))
+    if not users:
+        return None
+    mean, low, high = mean_interval([np.mean([values[user] for values in per_run]) for user in users], confidence)
+    return mean, max(low, 0.0), min(high, 1.0)
+
+
 def format_interval(mean, low, high):
     """``'0.2503 [0.223, 0.278]'``: a mean and its interval as every table of the package prints them."""
     return f"{mean:.4f} [{low:.3f}, {high:.3f}]"

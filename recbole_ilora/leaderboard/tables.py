@@ -11,9 +11,10 @@ import io
 
 from tabulate import tabulate
 
-from recbole_ilora.leaderboard.board import COSTS, RANKING_COLUMNS
+from recbole_ilora.leaderboard.board import COSTS, GENERATED, RANKING_COLUMNS
 from recbole_ilora.leaderboard.published import PUBLISHED
 from recbole_ilora.leaderboard.stats import mean_of
+from recbole_ilora.registry import OWN_MODELS
 
 DIGITS = 4  # metric precision in Markdown and LaTeX
 RANDOM_ROW = "Random (expected)"  # the analytic reference row of sampled-candidate protocols
@@ -200,17 +201,50 @@ def gate_rows(board):
 
 
 def published_rows(board, style):
-    """The papers' figures on ``board``'s dataset, each beside this board's run of the model in its part."""
+    """The papers' figures on ``board``'s dataset, each beside this board's run of the model in its part: its mean
+    over seeds, its 95% interval over the test users, where the published figure lies against that interval, and for
+    the papers' generated-answer HR@1 the HR@1 of our decoded answers (when generation runs exist)."""
     names = dict(RANKING_COLUMNS)
     rows = []
     for figure in PUBLISHED.get(board.dataset, []):
         summary = board.summary.get(figure.ours, {}).get(figure.metric)
         here = f"{figure.ours}: {format_summary(summary, style)} ({board.seeds[figure.ours]} seed(s))" if summary \
             else f"{figure.ours or 'no counterpart'}: not run"
+        interval = board.intervals.get(figure.ours, {}).get(figure.metric)
         rows.append([figure.source, figure.model, figure.backbone, figure.budget, names[figure.metric],
-                     format_value(figure.value), "yes" if figure.verified else "no", here])
+                     format_value(figure.value), "yes" if figure.verified else "no", here,
+                     f"[{interval[1]:.3f}, {interval[2]:.3f}]" if interval else "-", _placed(figure.value, interval),
+                     _generated(board, figure, style)])
     headers = ["Source", "Model there", "Backbone there", "Budget there", "Metric", "Published",
-               "Checked in the source", "Here (mean ± std over seeds)"]
+               "Checked in the source", "Here (mean ± std over seeds)", "Here: 95% interval over users (seeds averaged)",
+               "Published vs interval", "Here: HR@1 of the generated answer"]
+    return headers, rows
+
+
+def _placed(value, interval):
+    if interval is None:
+        return "-"
+    _, low, high = interval
+    return "above" if value > high else "below" if value < low else "inside"
+
+
+def _generated(board, figure, style):
+    """Our decoded answers' HR@1 for a published LLM HR@1 (the papers' metric), '-' for the other rows."""
+    if figure.metric != "hit@1" or figure.ours not in OWN_MODELS:
+        return "-"
+    summary = board.generation.get(figure.ours, {}).get("generation_hr@1")
+    if summary is None:
+        return "not computed"
+    return f"{format_summary(summary, style)} ({board.generation_seeds[figure.ours]} seed(s))"
+
+
+def generation_rows(board, style):
+    """Each LLM model's generation runs: ValidRatio and HR@1 of the decoded answers beside the scored Hit@1 of the
+    same runs."""
+    headers = ["Model", "Seeds"] + [header for _, header in GENERATED]
+    rows = [[style.escape(model), str(board.generation_seeds[model])]
+            + [format_summary(board.generation[model][key], style) for key, _ in GENERATED]
+            for model in board.generation]
     return headers, rows
 
 
@@ -219,12 +253,13 @@ def render(headers, rows, style):
 
 
 def markdown_table(board, kind="metrics", alpha=0.05):
-    """``kind``: metrics, improvement, significance, pairwise, cost, gates or published; ``alpha``: the significance
+    """``kind``: metrics, improvement, significance, pairwise, cost, gates, published or generation; ``alpha``: the significance
     level of the tests' verdicts."""
     builder = {"metrics": metric_rows, "improvement": improvement_rows,
                "significance": lambda b, style: significance_rows(b, style, alpha),
                "pairwise": lambda b, style: pairwise_rows(b, style, alpha),
-               "cost": cost_rows, "gates": lambda b, _: gate_rows(b), "published": published_rows}[kind]
+               "cost": cost_rows, "gates": lambda b, _: gate_rows(b), "published": published_rows,
+               "generation": generation_rows}[kind]
     return render(*builder(board, MARKDOWN), MARKDOWN)
 
 

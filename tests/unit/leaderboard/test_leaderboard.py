@@ -352,11 +352,11 @@ def test_report_only_renders_report_tables_and_plots(fake_board_results, tmp_pat
     assert "every model's test candidates have the same sha256" in report
     assert "Machine (where these runs were made, from their JSON results):\n\n- platform: Linux-test\n" in report
     assert "python run_scripts/leaderboard.py --report_only" in report
-    assert "![Metrics per model and dataset](fig/leaderboard_metrics.png)" in report
+    assert "![Test metrics on ml-100k](fig/leaderboard_metrics_ml-100k.png)" in report
     assert "![Gate weights per expert](fig/leaderboard_gates.png)" in report
     assert "iLoRA loses to SASRec here" in report and "Wilcoxon signed-rank, paired over users" in report
     assert "iLoRA against every model (two-sided, α = 0.05)" in report
-    for name in ("leaderboard_metrics.png", "leaderboard_gates.png"):
+    for name in ("leaderboard_metrics_ml-100k.png", "leaderboard_gates.png"):
         assert (tmp_path / "out" / "fig" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {p.name for p in (tmp_path / "out" / "tab").iterdir()} == {
         "leaderboard.tex", "leaderboard_metrics.csv", "leaderboard_cost.csv", "leaderboard_significance.csv",
@@ -391,9 +391,13 @@ def test_the_papers_figures_on_their_split_stand_beside_this_boards_runs(tmp_pat
     rows = {(row[0], row[1], row[4]): row for row in tables.published_rows(board, tables.MARKDOWN)[1]}
     assert len(rows) == len(PUBLISHED["llara-lastfm"])
     sasrec = rows["LLaRA paper (Liao et al., arXiv 2312.02445), Table 2, LastFM", "SASRec", "Hit@1"]
-    assert sasrec[5:] == ["0.2233", "no", "SASRec: 0.3000 (1 seed(s))"]
+    # 3 of 10 users hit: the t-interval over users, cut to [0, 1]; the published 0.2233 lies inside it
+    half = scipy_stats.t.ppf(0.975, 9) * statistics.stdev([1] * 3 + [0] * 7) / math.sqrt(10)
+    assert sasrec[5:] == ["0.2233", "no", "SASRec: 0.3000 (1 seed(s))", f"[0.000, {0.3 + half:.3f}]", "inside", "-"]
     assert rows["iLoRA rebuttal (OpenReview, NeurIPS 2024), LastFM", "iLoRA", "NDCG@5"][5:] == [
-        "0.7530", "no", "iLoRA: not run"]
+        "0.7530", "no", "iLoRA: not run", "-", "-", "-"]
+    assert rows["LLaRA paper (Liao et al., arXiv 2312.02445), Table 2, LastFM", "TALLRec", "Hit@1"][-1] == \
+        "not computed"
     readme = rows["LLaRA README after its 2024-07 fixes (ljy0ustc/LLaRA@9733f73, README.md line 10)",
                   "LLaRA (SASRec)", "Hit@1"]
     assert readme[5:7] == ["0.5246", "yes"]
@@ -401,6 +405,31 @@ def test_the_papers_figures_on_their_split_stand_beside_this_boards_runs(tmp_pat
     ml = board_module.build_board(collect(tmp_path, ["SASRec"], ["ml-100k"], [2020], {"ml-100k": "candidates20"}),
                                   "ml-100k")
     assert published_lines(ml) == []
+
+
+def test_generation_runs_fill_their_own_table_and_the_papers_generated_hr1(tmp_path):
+    """The LLM models' generation runs (a config hash of their own) are reported beside the scored runs, never
+    mixed into the scored tables."""
+    from recbole_ilora.leaderboard.report import dataset_section
+
+    write_result(tmp_path / "main", fake_result("TALLRec", "llara-lastfm", 2020, ranks_with(3), protocol="llara"))
+    for seed, hr1 in ((2020, 0.2), (2021, 0.4)):
+        write_result(tmp_path / "gen", fake_result("TALLRec", "llara-lastfm", seed, ranks_with(5), protocol="llara",
+                                                   generation={"generation_valid_ratio": 0.9, "generation_hr@1": hr1,
+                                                               "generation_hr@1_of_valid": hr1 / 0.9}))
+    seeds, protocols = [2020, 2021], {"llara-lastfm": "llara"}
+    generation = collect(tmp_path / "gen", ["TALLRec"], ["llara-lastfm"], seeds, protocols)
+    board = board_module.build_board(collect(tmp_path / "main", ["TALLRec"], ["llara-lastfm"], seeds, protocols,
+                                             warn=lambda message: None), "llara-lastfm", generation_runs=generation)
+    assert board.summary["TALLRec"]["hit@1"].mean == pytest.approx(0.3)  # the scored run alone
+    assert [key for key, _ in board.columns] == [key for key, _ in board_module.RANKING_COLUMNS]
+    headers, rows = tables.generation_rows(board, tables.MARKDOWN)
+    assert headers[2:] == ["ValidRatio", "HR@1 (gen.)", "HR@1 of valid answers", "Hit@1 (scored, same run)"]
+    assert rows == [["TALLRec", "2", "0.9000 ± 0.0000", "0.3000 ± 0.1414", "0.3333 ± 0.1571", "0.5000 ± 0.0000"]]
+    published = {(row[0], row[1]): row for row in tables.published_rows(board, tables.MARKDOWN)[1]}
+    assert published["LLaRA paper (Liao et al., arXiv 2312.02445), Table 2, LastFM", "TALLRec"][-1] == \
+        "0.3000 ± 0.1414 (2 seed(s))"
+    assert "Generation metrics (the paper's)" in "\n".join(dataset_section(board, 0.05))
 
 
 @pytest.mark.parametrize("datasets, message", [
@@ -598,3 +627,20 @@ def test_an_encoder_that_is_the_sasrec_baseline_itself_is_found_beside_the_run(t
     board = board_module.build_board(collect(tmp_path, ["iLoRA", "SASRec"], ["ml-100k"], [2020],
                                              {"ml-100k": "candidates20"}), "ml-100k")
     assert f"- iLoRA: SASRec encoder `{'d' * 16}`, test Hit@1 0.7000 over 1 run(s)" in "\n".join(encoder_lines(board))
+
+
+def test_the_leaderboard_finds_each_llm_models_generation_run_by_its_config_hash(tiny_cli_args, tmp_path):
+    args = leaderboard_args("TALLRec,SASRec", tiny_cli_args, "2020")
+    scored, = runs.plan(["TALLRec"], ["tiny"], [2020], "candidates20", "res", overrides=tiny_cli_args)
+    decoded, = runs.plan(["TALLRec"], ["tiny"], [2020], "candidates20", "res",
+                         overrides=[*tiny_cli_args, "--generation_eval=True"])
+    assert scored.result_file != decoded.result_file
+    for job, ranks, generation in ((scored, ranks_with(3), None),
+                                   (decoded, ranks_with(3), {"generation_valid_ratio": 0.5, "generation_hr@1": 0.25,
+                                                             "generation_hr@1_of_valid": 0.5})):
+        job.result_file.parent.mkdir(parents=True, exist_ok=True)
+        job.result_file.write_text(json.dumps(fake_result("TALLRec", "tiny", 2020, ranks, generation=generation)))
+    assert main(["--report_only", *args]) == 0
+    report = (tmp_path / "LB.md").read_text()
+    assert "Generation metrics (the paper's)" in report and "| TALLRec | 1       | 0.5000" in report
+    assert "HR@1 (gen.)" not in report.split("Generation metrics")[0]  # not a column of the scored table
