@@ -33,8 +33,15 @@ def llm_args(root, name, **overrides):
     return ["-m", "recbole_ilora", "--model=iLoRA", "--dataset=tiny", *[f"--{k}={v}" for k, v in keys.items()]]
 
 
+def first_error(stderr):
+    """The first traceback of a failed job (a rank's cause, which the other ranks' later errors bury) and the
+    end of its output."""
+    start = stderr.find("Traceback")
+    return (stderr[start:start + 3000] if start >= 0 else "") + "\n...\n" + stderr[-3000:]
+
+
 def finished(completed):
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert completed.returncode == 0, first_error(completed.stderr)
     path = next(line.split(": ", 1)[1] for line in completed.stdout.splitlines() if line.startswith("result file: "))
     return json.loads(Path(path).read_text())
 
