@@ -24,8 +24,13 @@ class UserPoints:
 
 
 def run_config(job):
-    """The final Config of a planned run (``leaderboard.runs.Job``), as ``run_recbole`` built it."""
-    return Config(job.model, job.dataset, job.config_files or None, cmd_args=job.cmd_args)
+    """The final Config of a planned run (``leaderboard.runs.Job``), as ``run_recbole`` built it, its results folder
+    the one its finished result is in (an arm found among the leaderboard's runs used the leaderboard's encoder)."""
+    cmd_args = list(job.cmd_args)
+    if job.done():  # RESULTS_DIR/DATASET/PROTOCOL/FILE (experiment.result_path)
+        cmd_args = [arg for arg in cmd_args if not arg.startswith("--results_dir=")]
+        cmd_args.append(f"--results_dir={job.result_file.parents[2]}")
+    return Config(job.model, job.dataset, job.config_files or None, cmd_args=cmd_args)
 
 
 def encoder_checkpoint(config, run):

@@ -3,6 +3,7 @@ leaderboard's settings is the leaderboard's own result, and the dry run says wha
 
 from recbole_ilora.studies.plan import describe_plan, plan_study
 from recbole_ilora.studies.spec import parse_spec
+from recbole_ilora.studies.user_clusters import run_config
 
 SPEC = parse_spec("s", {"title": "t", "claim": "c", "reference": "lm", "keys": {"eval_users": 50},
                         "llm_keys": {"train_samples_per_epoch": 64},
@@ -29,6 +30,9 @@ def test_an_arm_finished_in_the_leaderboards_folder_is_reused(tmp_path):
     there.write_text("{}")
     [again, *_] = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board")
     assert again.job.done() and again.job.result_file == there
+    # its analysis reads the encoder that run used: the one beside it, in the leaderboard's folder
+    assert run_config(again.job)["results_dir"] == str(tmp_path / "board")
+    assert run_config(first.job)["results_dir"] == str(tmp_path / "study")  # not finished: the study's own folder
     lines = describe_plan(plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board"), [])
     assert lines[0].startswith("skip") and lines[1].startswith("run") and "~" in lines[1]
     assert lines[-1].startswith("2 to run (~") and lines[-1].endswith("1 finished.")
