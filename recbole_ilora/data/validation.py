@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from recbole_ilora.data.candidates import candidates_per_user
+from recbole_ilora.data.datasets import holds_samples
 from recbole_ilora.data.location import inter_files
 from recbole_ilora.errors import DataError
 
@@ -106,9 +107,12 @@ def _check_field_counts(path, config, expected):
         raise _encoding_error(path, encoding) from None
 
 
-def _required_fields(config):
+def _required_fields(config, header):
+    """The id fields, and the timestamp where the split or the pre-split files' samples are built by time (pre-split
+    samples with their history, ``item_id_list``, need none)."""
     fields = {"user id": config["USER_ID_FIELD"], "item id": config["ITEM_ID_FIELD"]}
-    if (config["eval_args"] or {}).get("order") == "TO" and not config["benchmark_filename"]:
+    if (config["eval_args"] or {}).get("order") == "TO" and not (config["benchmark_filename"]
+                                                                  and holds_samples(header, config)):
         fields["timestamp (the split orders each user's interactions by time: eval_args order TO)"] = config["TIME_FIELD"]
     return fields
 
@@ -121,7 +125,7 @@ def check_inter_file(path, config):
     header = _header(path, config)
     loaded = (config["load_col"] or {}).get("inter") if config["load_col"] else None
     _check_loaded_columns(path, header, loaded, "inter")
-    for role, field in _required_fields(config).items():
+    for role, field in _required_fields(config, header).items():
         if field not in header:
             raise DataError(f"{path} has no {field} column ({role}); its columns are {', '.join(header)}. Add it, or "
                             f"name the right column with {_field_key(config, field)}.")
@@ -134,7 +138,7 @@ def check_inter_file(path, config):
                             f"tokens): write {field}:token.")
     _check_field_counts(path, config, len(header))
     columns = {}
-    for role, field in _required_fields(config).items():
+    for role, field in _required_fields(config, header).items():
         values = columns[field] = _read_column(path, config, header[field])
         if values.empty:
             raise DataError(f"{path} has a header but no interactions.")
