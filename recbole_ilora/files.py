@@ -56,10 +56,8 @@ def file_sha256(path, chunk=1 << 24):
     return digest.hexdigest()[:16]
 
 
-def check_writable(folder, what):
-    """Fail now, not after hours, when ``folder`` cannot be written: a probe file is written in it, or, if it does
-    not exist yet, in its nearest existing parent (nothing is left behind); ``what`` names the key or folder."""
-    folder = Path(folder).expanduser()
+def _nearest_existing(folder, what):
+    """``folder``, or its nearest existing parent if it does not exist yet, which must be a folder."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         if existing.is_symlink():  # a dangling link: creating the folder there fails after the work
@@ -68,10 +66,20 @@ def check_writable(folder, what):
         existing = existing.parent
     if not existing.is_dir():
         raise OutputFolderError(f"{what} {folder}: {existing} is a file, not a folder: choose a folder.")
+    return existing
+
+
+def check_writable(folder, what):
+    """Fail now, not after hours, when ``folder`` cannot be written: a probe file is written in it, or, if it does
+    not exist yet, in its nearest existing parent (nothing is left behind); ``what`` names the key or folder. Any
+    error of the file system (a name too long, a link loop, no permission) is that key's error."""
+    folder = Path(folder).expanduser()
     try:
-        probe = partial_path(existing / ".write-probe")
+        probe = partial_path(_nearest_existing(folder, what) / ".write-probe")
         probe.write_text("")
         probe.unlink()
+    except OutputFolderError:
+        raise
     except OSError as error:
         raise OutputFolderError(f"{what} {folder} cannot be written ({error.strerror or error}): make it writable, "
                                 f"free space, or choose another folder.") from None

@@ -67,3 +67,9 @@ def test_a_dangling_link_where_an_output_folder_goes_is_refused_before_work(tmp_
     (tmp_path / "results").symlink_to(tmp_path / "gone")
     with pytest.raises(OutputFolderError, match="results is a link to .*gone, which does not exist"):
         check_writable(tmp_path / "results" / "ml-100k", "results_dir")
+
+
+def test_an_output_folder_the_file_system_refuses_to_look_up_is_refused_by_key(tmp_path):
+    """A name longer than the file system takes was an OSError traceback from the existence check."""
+    with pytest.raises(OutputFolderError, match=r"^checkpoint_dir .*c{300} cannot be written \(File name too long\)"):
+        check_writable(tmp_path / ("c" * 300), "checkpoint_dir")
