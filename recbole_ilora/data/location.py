@@ -28,6 +28,19 @@ def _prepare_command(dataset, data_root):
     return f"python run_scripts/prepare_dataset.py {dataset} --raw PATH --out {data_root}"
 
 
+def _dataset_folder(data_root, dataset):
+    """``data_root/dataset`` as an absolute path; a data_path the file system cannot follow (a link leading back to
+    itself, a name too long) is named here, not a traceback from the first look-up."""
+    try:
+        folder = Path(data_root).expanduser().resolve() / dataset
+        folder.exists()
+    except (RuntimeError, OSError) as error:  # RuntimeError: a link loop, before Python 3.13
+        raise DatasetNotFoundError(f"data_path {str(data_root)!r} cannot be followed ({error}): a link that leads "
+                                   f"back to itself, or a name too long; point data_path at the folder that holds "
+                                   f"the dataset folders.") from None
+    return folder
+
+
 def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filename=None):
     """Return the folder holding ``<dataset>.inter`` (and its other atomic files).
 
@@ -38,7 +51,7 @@ def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filena
         benchmark_filename: the config's ``benchmark_filename`` (e.g. ``[train, valid, test]``): the dataset must
             then hold ``<dataset>.train.inter`` etc. instead of ``<dataset>.inter``.
     """
-    folder = Path(data_root).expanduser().resolve() / dataset
+    folder = _dataset_folder(data_root, dataset)
     if _has_atomic_files(folder, dataset, benchmark_filename):
         return str(folder)
     embedded = EMBEDDED_DATASETS_DIR / dataset
