@@ -44,19 +44,38 @@ def encoder_run_config(config):
     return shared
 
 
-def load_frozen_encoder(checkpoint_file, dataset):
-    """A SASRec with the checkpoint's weights and hyper-parameters, on ``dataset``'s item ids, frozen."""
-    checkpoint = checkpoints.load(checkpoint_file)
-    if checkpoint["model"] != ENCODER_MODEL:
-        raise ConfigurationError(f"sasrec_checkpoint {checkpoint_file} holds a {checkpoint['model']} model, not "
-                                 f"{ENCODER_MODEL}.")
-    rows = checkpoint["weights"]["item_embedding.weight"].shape[0]
+def check_encoder_shapes(checkpoint, checkpoint_file, dataset):
+    """The checkpoint's SASRec fits the run: one embedding per item of ``dataset``, a representation of at least one
+    dimension (a 0-dim SASRec trains and ranks at chance), and position embeddings for the run's longest sequences
+    (MAX_ITEM_LIST_LENGTH; shorter ones fail with an IndexError in the first batch)."""
+    rows, width = checkpoint["weights"]["item_embedding.weight"].shape
     if rows != dataset.item_num:
         raise ConfigurationError(
             f"sasrec_checkpoint {checkpoint_file} embeds {rows} items but dataset '{dataset.dataset_name}' has "
             f"{dataset.item_num}: it was trained on other data or filtering; leave sasrec_checkpoint empty to train "
             f"a matching one."
         )
+    if width == 0:
+        raise ConfigurationError(f"sasrec_checkpoint {checkpoint_file} is a SASRec with hidden_size 0 (0-dimensional "
+                                 f"item embeddings, which carry nothing): train it with hidden_size >= 1, or leave "
+                                 f"sasrec_checkpoint empty to train one.")
+    positions = checkpoint["weights"]["position_embedding.weight"].shape[0]
+    run_length = dataset.config["MAX_ITEM_LIST_LENGTH"]
+    if positions < run_length:
+        raise ConfigurationError(
+            f"sasrec_checkpoint {checkpoint_file} encodes sequences of at most {positions} items (it was trained with "
+            f"MAX_ITEM_LIST_LENGTH {positions}), but this run's are up to {run_length} (MAX_ITEM_LIST_LENGTH "
+            f"{run_length}): train the encoder with MAX_ITEM_LIST_LENGTH >= {run_length}, or leave sasrec_checkpoint "
+            f"empty to train a matching one.")
+
+
+def load_frozen_encoder(checkpoint_file, dataset):
+    """A SASRec with the checkpoint's weights and hyper-parameters, on ``dataset``'s item ids, frozen."""
+    checkpoint = checkpoints.load(checkpoint_file)
+    if checkpoint["model"] != ENCODER_MODEL:
+        raise ConfigurationError(f"sasrec_checkpoint {checkpoint_file} holds a {checkpoint['model']} model, not "
+                                 f"{ENCODER_MODEL}.")
+    check_encoder_shapes(checkpoint, checkpoint_file, dataset)
     encoder = SASRec({**checkpoint["config"], "device": torch.device("cpu")}, dataset)  # hyper-parameters as trained
     encoder.load_state_dict(checkpoint["weights"])
     encoder.requires_grad_(False)

@@ -1,0 +1,41 @@
+"""A SASRec checkpoint given as sasrec_checkpoint must fit the run before any work: its items, its width and the
+length of the sequences it encodes."""
+
+import pytest
+import torch
+from conftest import TINY_RUN
+
+from recbole_ilora.config import Config
+from recbole_ilora.data import load_dataset
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.parts.sasrec_encoder import load_frozen_encoder
+from recbole_ilora.quick_start import run
+
+
+@pytest.fixture
+def trained(tiny_data_root):
+    """A one-epoch SASRec checkpoint on the tiny dataset, and that dataset as the run loads it."""
+    config_dict = {**TINY_RUN, "data_path": str(tiny_data_root)}
+    return run("SASRec", "tiny", config_dict=config_dict)["checkpoint"], load_dataset(
+        Config("SASRec", "tiny", config_dict=config_dict))
+
+
+def edited(checkpoint_file, tmp_path, weight, cut):
+    """A copy of the checkpoint whose ``weight`` is cut to ``cut(tensor)`` (as a run with other keys would have it)."""
+    checkpoint = torch.load(checkpoint_file, weights_only=True)
+    checkpoint["weights"][weight] = cut(checkpoint["weights"][weight])
+    torch.save(checkpoint, tmp_path / "edited.pth")
+    return tmp_path / "edited.pth"
+
+
+@pytest.mark.parametrize("weight, cut, message", [
+    ("position_embedding.weight", lambda tensor: tensor[:1],  # trained with MAX_ITEM_LIST_LENGTH 1: an IndexError
+     r"encodes sequences of at most 1 items .* but this run's are up to 10 \(MAX_ITEM_LIST_LENGTH 10\)"),
+    ("item_embedding.weight", lambda tensor: tensor[:, :0],  # hidden_size 0: trained and ranked at chance, unnoticed
+     r"is a SASRec with hidden_size 0"),
+])
+def test_an_encoder_that_does_not_fit_the_run_is_refused(trained, tmp_path, weight, cut, message):
+    checkpoint_file, dataset = trained
+    assert load_frozen_encoder(checkpoint_file, dataset).hidden_size == TINY_RUN["hidden_size"]
+    with pytest.raises(ConfigurationError, match=rf"^sasrec_checkpoint .*edited.pth {message}"):
+        load_frozen_encoder(edited(checkpoint_file, tmp_path, weight, cut), dataset)
