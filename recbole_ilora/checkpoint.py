@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recbole_ilora.errors import CheckpointError
+from recbole_ilora.errors import CheckpointError, OutputFolderError
 from recbole_ilora.experiment import differing_keys, json_safe
 from recbole_ilora.files import write_file_atomic
 
@@ -48,14 +48,26 @@ def save(path, config, **content):
     payload = {"format": FORMAT, "model": config["model"], "dataset": config["dataset"],
                "config": config.experiment, "config_hash": config.experiment_hash,
                "settings": json_safe(config.settings()), **content}
-    return write_file_atomic(path, lambda partial: torch.save(payload, partial))
+    return _write(path, payload)
+
+
+def _write(path, payload):
+    """``torch.save`` of ``payload`` to ``path``, atomic: a failed write (a full disk, a folder turned read-only: an
+    ``OSError``, or the ``RuntimeError`` of torch's zip writer, ``unexpected pos``) leaves no partial file and is
+    one line naming the checkpoint."""
+    try:
+        return write_file_atomic(path, lambda partial: torch.save(payload, partial))
+    except (OSError, RuntimeError) as error:
+        raise OutputFolderError(f"Checkpoint {path} cannot be written ({' '.join(str(error).split())[:200]}): the "
+                                f"disk may be full or its folder not writable; free space, or set checkpoint_dir to "
+                                f"another folder, and run again.") from None
 
 
 def mark_finished(path, timing):
     """Mark the checkpoint at ``path`` as written by a run whose training ended, with its final ``timing``."""
     checkpoint = torch.load(path, weights_only=True)
     checkpoint.update(finished=True, timing=timing)
-    write_file_atomic(path, lambda partial: torch.save(checkpoint, partial))
+    _write(path, checkpoint)
 
 
 def content(checkpoint):

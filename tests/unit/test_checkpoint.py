@@ -1,12 +1,15 @@
 """Checkpoints: plain data loaded without unpickling, refused when foreign, broken or of another experiment."""
 
+import resource
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
 
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora.config import Config
-from recbole_ilora.errors import CheckpointError
+from recbole_ilora.errors import CheckpointError, OutputFolderError
 
 
 @pytest.fixture
@@ -66,3 +69,26 @@ def test_another_experiment_is_refused_naming_the_differing_keys(config, tmp_pat
     other = Config("SASRec", "ml-100k", cmd_args=["--hidden_size=32", "--n_layers=1"])
     with pytest.raises(CheckpointError, match=r"hidden_size \(64 there, 32 here\), n_layers \(2 there, 1 here\)"):
         checkpoints.check_same_experiment(checkpoints.load(path), other, path, "resumed")
+
+
+@contextmanager
+def file_size_limit(size):
+    """Files of this process cannot grow beyond ``size`` bytes, as on a full disk (Python ignores SIGXFSZ, so a
+    write past it fails with EFBIG)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_checkpoint_that_cannot_be_written_is_named_and_leaves_no_partial_file(config, tmp_path):
+    """On a full disk torch's zip writer ended the run with 'RuntimeError: [enforce fail at inline_container.cc]'."""
+    with file_size_limit(60_000), pytest.raises(OutputFolderError, match=r"^Checkpoint .*a.pth cannot be written "
+                                                                         r"\(.*\): the disk may be full"):
+        checkpoints.save(tmp_path / "a.pth", config, weights={"w": torch.zeros(100_000)})
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputFolderError, match=r"^Checkpoint .*file/a.pth cannot be written \(.*File exists"):
+        checkpoints.save(tmp_path / "file" / "a.pth", config, weights={})
