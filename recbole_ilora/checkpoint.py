@@ -65,7 +65,7 @@ def _write(path, payload):
 
 def mark_finished(path, timing):
     """Mark the checkpoint at ``path`` as written by a run whose training ended, with its final ``timing``."""
-    checkpoint = torch.load(path, weights_only=True)
+    checkpoint = load(path)
     checkpoint.update(finished=True, timing=timing)
     _write(path, checkpoint)
 
@@ -73,6 +73,23 @@ def mark_finished(path, timing):
 def content(checkpoint):
     """What a trainer put into ``checkpoint`` (for a resumed run's first copy of it)."""
     return {key: value for key, value in checkpoint.items() if key not in HEADER}
+
+
+def _check_archive(path):
+    """``path`` is an intact zip archive, as ``torch.save`` writes: torch reads a member whose bytes changed on disk
+    or in a copy (a failing CRC) without notice, so every member's CRC is checked first."""
+    if not zipfile.is_zipfile(path):  # anything else is truncated or foreign
+        raise CheckpointError(f"{path} cannot be read as a checkpoint (not a PyTorch checkpoint archive); it may be "
+                              f"truncated or another kind of file: re-run the training that produced it.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = archive.testzip()
+        corrupt = member and f"its member {member} fails its CRC check"
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+        corrupt = f"its archive cannot be read: {error}"
+    if corrupt:
+        raise CheckpointError(f"Checkpoint {path} is corrupt ({corrupt}): its bytes changed on disk or in a copy; "
+                              f"copy it again, or use another checkpoint (resume_checkpoint, sasrec_checkpoint).")
 
 
 def load(path, device="cpu"):
@@ -84,9 +101,7 @@ def load(path, device="cpu"):
     if not path.is_file():
         raise CheckpointError(f"Checkpoint file {str(path)!r} does not exist; check the path (resume_checkpoint, "
                               f"sasrec_checkpoint) or the checkpoint_dir it was saved to.")
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is truncated or foreign
-        raise CheckpointError(f"{path} cannot be read as a checkpoint (not a PyTorch checkpoint archive); it may be "
-                              f"truncated or another kind of file: re-run the training that produced it.")
+    _check_archive(path)
     try:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:

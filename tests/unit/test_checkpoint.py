@@ -56,6 +56,18 @@ def test_broken_files_are_named(tmp_path, content, message):
     assert not checkpoints.is_checkpoint_of(path, "anything")
 
 
+def test_a_checkpoint_whose_bytes_changed_is_refused_before_loading(config, tmp_path):
+    """A flipped byte inside a tensor's data loaded silently as another weight."""
+    path = checkpoints.save(tmp_path / "a.pth", config, weights={"w": torch.full((1000,), 7.0)})
+    content = bytearray(path.read_bytes())
+    content[content.find(torch.full((1000,), 7.0).numpy().tobytes()) + 10] ^= 0xFF
+    path.write_bytes(content)
+    assert torch.load(path, weights_only=True)["weights"]["w"].sum() != 7000  # torch reads it without notice
+    with pytest.raises(CheckpointError, match=r"^Checkpoint .*a.pth is corrupt \(its member .*/data/\d+ fails its "
+                                              r"CRC check\).*\(resume_checkpoint, sasrec_checkpoint\)"):
+        checkpoints.load(path)
+
+
 def test_another_format_and_a_missing_file_are_refused(tmp_path):
     torch.save({"weights": torch.ones(1)}, tmp_path / "plain.pth")
     with pytest.raises(CheckpointError, match="is not a recbole-ilora checkpoint"):
