@@ -12,6 +12,7 @@ from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
 from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error
 from recbole_ilora.files import check_writable, write_text_atomic
+from recbole_ilora.paths import read_user_text
 from recbole_ilora.registry import OWN_MODELS
 
 DEFAULT_MODELS = "iLoRA,LoRARec,TALLRec,SASRec,GRU4Rec,Caser,Pop"
@@ -133,8 +134,10 @@ def parse_arguments(argv):
     elif args.reference not in models:
         parser.error(f"--reference {args.reference} is not among --models ({', '.join(models)}): add it to --models "
                      f"or name one of them")
-    if args.notes and not Path(args.notes).is_file():
-        parser.error(f"--notes file {args.notes} not found")
+    try:
+        args.notes_text = read_user_text("--notes", args.notes) if args.notes else None
+    except ConfigurationError as error:
+        parser.error(str(error))
     if not 0 < args.alpha < 1:
         parser.error(f"--alpha is a significance level in (0, 1), got {args.alpha}")
     try:
@@ -235,7 +238,7 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
     ]
     text = report.build_report(
         boards, collection, args.report, _invocation(argv), metric_figures, gate_figure, table_files, failures,
-        notes=Path(args.notes).read_text() if args.notes else None, alpha=args.alpha, reference=args.reference,
+        notes=args.notes_text, alpha=args.alpha, reference=args.reference,
     )
     write_text_atomic(text, args.report)
     print(f"Report: {args.report}; figures: {figures}; tables: {tables_dir}")

@@ -17,6 +17,7 @@ from tabulate import tabulate
 from recbole_ilora.errors import UserError, exit_on_user_error
 from recbole_ilora.files import write_text_atomic
 from recbole_ilora.leaderboard.collect import candidate_files, read_result_file
+from recbole_ilora.paths import read_user_text
 from recbole_ilora.registry import OWN_MODELS
 
 # What each stage of a run grows with, for a classic model and for an LLM model (budget fixed in prompts).
@@ -168,7 +169,7 @@ def main(argv=None):
         write_text_atomic(page + "\n", args.out)
         print(f"Wrote {args.out} ({len(results)} model(s)).")
         if args.readme:
-            text = Path(args.readme).read_text()
+            text = read_user_text("--readme", args.readme)
             write_text_atomic(replace_block(text, readme_block(args.out, args.measured, args.target, totals),
                                             args.readme), args.readme)
             print(f"Updated the projection block of {args.readme}.")

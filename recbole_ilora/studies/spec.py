@@ -11,7 +11,7 @@ import yaml
 
 from recbole_ilora.config import PropertyLoader, available_protocols
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name
+from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name, read_user_text
 
 STUDY_DIR = PROPERTIES_DIR / "study"
 SPEC_KEYS = {"title", "claim", "source", "metrics", "keys", "llm_keys", "arms", "default_arms", "reference", "claims",
@@ -131,18 +131,18 @@ def load_spec(name):
     """The study ``name`` (a file of ``properties/study/``), or the study file ``name`` (a path ending in .yaml)."""
     if name.endswith((".yaml", ".yml")):
         path = Path(name)
-        if not path.is_file():
-            raise ConfigurationError(f"Study file {name!r} does not exist.")
+        text = read_user_text("Study file", path)  # a folder, a missing or non-UTF-8 file: said so
         name = path.stem
         check_plain_name("study file name", name)
     else:
         check_plain_name("study", name)
         path = STUDY_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigurationError(f"Unknown study {name!r}; known: {', '.join(available_studies()) or 'none'} "
-                                 f"(files of {STUDY_DIR}).")
+        if not path.is_file():
+            raise ConfigurationError(f"Unknown study {name!r}; known: {', '.join(available_studies()) or 'none'} "
+                                     f"(files of {STUDY_DIR}).")
+        text = read_user_text("Study file", path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=PropertyLoader)
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        data = yaml.load(text, Loader=PropertyLoader)
+    except yaml.YAMLError as error:
         raise ConfigurationError(f"{path}: not a readable YAML file: {error}") from None
     return parse_spec(name, data, path)

@@ -463,12 +463,15 @@ def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
     ("--report=a_file/LB.md", "--report a_file/LB.md: its folder a_file is a file; it names a folder"),
     ("--figures=a_file/fig", "--figures a_file/fig: a_file is a file, not a folder"),
     ("--tables=a_file", "--tables a_file is a file; it names a folder"),
+    ("--notes=out", "--notes out is a folder; name a UTF-8 text file"),  # was 'not found'
+    ("--notes=binary.md", "--notes binary.md is not UTF-8 text (line 2: invalid start byte at byte 3)"),
 ])
 @pytest.mark.parametrize("mode", ["--report_only", "--dry_run"])
 def test_options_that_would_fail_after_the_runs_are_refused_first(fake_board_results, tmp_path, capsys, option,
                                                                   message, mode):
     (tmp_path / "out").mkdir()
     (tmp_path / "a_file").write_text("")
+    (tmp_path / "binary.md").write_bytes(b"ok\n\xff")  # a traceback when the report was written
     with pytest.raises(SystemExit) as exit_info:
         main([mode, f"--out={fake_board_results}", "--models=iLoRA,SASRec", "--datasets=ml-100k",
               "--seeds=2020,2021", "--report=LB.md", "--figures=fig", "--tables=tab", option])

@@ -44,6 +44,12 @@ def test_unknown_studies_and_missing_files_are_named(tmp_path):
         load_spec("nope")
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_spec(str(tmp_path / "missing.yaml"))
+    (tmp_path / "folder.yaml").mkdir()
+    with pytest.raises(ConfigurationError, match="folder.yaml is a folder; name a UTF-8 text file"):
+        load_spec(str(tmp_path / "folder.yaml"))
+    (tmp_path / "latin.yaml").write_bytes("title: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigurationError, match=r"latin.yaml is not UTF-8 text \(line 1: invalid"):
+        load_spec(str(tmp_path / "latin.yaml"))
     with pytest.raises(ConfigurationError, match="plain name"):
         load_spec("../overall")
     broken = tmp_path / "broken.yaml"
