@@ -57,6 +57,7 @@ class Collection:
     runs: dict = field(default_factory=dict)  # (dataset, model) -> [Run], by seed
     missing: list = field(default_factory=list)  # (model, dataset, seed) without a result
     warnings: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)  # why each result file found was not used (also among warnings)
     incomparable: set = field(default_factory=set)  # datasets whose models ranked different candidates (allowed)
 
     def of(self, dataset, model):
@@ -190,6 +191,10 @@ def collect(results_dir, models, datasets, seeds, protocols, files=None, warn=No
         collection.warnings.append(message)
         warn(message)
 
+    def ignore(message):
+        collection.ignored.append(message)
+        note(message)
+
     for dataset in datasets:
         protocol = protocols[dataset]
         for model in models:
@@ -200,7 +205,7 @@ def collect(results_dir, models, datasets, seeds, protocols, files=None, warn=No
                     paths = [Path(files[key])] if key in files and Path(files[key]).is_file() else []
                 else:
                     paths = candidate_files(results_dir, model, dataset, seed, protocol)
-                run = _pick(paths, key, protocol, note)
+                run = _pick(paths, key, protocol, note, ignore)
                 if run is None:
                     collection.missing.append(key)
                 else:
@@ -217,15 +222,22 @@ def collect(results_dir, models, datasets, seeds, protocols, files=None, warn=No
     return collection
 
 
-def _pick(paths, key, protocol, note):
+IDENTITY = ("schema_version", "model", "dataset", "seed", "protocol")  # what a result's file name and folder promise
+
+
+def _pick(paths, key, protocol, note, ignore):
+    """The run of ``key`` among ``paths`` (the latest, noting the others); a file whose content is another
+    combination's (or another schema's) is ignored, saying which field differs."""
     model, dataset, seed = key
     runs = []
     for path in paths:
         result = read_result_file(path)
         expected = (results.SCHEMA_VERSION, model, dataset, seed, protocol)
-        actual = tuple(result.get(k) for k in ("schema_version", "model", "dataset", "seed", "protocol"))
-        if actual != expected:
-            note(f"{path} holds (schema, model, dataset, seed, protocol) = {actual}, expected {expected}: ignored.")
+        differing = [f"{name} {result.get(name)!r} where {wanted!r} was expected" for name, wanted in
+                     zip(IDENTITY, expected) if result.get(name) != wanted]
+        if differing:
+            ignore(f"{path} holds {', '.join(differing)}: ignored (a file renamed or moved, or written by another "
+                   f"version).")
             continue
         runs.append(Run(Path(path), result))
     if not runs:

@@ -213,9 +213,11 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
                          allow_different_candidates=args.allow_different_candidates)
     failures = outcome.failed if outcome else []
     if not collection:
+        ignored = f" {len(collection.ignored)} result file(s) were ignored: {' '.join(collection.ignored)}" \
+            if collection.ignored else ""
         print(f"No results under {args.out} for {', '.join(models)} on "
               f"{', '.join(f'{d} ({p})' for d, p in protocols.items())}, seeds {', '.join(map(str, seeds))}: "
-              f"nothing to report.", file=sys.stderr)
+              f"nothing to report.{ignored}", file=sys.stderr)
         _print_failures(failures)
         return 1
 

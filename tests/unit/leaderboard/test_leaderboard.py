@@ -449,6 +449,21 @@ def test_report_only_without_results_fails_clearly(tmp_path, capsys):
     assert not (tmp_path / "LEADERBOARD.md").exists()
 
 
+@pytest.mark.parametrize("edit, reason", [
+    ({"model": "Pop"}, "model 'Pop' where 'SASRec' was expected"),
+    ({"dataset": "other"}, "dataset 'other' where 'ml-100k' was expected"),
+    ({"schema_version": 999}, "schema_version 999 where 1 was expected"),
+])
+def test_report_only_names_each_result_file_it_ignored(tmp_path, capsys, edit, reason):
+    """A file whose name says SASRec but whose content is another combination's ended in 'No results' alone."""
+    path = write_result(tmp_path / "out", fake_result("SASRec", "ml-100k", 2020, ranks_with(6)))
+    path.write_text(json.dumps({**json.loads(path.read_text()), **edit}))
+    assert main(["--report_only", f"--out={tmp_path}/out", "--models=SASRec", "--datasets=ml-100k",
+                 "--seeds=2020"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("No results under") and f"1 result file(s) were ignored: {path} holds {reason}" in last
+
+
 def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--dry_run", "--seed=7"])
