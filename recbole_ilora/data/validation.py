@@ -7,6 +7,7 @@ filtered dataset (enough interactions for the split, enough items for the candid
 
 import codecs
 import csv
+import re
 from logging import getLogger
 from pathlib import Path
 
@@ -37,6 +38,26 @@ FIELD_TYPES = ("token", "token_seq", "float", "float_seq")  # RecBole's FeatureT
 FIELD_LIMIT = csv.field_size_limit()  # the longest field RecBole's reader (pandas' python engine, csv) accepts
 
 
+def check_regular_file(path):
+    """An atomic file is a regular file: a folder reads as nothing, and a named pipe or device blocks or streams
+    (a pipe passed as empty)."""
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; an atomic file is a text file of that name.")
+    if not path.is_file():
+        raise DataError(f"{path} is not a regular file (a named pipe, socket or device); an atomic file is a text file "
+                        f"of that name: copy the data into one.")
+
+
+CLOSED_QUOTE = re.compile(r'"(?:[^"]|"")*"')  # a field RecBole's reader (csv quoting) reads as one quoted value
+
+
+def _unclosed_quote(line, separator):
+    """The first field of ``line`` that opens a double quote it does not close, or None: RecBole's reader would
+    read the following lines into that field, up to the next quote."""
+    return next((value for value in line.split(separator)
+                 if value.startswith('"') and not CLOSED_QUOTE.match(value)), None)
+
+
 def _header(path, config):
     """``{field name: column header}`` of an atomic file's first line."""
     encoding = config["encoding"] or "utf-8"
@@ -44,8 +65,7 @@ def _header(path, config):
         codecs.lookup(encoding)
     except LookupError:
         raise DataError(f"encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1).") from None
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; an atomic file is a text file of that name.")
+    check_regular_file(path)
     try:
         with open(path, encoding=encoding) as file:
             line = file.readline().rstrip("\r\n")
@@ -99,6 +119,11 @@ def _check_field_counts(path, config, expected):
                     raise DataError(f"{path}, line {number}: a field longer than {FIELD_LIMIT:,} characters, which "
                                     f"RecBole's reader cannot read: shorten it (an LLM reads at most "
                                     f"max_title_tokens of a title anyway).")
+                unclosed = _unclosed_quote(line, separator)
+                if unclosed is not None:
+                    raise DataError(f"{path}, line {number}: the value {unclosed[:60]!r} opens a double quote it does "
+                                    f"not close, so RecBole's reader would take the following lines into it: remove "
+                                    f"the quote, or quote the whole value with its inner quotes doubled.")
                 if line and line.count(separator) + 1 != expected:
                     raise DataError(f"{path}, line {number}: {line.count(separator) + 1} fields where the header "
                                     f"has {expected} (separated by {separator!r}, field_separator): a separator "
@@ -119,6 +144,7 @@ def _required_fields(config, header):
 
 def check_inter_file(path, config):
     """An interaction file: not empty, a well-formed header with the id and time fields, numeric timestamps."""
+    check_regular_file(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty: an atomic .inter file starts with a header line such as "
                         f"'user_id:token<TAB>item_id:token<TAB>timestamp:float', then one interaction per line.")
@@ -228,6 +254,8 @@ def check_sequence_cells(path, config):
 def check_atomic_files(config):
     """Run before RecBole loads ``config``'s dataset."""
     item_file = Path(config["data_path"]) / f"{config['dataset']}.item"
+    if item_file.exists():  # RecBole skips a .item that is not a regular file without a word
+        check_regular_file(item_file)
     loads_items = item_file.is_file() and (not config["load_col"] or "item" in config["load_col"])
     for path in (Path(config["data_path"]) / name for name in inter_files(config["dataset"],
                                                                           config["benchmark_filename"])):
@@ -242,6 +270,9 @@ def check_atomic_files(config):
         check_sequence_cells(item_file, config)
         if config["ITEM_ID_FIELD"] in item_header:
             ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
+            if ids.empty:
+                raise DataError(f"{item_file} has a header but no items: add one line per item, or remove the file "
+                                f"(or its load_col entry) to run without item features.")
             twice = np.flatnonzero(ids.duplicated().to_numpy())
             if len(twice):
                 raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "

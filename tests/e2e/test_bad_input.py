@@ -3,6 +3,7 @@ clear message (``PROG: error: ...``) naming what to fix, before any long work (n
 and must not lose or change data it was not asked to change."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,8 @@ DATASETS = {
     "padded_id": {"inter": lines_where(lambda line: line.startswith("u7\t"), lambda line: line.replace("u7", "u7 "))},
     "float_id": {"inter": lambda text: text.replace("user_id:token", "user_id:float", 1)},
     "long_title": {"item": lines_where(lambda line: line.startswith("i3\t"), lambda line: line + "x" * 200_000)},
+    "lone_quote": {"item": lines_where(lambda line: line.startswith("i3\t"), lambda line: 'i3\t"Movie number 3')},
+    "no_items": {"item": lambda text: text.split("\n")[0] + "\n"},
 }
 
 
@@ -84,6 +87,8 @@ def data(tmp_path_factory):
         shape = {key: edits[key] for key in ("n_items", "min_len", "max_len") if key in edits}
         edited_dataset(root, name, edits.get("inter"), edits.get("item"), **shape)
     (root / "folder" / "folder.inter").mkdir(parents=True)
+    (root / "fifo").mkdir()
+    os.mkfifo(root / "fifo" / "fifo.inter")
     latin1 = edited_dataset(root, "latin1") / "latin1" / "latin1.inter"
     latin1.write_bytes(latin1.read_bytes().replace(b"u5\t", "ü5\t".encode("latin-1")))
     return root
@@ -198,6 +203,11 @@ RUN_CASES = [
     ("nul", "SASRec", [], ": a NUL byte (a binary or corrupt file)"),
     ("twice_listed", "iLoRA", [], "item 'i5' is listed again"),
     ("folder", "SASRec", [], "folder.inter is a folder"),
+    ("fifo", "SASRec", [], "fifo.inter is not a regular file (a named pipe, socket or device)"),  # was 'is empty'
+    # RecBole's reader took the following lines into the quoted title: 'unexpected end of data'
+    ("lone_quote", "SASRec", [], "lone_quote.item, line 4: the value '\"Movie number 3' opens a double quote it does "
+                                 "not close"),
+    ("no_items", "SASRec", [], "no_items.item has a header but no items"),  # was 'max() arg is an empty sequence'
     ("repeated", "SASRec", [], "repeated.inter, line 430 repeats line 8 (user_id, item_id, timestamp:"),
     ("padded_id", "SASRec", [], "user_id 'u7 ' has spaces around it"),
     ("float_id", "SASRec", [], "'user_id:float': an id column has type token"),
