@@ -4,6 +4,8 @@ failing with one message that names the key, file or field and the fix."""
 from logging import getLogger
 
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils import (is_flash_attn_2_available, is_flash_attn_3_available, is_flash_attn_4_available,
+                                is_torch_flex_attn_available)
 
 from recbole_ilora.data.candidates import candidates_per_user
 from recbole_ilora.data.titles import item_titles
@@ -23,6 +25,9 @@ GATE_KEYS = {"gate_type", "gate_input", "gate_temperature", "gate_learning_rate"
 
 # transformers' attention implementations ("eager" is its own, the others registered kernels)
 ATTENTION_IMPLEMENTATIONS = ("eager", *sorted(name for name in ALL_ATTENTION_FUNCTIONS.valid_keys() if "|" not in name))
+# The kernels that need a package (and a GPU) this environment may lack: transformers only finds out when loading.
+ATTENTION_AVAILABLE = {"flash_attention_2": is_flash_attn_2_available, "flash_attention_3": is_flash_attn_3_available,
+                       "flash_attention_4": is_flash_attn_4_available, "flex_attention": is_torch_flex_attn_available}
 
 
 class iLoRAChecks(ModelChecks):
@@ -73,6 +78,9 @@ class iLoRAChecks(ModelChecks):
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise ConfigurationError(f"attn_implementation must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, "
                                      f"got {attention!r}.")
+        if attention in ATTENTION_AVAILABLE and not ATTENTION_AVAILABLE[attention]():
+            raise ConfigurationError(f"attn_implementation={attention} is not available here (its package or a "
+                                     f"supported GPU is missing): use sdpa or eager, or install it.")
         for key in ("learning_rate", "projector_learning_rate", "gate_learning_rate"):
             if config[key] is not None and config[key] > 1:
                 raise ConfigurationError(f"{key}={config[key]} is above 1: an AdamW step moves each trained weight by "

@@ -13,4 +13,4 @@ from recbole_ilora.model.ilora import iLoRA
 class LoRARec(iLoRA):
     r"""iLoRA with ``num_experts: 1`` by default (properties/model/LoRARec.yaml): plain LoRA, hybrid prompt."""
 
-    defining_keys = {"num_experts": 1}
+    defining_keys = {"num_experts": 1, "use_item_embeddings": True}
