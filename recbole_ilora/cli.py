@@ -9,7 +9,7 @@ import sys
 # worse than one thread on a busy one. OpenMP reads this once, when torch loads: so before any import of torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from recbole_ilora.config import available_protocols  # noqa: E402 (imports torch: after the OpenMP setting)
+from recbole_ilora.config import DEFAULT_DATASET, DEFAULT_MODEL, available_protocols  # noqa: E402 (imports torch)
 from recbole_ilora.errors import add_debug_flag, exit_on_user_error  # noqa: E402
 
 
@@ -22,8 +22,9 @@ def build_parser():
         epilog="Any other --key=value sets that config key, parsed as RecBole parses it, e.g. --epochs=5 "
                "--learning_rate=1e-3 --seed=2021 --cpu_threads=1.",
     )
-    parser.add_argument("--model", "-m", default="iLoRA", help="model name (default: %(default)s)")
-    parser.add_argument("--dataset", "-d", default="ml-100k", help="dataset name (default: %(default)s)")
+    parser.add_argument("--model", "-m", help=f"model name (default: the config files' model, else {DEFAULT_MODEL})")
+    parser.add_argument("--dataset", "-d",
+                        help=f"dataset name (default: the config files' dataset, else {DEFAULT_DATASET})")
     parser.add_argument("--config_files", default=None, help="space-separated YAML config files, later ones win")
     parser.add_argument("--protocol", choices=available_protocols(), default=None,
                         help="evaluation protocol (default: candidates20, from properties/overall.yaml)")
@@ -36,6 +37,8 @@ def main(argv=None):
     args, overrides = parser.parse_known_args(argv)
     if args.protocol:
         overrides.append(f"--protocol={args.protocol}")
+    if args.config_files is not None and not args.config_files.strip():
+        parser.error("--config_files is empty (an unset shell variable?): give YAML files, or leave it out")
     config_files = args.config_files.split() if args.config_files else None
 
     from recbole_ilora import distributed, launch  # after argument parsing: --help stays fast

@@ -57,6 +57,18 @@ class PropertyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+    def construct_yaml_int(self, node):
+        """YAML 1.1's integers, except the forms that read as another number than the digits say (``017`` is 15 in
+        octal, ``1:20`` is 80 in base 60): refused, as written numbers are meant in decimal."""
+        text = self.construct_scalar(node).replace("_", "")
+        if re.fullmatch(r"[-+]?0[0-7]+", text) or ":" in text:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{text!r} is read by YAML 1.1 as {super().construct_yaml_int(node)} (octal or base 60): "
+                f"write the number in plain decimal, or quote it to keep it as text", node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+PropertyLoader.add_constructor("tag:yaml.org,2002:int", PropertyLoader.construct_yaml_int)
 PropertyLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
@@ -99,6 +111,9 @@ def parse_cmd_args(cmd_args):
     return parsed
 
 
+# What a run trains and on what when neither the arguments nor the config files say (run_recbole's defaults).
+DEFAULT_MODEL, DEFAULT_DATASET = "iLoRA", "ml-100k"
+
 # Keys whose default Config resolves for the machine it runs on (dtype: auto): the same command is another experiment
 # on another kind of machine, so a result is found again there only with its own value given explicitly.
 MACHINE_DEPENDENT_KEYS = ("dtype",)
@@ -112,8 +127,8 @@ class Config(RecBoleConfig):
     """RecBole's ``Config`` plus this package's property layers, model registry and dataset location.
 
     Args:
-        model: model name or class; ``None`` reads ``model`` from the config files / dict.
-        dataset: dataset name; ``None`` reads ``dataset`` from the config files / dict.
+        model: model name or class; ``None`` reads ``model`` from the config files / dict (default iLoRA).
+        dataset: dataset name; ``None`` reads ``dataset`` from the config files / dict (default ml-100k).
         config_file_list: YAML files, later ones winning.
         config_dict: overrides above the files.
         cmd_args: ``--key=value`` strings with the highest priority. Unlike RecBole's ``Config``, ``sys.argv`` is
@@ -143,7 +158,7 @@ class Config(RecBoleConfig):
                 raise ConfigurationError("metrics is empty: name at least one RecBole metric (e.g. ['Hit', "
                                          "'NDCG']).") from None
             raise ConfigurationError(f"RecBole refused the config: {error}") from None
-        except (ValueError, TypeError, NotImplementedError, AttributeError) as error:
+        except (ValueError, TypeError, NotImplementedError, AttributeError, RuntimeError) as error:
             # RecBole's own checks of its keys (topk, metrics, eval_args, ...) raise these with a message of theirs
             raise ConfigurationError(f"RecBole refused the config: {error}") from None
         for values in (self.final_config_dict, self.external_config_dict):  # RecBole documents a list or one name
@@ -230,13 +245,20 @@ class Config(RecBoleConfig):
             if not path.is_file():
                 what = ("is a folder" if path.is_dir() else "is not a regular file" if path.exists()
                         else "does not exist")
-                raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML file.")
+                split = " (--config_files is split at spaces: a path cannot contain one)" if len(file_list) > 1 \
+                    else ""
+                raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML "
+                                         f"file{split}.")
             try:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as error:
                 line = path.read_bytes()[:error.start].count(b"\n") + 1
                 raise ConfigurationError(f"Config file {file}, line {line}: not UTF-8 text ({error.reason}); save it "
                                          f"as UTF-8.") from None
+            if "\xa0" in text:  # YAML reads a non-breaking space as text, so an indented line becomes a new key
+                line = text[:text.index("\xa0")].count("\n") + 1
+                raise ConfigurationError(f"Config file {file}, line {line}: a non-breaking space (U+00A0), which YAML "
+                                         f"does not read as a space: replace it with an ordinary space.")
             try:
                 values = yaml.load(text, Loader=PropertyLoader)
             except RecursionError:
@@ -290,7 +312,8 @@ class Config(RecBoleConfig):
         self._update_internal_config_dict(path)
 
     def _get_model_and_dataset(self, model, dataset):
-        model = self.external_config_dict.get("model") if model is None else model
+        model = self.external_config_dict.get("model", DEFAULT_MODEL) if model is None else model
+        dataset = self.external_config_dict.get("dataset", DEFAULT_DATASET) if dataset is None else dataset
         if isinstance(model, str):
             model = get_model(model)  # this package first, then RecBole
         found = super()._get_model_and_dataset(model, dataset)
@@ -298,6 +321,9 @@ class Config(RecBoleConfig):
         return found
 
     def _set_default_parameters(self):
+        problems = config_schema.structure_problems(self.final_config_dict, self.internal_config_dict)
+        if problems:  # RecBole's own parsing below would fail with a bare Python error, or not at all
+            raise ConfigurationError("; ".join(problems) + ".")
         data_root = self.final_config_dict["data_path"]
         for part in self.final_config_dict.get("benchmark_filename") or []:
             check_plain_name("benchmark_filename", part)

@@ -18,7 +18,7 @@ from pathlib import Path
 import recbole
 import yaml
 from recbole.evaluator.base_metric import TopkMetric
-from recbole.utils import ModelType
+from recbole.utils import InputType, ModelType
 from recbole.evaluator.register import metric_types, metrics_dict
 
 from recbole_ilora.errors import ConfigurationError
@@ -66,7 +66,7 @@ RANGES = {key: (_positive, "a positive number") for key in (
     "MAX_ITEM_LIST_LENGTH", "cpu_threads", "eval_users", "gate_temperature", "ddp_timeout",
     "eval_batch_users")}
 RANGES.update({key: (_non_negative, "zero or more") for key in ("checkpoint_steps", "weight_decay", "eval_step",
-                                                                 "worker")})
+                                                                 "worker", "loss_decimal_place")})
 RANGES.update({key: (_fraction, "in [0, 1)") for key in ("lora_dropout", "warmup_ratio")})
 RANGES["min_lr_ratio"] = (_unit_interval, "in [0, 1]")
 RANGES["train_user_share"] = (lambda value: 0 < value <= 1, "in (0, 1]")
@@ -81,6 +81,84 @@ STATES = ("info", "debug", "warning", "error", "critical")
 SAMPLED_MODE = re.compile(r"^(uni|pop)(-?\d+)$")
 
 
+# eval_args modes RecBole knows: every item, the labelled pairs of a value-metric dataset, or sampled negatives.
+EVAL_MODE = re.compile(r"^(full|labeled|(uni|pop)-?\d+)$")
+EVAL_SPLITS = {"LS": ("valid_and_test", "test_only")}  # leave-one-out; RS takes three ratios
+# RecBole's batch transforms (data/transform.py); any other name fails when the first batch is built.
+TRANSFORMS = ("mask_itemseq", "inverse_itemseq", "crop_itemseq", "reorder_itemseq", "user_defined")
+# RecBole's interval filters, e.g. "[5,inf)" or "[0,10];(100,200]": it skips a malformed one with a log line only.
+INTERVAL = re.compile(r"^\s*[\[(]\s*-?(inf|\d+(\.\d*)?)\s*,\s*-?(inf|\d+(\.\d*)?)\s*[\])]\s*$")
+INTERVAL_KEYS = ("user_inter_num_interval", "item_inter_num_interval")
+LOSS_TYPES = ("CE", "BPR")  # RecBole's sequential models' losses
+
+
+def _topk_values(topk):
+    """The cut-offs of ``topk`` (one or a list of positive integers), or None if it is not that."""
+    ks = [topk] if isinstance(topk, int) else topk
+    if not isinstance(ks, (list, tuple)) or not ks or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in ks):
+        return None
+    return list(ks)
+
+
+def structure_problems(values, defaults):
+    """Problems of the structured keys RecBole parses while it builds its config (topk, metrics, eval_args), which it
+    reports as bare Python errors, or never (a malformed interval filter, an unknown transform or loss); ``values``
+    are the merged settings, ``defaults`` the model's and dataset's own values."""
+    problems = []
+    if values.get("topk") is not None and _topk_values(values["topk"]) is None:
+        problems.append(f"topk must be a positive integer or a non-empty list of them, got {values['topk']!r}")
+    metrics = values.get("metrics")
+    names = [metrics] if isinstance(metrics, str) else metrics if isinstance(metrics, (list, tuple)) else None
+    if metrics is not None and (names is None or not all(isinstance(m, str) for m in names)):
+        problems.append(f"metrics must be a list of RecBole metric names (e.g. ['Hit', 'NDCG']), got {metrics!r}")
+    elif names:
+        unknown = [m for m in names if m.lower() not in metric_types]
+        kinds = {metric_types[m.lower()].name for m in names if m.lower() in metric_types}
+        if unknown:
+            problems.append(f"metrics {unknown} are not RecBole metrics; known: {', '.join(sorted(metric_types))}")
+        elif len(kinds) > 1:
+            problems.append(f"metrics {list(names)} mix ranking and value metrics, which RecBole evaluates in different "
+                            f"runs; this package's protocols rank candidates: use ranking metrics (Hit, NDCG, MRR, "
+                            f"Recall, Precision, MAP)")
+    eval_args = values.get("eval_args")
+    if eval_args is not None and not isinstance(eval_args, dict):
+        problems.append(f"eval_args must be a dict (split, order, group_by, mode), got {eval_args!r}")
+    elif eval_args:
+        problems += _eval_args_problems(eval_args)
+    transform = values.get("transform")
+    if transform is not None and transform not in TRANSFORMS:
+        problems.append(f"transform must be ~ or one of {', '.join(TRANSFORMS)} (RecBole's batch transforms), got "
+                        f"{transform!r}")
+    for key in INTERVAL_KEYS:
+        interval = values.get(key)
+        if interval is not None and not all(INTERVAL.match(part) for part in str(interval).split(";")):
+            problems.append(f"{key} must be intervals such as '[5,inf)' or '[0,10];(100,200]' (RecBole skips a "
+                            f"malformed one and filters nothing), got {interval!r}")
+    loss = values.get("loss_type")
+    if defaults.get("loss_type") in LOSS_TYPES and loss not in LOSS_TYPES:
+        problems.append(f"loss_type must be one of {', '.join(LOSS_TYPES)} for this model, got {loss!r}")
+    return problems
+
+
+def _eval_args_problems(eval_args):
+    problems = []
+    split = eval_args.get("split")
+    if split is not None:
+        (kind, how), = split.items() if isinstance(split, dict) and len(split) == 1 else ((None, None),)
+        ratios_ok = kind == "RS" and isinstance(how, (list, tuple)) and len(how) == 3 and all(
+            isinstance(r, (int, float)) and not isinstance(r, bool) and r >= 0 for r in how) and sum(how) > 0
+        if not (ratios_ok or how in EVAL_SPLITS.get(kind, ())):
+            problems.append(f"eval_args split must be {{LS: valid_and_test}} or {{LS: test_only}} (leave-one-out) or "
+                            f"{{RS: [train, valid, test]}} (ratios), got {split!r}")
+    modes = eval_args.get("mode")
+    for mode in (modes.values() if isinstance(modes, dict) else [modes]) if modes is not None else []:
+        if not (isinstance(mode, str) and EVAL_MODE.match(mode)):
+            problems.append(f"eval_args mode {mode!r} is not one of RecBole's: full, labeled, uniN or popN (N sampled "
+                            f"negatives per user, e.g. uni19)")
+    return problems
+
+
 def _value_problems(values):
     """Problems of RecBole's structured keys that types and ranges do not cover, found before any work (RecBole
     itself finds them after an epoch, or never)."""
@@ -88,11 +166,9 @@ def _value_problems(values):
     learner = values.get("learner")
     if isinstance(learner, str) and learner.lower() not in LEARNERS:
         problems.append(f"learner must be one of {', '.join(LEARNERS)}, got {learner!r}")
-    topk = values.get("topk")
-    ks = [topk] if isinstance(topk, int) else topk
-    if not isinstance(ks, (list, tuple)) or not ks or not all(
-            isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in ks):
-        problems.append(f"topk must be a positive integer or a non-empty list of them, got {topk!r}")
+    ks = _topk_values(values.get("topk"))
+    if ks is None:
+        problems.append(f"topk must be a positive integer or a non-empty list of them, got {values.get('topk')!r}")
         ks = []
     state = values.get("state")
     if state is not None and str(state).lower() not in STATES:
@@ -105,9 +181,6 @@ def _value_problems(values):
             problems.append(f"eval_args mode {mode!r} samples {sampled.group(2)} negatives per user: use "
                             f"{sampled.group(1)}N with N >= 1 (e.g. uni19: 20 candidates), or full")
     metrics = [str(m).lower() for m in (values.get("metrics") or [])]
-    unknown = [m for m in metrics if m not in metric_types]
-    if unknown:
-        problems.append(f"metrics {unknown} are not RecBole metrics; known: {', '.join(sorted(metric_types))}")
     valid_metric = values.get("valid_metric")
     if isinstance(valid_metric, str):
         name, _, k = valid_metric.lower().partition("@")
@@ -129,11 +202,43 @@ def _value_problems(values):
                 and (norm_type == "inf" or (isinstance(norm_type, (int, float)) and norm_type > 0))):
             problems.append(f"clip_grad_norm must be ~ or {{max_norm: a positive number[, norm_type: a positive "
                             f"number]}}, got {clip!r} (a negative max_norm flips every gradient)")
+    problems += _model_kind_problems(values)
     threads, usable = values.get("cpu_threads"), len(os.sched_getaffinity(0))
     if isinstance(threads, int) and not isinstance(threads, bool) and threads > usable:
         problems.append(f"cpu_threads={threads} is more than the {usable} CPU(s) this process may use (oversubscribed "
                         f"threads run many times slower); use at most {usable}, or ~ for all")
     return problems
+
+
+# RecBole model kinds this package's protocols (a user's next item ranked among candidates) cannot evaluate.
+UNSUPPORTED_MODEL_TYPES = {ModelType.CONTEXT: "context-aware (it predicts a label from features)",
+                           ModelType.KNOWLEDGE: "knowledge-aware (it needs a knowledge graph's files)",
+                           ModelType.DECISIONTREE: "a decision-tree model (it predicts a label from features)"}
+
+
+def _model_kind_problems(values):
+    """A RecBole model whose kind the protocols cannot run, or that trains on pairs without sampled negatives."""
+    model, kind = values.get("model"), values.get("MODEL_TYPE")
+    if kind in UNSUPPORTED_MODEL_TYPES:
+        return [f"{model} is {UNSUPPORTED_MODEL_TYPES[kind]}: this package's protocols rank each user's next item, "
+                f"for general and sequential recommenders; run {model} with RecBole's own recbole.quick_start, which "
+                f"works beside this package"]
+    pairs = values.get("MODEL_INPUT_TYPE") == InputType.PAIRWISE or values.get("loss_type") == "BPR"
+    if pairs and (values.get("train_neg_sample_args") or {}).get("distribution") in (None, "none"):
+        why = "loss_type BPR" if values.get("loss_type") == "BPR" else "its pairwise loss"
+        return [f"{model} with {why} trains on (positive, negative) pairs and needs sampled training negatives: set "
+                f"train_neg_sample_args (e.g. {{'distribution': 'uniform', 'sample_num': 1}})"
+                + (" or loss_type CE" if why == "loss_type BPR" else "")]
+    return []
+
+
+def _model_size_problem(key, value, types, default, properties_dir):
+    """A model's size hyper-parameter (an integer whose default is positive: layers, heads, dimensions) set to zero
+    or less, which RecBole builds into an empty or broken network."""
+    if key not in model_keys(Path(properties_dir)) or types != (int,) or isinstance(value, bool) \
+            or not isinstance(value, int) or isinstance(default, bool) or not isinstance(default, int):
+        return None
+    return f"{key} must be a positive number (a size of the model), got {value}" if default > 0 >= value else None
 
 
 def _declared_types(text):
@@ -244,7 +349,8 @@ def check_config(config, properties_dir):
             problems.append(f"{key} is empty: give it a value, or leave it out for its default")
             continue
         types, default = schema[key]
-        problem = _type_problem(key, value, types, (default, config.internal_config_dict.get(key)))
+        problem = _type_problem(key, value, types, (default, config.internal_config_dict.get(key))) or \
+            _model_size_problem(key, value, types, default, properties_dir)
         if problem:
             problems.append(problem)
     for key in RANGES:

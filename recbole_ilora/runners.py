@@ -85,11 +85,6 @@ def check_plain_weights_file(key, path):
                               f"({str(error).splitlines()[0][:120]}); save the weights as a plain state_dict.") from None
 
 
-# KD_DAGFM passes its ``teacher`` key to ``eval`` (recbole/model/context_aware_recommender/kd_dagfm.py): only the
-# teacher networks that module defines are let through.
-KD_DAGFM_TEACHERS = ("CrossNet", "CIN")
-
-
 def check_plain_array_file(what, path):
     """``path`` loads as a plain NumPy array: LDiffRec loads it with ``allow_pickle=True``, which would unpickle an
     object array (and run code); anything else is refused naming the file."""
@@ -111,17 +106,9 @@ class RecBoleRunner(Runner):
         for key in RECBOLE_WEIGHT_FILE_KEYS:
             if self.config[key]:
                 check_plain_weights_file(key, self.config[key])
-        if self.config["loss_type"] == "BPR" and (self.config["train_neg_sample_args"] or {}).get(
-                "distribution") in (None, "none"):
-            raise ConfigurationError(f"{self.config['model']} with loss_type BPR needs sampled training negatives: set "
-                                     f"train_neg_sample_args (e.g. {{'distribution': 'uniform', 'sample_num': 1}}) "
-                                     f"or loss_type CE.")
         if (self.config["nproc"] or 1) > 1 and self.config["device"].type != "cuda":
             raise ConfigurationError(f"nproc={self.config['nproc']} starts RecBole's own multi-process training, "
                                      f"which needs CUDA GPUs (NCCL); on a CPU run one process.")
-        if self.config["model"] == "KD_DAGFM" and self.config["teacher"] not in KD_DAGFM_TEACHERS:
-            raise ConfigurationError(f"teacher must be one of {', '.join(KD_DAGFM_TEACHERS)} (KD_DAGFM evaluates it as "
-                                     f"Python code), got {self.config['teacher']!r}.")
 
     def check_dataset(self, dataset):
         if self.config["model"] == "LDiffRec" and (self.config["n_cate"] or 1) > 1:

@@ -164,7 +164,7 @@ RUN_CASES = [
     ("tiny", "SASRec", ["--valid_metric=MRR@10"], "valid_metric 'MRR@10' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=NDCG@20"], "valid_metric 'NDCG@20' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=Hit"], "valid_metric 'Hit' is not among the evaluated metrics"),
-    ("tiny", "SASRec", ["--loss_type=BPR"], "with loss_type BPR needs sampled training negatives"),
+    ("tiny", "SASRec", ["--loss_type=BPR"], "SASRec with loss_type BPR trains on (positive, negative) pairs and needs sampled training negatives"),
     ("tiny", "SASRec", ["--eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'XX', 'group_by': 'user', "
                         "'mode': 'uni19'}"], "eval_args order must be RO (random) or TO (time), got 'XX'"),
     ("tiny", "SASRec", ["--eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'RO', 'group_by': 'user', "
@@ -231,6 +231,14 @@ RUN_CASES = [
      "The SASRec run behind sasrec_checkpoint (the run's data and split, with encoder_config {'epochs': -1}): epochs"),
     ("tiny", "TALLRec", ["--use_item_embeddings=True"], "use_item_embeddings=True is not TALLRec: TALLRec is iLoRA"),
     ("tiny", "LoRARec", ["--num_experts=4"], "num_experts=4 is not LoRARec"),
+    ("tiny", "LoRARec", ["--use_item_embeddings=False"], "use_item_embeddings=False is not LoRARec"),
+    ("tiny", "iLoRA", ["--attn_implementation=flash_attention_2"],
+     "attn_implementation=flash_attention_2 is not available here"),
+    ("tiny", "SASRec", ["--config_files="], "--config_files is empty (an unset shell variable?)"),
+    ("tiny", "SASRec", ["--n_layers=0"], "n_layers must be a positive number (a size of the model), got 0"),
+    ("tiny", "SASRec", ["--metrics=['Hit', 'AUC']"], "mix ranking and value metrics"),
+    ("tiny", "FM", [], "FM is context-aware (it predicts a label from features)"),
+    ("tiny", "BPR", [], "BPR with its pairwise loss trains on (positive, negative) pairs"),
 ]
 
 
@@ -291,6 +299,15 @@ def test_missing_and_malformed_config_files_are_named_with_line_and_column(data,
         (tmp_path / "odd.yaml").write_text(text)
         fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=odd.yaml"],
               capsys, tmp_path, message)
+
+
+def test_the_config_files_dataset_is_the_runs_when_the_command_line_names_none(data, tmp_path, capsys):
+    (tmp_path / "run.yaml").write_text("dataset: no_such_set\n")
+    fails(run_recbole, ["--model=SASRec", f"--data_path={data}", "--config_files=run.yaml"], capsys, tmp_path,
+          "Dataset 'no_such_set' not found")  # not ml-100k, the default when nothing names a dataset
+    (tmp_path / "run.yaml").write_text("dataset: ../tiny\n")
+    fails(run_recbole, ["--model=SASRec", f"--data_path={data}", "--config_files=run.yaml"], capsys, tmp_path,
+          "dataset must be a plain name")
 
 
 def test_items_without_metadata_are_counted_in_a_warning_without_strict(data, tmp_path):

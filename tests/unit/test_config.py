@@ -115,3 +115,71 @@ def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models()
     keys = model_keys(PROPERTIES_DIR)
     assert {"gradient_accumulation_steps", "num_experts", "hidden_size"} <= keys
     assert not {"epochs", "seed", "learning_rate"} & keys  # overall keys every model reads
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--topk=['1', '10']"], "topk must be a positive integer or a non-empty list of them, got ['1', '10']"),
+    (["--metrics=['Hit', 'AUC']"], "mix ranking and value metrics"),
+    (["--metrics=['Hit', 'Bogus']"], "metrics ['Bogus'] are not RecBole metrics"),
+    (["--eval_args={'split': {'LS': 'bogus'}, 'order': 'TO', 'mode': 'full'}"], "eval_args split must be {LS: "),
+    (["--eval_args={'split': {'RS': [0.8, 0.2]}, 'order': 'TO', 'mode': 'full'}"], "eval_args split must be"),
+    (["--eval_args={'order': 'TO', 'mode': 'popular'}"], "eval_args mode 'popular' is not one of RecBole's"),
+    (["--eval_args={'order': 'TO', 'mode': {'valid': 'full', 'test': 'uniX'}}"], "eval_args mode 'uniX'"),
+    (["--eval_args=full"], "eval_args must be a dict"),
+    (["--transform=bogus"], "transform must be ~ or one of mask_itemseq"),
+    (["--user_inter_num_interval=[100,"], "user_inter_num_interval must be intervals such as '[5,inf)'"),
+    (["--item_inter_num_interval=[5,inf);[3"], "item_inter_num_interval must be intervals"),
+    (["--loss_type=XYZ"], "loss_type must be one of CE, BPR for this model, got 'XYZ'"),
+    (["--loss_type=BPR"], "SASRec with loss_type BPR trains on (positive, negative) pairs"),
+    (["--loss_decimal_place=-1"], "loss_decimal_place must be zero or more, got -1"),
+    (["--hidden_size=0"], "hidden_size must be a positive number (a size of the model), got 0"),
+    (["--n_heads=-2"], "n_heads must be a positive number (a size of the model), got -2"),
+])
+def test_recboles_structured_keys_are_checked_before_recbole_parses_them(args, message):
+    with pytest.raises(ConfigurationError) as error:
+        Config("SASRec", "ml-100k", cmd_args=args)
+    assert message in str(error.value)
+
+
+def test_well_formed_structured_keys_pass():
+    config = Config("SASRec", "ml-100k", cmd_args=["--user_inter_num_interval=[5,inf);(0,3]", "--topk=[1, 10]",
+                                                   "--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}, 'order': 'TO', "
+                                                   "'mode': {'valid': 'uni19', 'test': 'full'}}"])
+    assert config["topk"] == [1, 10] and config["eval_args"]["mode"] == {"valid": "uni19", "test": "full"}
+
+
+@pytest.mark.parametrize("model, message", [
+    ("FM", "FM is context-aware (it predicts a label from features)"),
+    ("KGAT", "KGAT is knowledge-aware"),
+    ("BPR", "BPR with its pairwise loss trains on (positive, negative) pairs"),
+])
+def test_models_the_protocols_cannot_run_or_feed_are_refused_by_name(model, message):
+    with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Config(model, "ml-100k")
+    if model == "BPR":  # with sampled negatives it is a general recommender like any other
+        Config(model, "ml-100k", cmd_args=["--train_neg_sample_args={'distribution': 'uniform', 'sample_num': 1}"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seed: 017\n", "'017' is read by YAML 1.1 as 15 (octal or base 60)"),
+    ("seed: 1:20\n", "'1:20' is read by YAML 1.1 as 80"),
+    ("eval_args:\n\u00a0 mode: full\n", "line 2: a non-breaking space (U+00A0)"),
+])
+def test_yaml_that_reads_otherwise_than_it_looks_is_refused_with_its_line(text, message, tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError) as error:
+        Config("SASRec", "ml-100k", [str(path)])
+    assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_model_and_dataset_come_from_the_config_files_when_not_given(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model: Pop\n")
+    config = Config(None, None, [str(path)])
+    assert (config["model"], config["dataset"]) == ("Pop", "ml-100k")
+
+
+def test_a_missing_file_among_several_says_the_list_is_split_at_spaces(tmp_path):
+    with pytest.raises(ConfigurationError, match="split at spaces"):
+        Config("SASRec", "ml-100k", [str(tmp_path / "my"), str(tmp_path / "conf.yaml")])
