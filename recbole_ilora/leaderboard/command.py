@@ -129,6 +129,7 @@ def parse_arguments(argv):
     if not (models and datasets and seeds):
         parser.error("--models, --datasets and --seeds each need at least one value")
     refuse_repeated(parser, {"--models": models, "--seeds": seeds})
+    refuse_empty(parser, {"--config_files": args.config_files})
     if args.reference is None:
         args.reference = DEFAULT_REFERENCE
     elif args.reference not in models:
@@ -148,6 +149,14 @@ def parse_arguments(argv):
         parser.error(str(error))
     _refuse_report_path(parser, Path(args.report))
     return args, overrides, models, datasets, seeds
+
+
+def refuse_empty(parser, options):
+    """``parser.error`` for an option given with an empty value (``--config_files=``, as an unset shell variable
+    gives it), which would otherwise mean "none" without a word (``options``: ``{option: value or None}``)."""
+    for option, value in options.items():
+        if value is not None and not value.strip():
+            parser.error(f"{option} is empty (an unset shell variable?): give a value, or leave it out")
 
 
 def refuse_repeated(parser, lists):

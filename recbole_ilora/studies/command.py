@@ -22,7 +22,7 @@ from pathlib import Path
 from recbole_ilora.errors import ConfigurationError, OutputFolderError, add_debug_flag, exit_on_user_error
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
-from recbole_ilora.leaderboard.command import refuse_repeated, refuse_unusable_folders
+from recbole_ilora.leaderboard.command import refuse_empty, refuse_repeated, refuse_unusable_folders
 from recbole_ilora.quick_start import run
 from recbole_ilora.studies import arms, conflict, gates
 from recbole_ilora.studies.index import write_index
@@ -74,6 +74,7 @@ def parse_args(argv):
     if not (args.datasets and args.seeds) or args.arms == []:
         parser.error("--datasets, --seeds and --arms each need at least one value (--arms: an arm or 'all')")
     refuse_repeated(parser, {"--datasets": args.datasets, "--seeds": args.seeds, "--arms": args.arms or []})
+    refuse_empty(parser, {"--config_files": args.config_files})
     args.reuse_dirs = _list(args.reuse_dirs)
     for folder in args.reuse_dirs:
         if not Path(folder).is_dir():

@@ -480,6 +480,7 @@ def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
     ("--tables=a_file", "--tables a_file is a file; it names a folder"),
     ("--notes=out", "--notes out is a folder; name a UTF-8 text file"),  # was 'not found'
     ("--notes=binary.md", "--notes binary.md is not UTF-8 text (line 2: invalid start byte at byte 3)"),
+    ("--config_files=", "--config_files is empty (an unset shell variable?)"),
 ])
 @pytest.mark.parametrize("mode", ["--report_only", "--dry_run"])
 def test_options_that_would_fail_after_the_runs_are_refused_first(fake_board_results, tmp_path, capsys, option,

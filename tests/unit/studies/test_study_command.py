@@ -16,6 +16,7 @@ from recbole_ilora.studies.command import main
     (["--seeds=,"], "--datasets, --seeds and --arms each need at least one value"),
     (["--seeds=2020,2021,2020"], "--seeds names 2020 more than once"),
     (["--arms=K=1,K=1"], "--arms names K=1 more than once"),
+    (["--config_files="], "--config_files is empty (an unset shell variable?)"),
 ])
 def test_options_that_would_rerun_or_fail_late_are_refused_before_planning(tmp_path, capsys, options, message):
     (tmp_path / "docs" / "execution" / "processes2").mkdir(parents=True)
