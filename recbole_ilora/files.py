@@ -14,7 +14,8 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from recbole_ilora.errors import OutputFolderError
+from recbole_ilora.errors import OutputFolderError, UserError
+from recbole_ilora.paths import read_user_text
 
 PARTIAL_TAG = ".partial-"
 
@@ -102,6 +103,22 @@ def write_file_atomic(path, write):
 def write_text_atomic(text, path):
     """Write ``text`` to ``path`` so that a reader never sees a half-written file; return the path."""
     return write_file_atomic(path, lambda partial: partial.write_text(text, encoding="utf-8"))
+
+
+class MarkedBlockError(UserError, ValueError):
+    """A file that should hold a generated block lacks its begin or end marker."""
+
+
+def replace_marked_block(what, path, begin, end, block):
+    """Rewrite the lines of ``path`` (``what``: the option naming it) from the ``begin`` marker to the ``end`` marker
+    (both kept) with ``block``, atomically: a generated part of a hand-written file (the README's figures, rendered
+    from the results)."""
+    text = read_user_text(what, path)
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise MarkedBlockError(f"{what} {path} has no block between '{begin}' and '{end}': add those two lines where the "
+                               f"generated text belongs")
+    return write_text_atomic(text[:start] + begin + "\n" + block.strip("\n") + "\n" + text[stop:], path)
 
 
 def write_json_atomic(payload, path):

@@ -15,9 +15,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from recbole_ilora.errors import UserError, exit_on_user_error
-from recbole_ilora.files import write_text_atomic
+from recbole_ilora.files import replace_marked_block, write_text_atomic
 from recbole_ilora.leaderboard.collect import candidate_files, read_result_file
-from recbole_ilora.paths import read_user_text
 from recbole_ilora.registry import OWN_MODELS
 
 # What each stage of a run grows with, for a classic model and for an LLM model (budget fixed in prompts).
@@ -116,18 +115,8 @@ def readme_block(page_path, measured_name, target_name, totals):
     head = (f"`run_recbole --model=iLoRA --dataset={target_name}` at the CPU default, projected from the runs on "
             f"{measured_name}: **{_duration(ilora)}**" if ilora is not None else
             f"No iLoRA run on {measured_name} yet")
-    return "\n".join([PROJECTION_BEGIN, f"{head} on this 2-core machine (its SASRec encoder included); every model "
-                      f"of the leaderboard, one seed: {_duration(every)}. Stage by stage, with the arithmetic: "
-                      f"[{page_path}]({page_path}).", PROJECTION_END])
-
-
-def replace_block(text, block, path):
-    """``text`` with its generated block replaced (``path``: the file, for the error)."""
-    start, end = text.find(PROJECTION_BEGIN), text.find(PROJECTION_END)
-    if start < 0 or end < start:
-        raise ProjectionError(f"{path} has no block between '{PROJECTION_BEGIN}' and '{PROJECTION_END}': add those "
-                              f"two lines where the projection belongs")
-    return text[:start] + block + text[end + len(PROJECTION_END):]
+    return (f"{head} on this 2-core machine (its SASRec encoder included); every model of the leaderboard, one seed: "
+            f"{_duration(every)}. Stage by stage, with the arithmetic: [{page_path}]({page_path}).")
 
 
 def build_parser():
@@ -169,9 +158,8 @@ def main(argv=None):
         write_text_atomic(page + "\n", args.out)
         print(f"Wrote {args.out} ({len(results)} model(s)).")
         if args.readme:
-            text = read_user_text("--readme", args.readme)
-            write_text_atomic(replace_block(text, readme_block(args.out, args.measured, args.target, totals),
-                                            args.readme), args.readme)
+            replace_marked_block("--readme", args.readme, PROJECTION_BEGIN, PROJECTION_END,
+                                 readme_block(args.out, args.measured, args.target, totals))
             print(f"Updated the projection block of {args.readme}.")
     return 0
 

@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from recbole_ilora.studies import cost_projection
 from recbole_ilora.studies.cost_projection import PROJECTION_BEGIN, PROJECTION_END, Counts, main, stage_rows
 
 MEASURED, TARGET = Counts(users=1000, interactions=100_000), Counts(users=3000, interactions=400_000)
@@ -67,6 +66,11 @@ def test_missing_counts_are_one_clear_error(argv, message, capsys):
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_a_readme_without_the_block_is_refused_by_name(tmp_path):
-    with pytest.raises(cost_projection.ProjectionError, match="has no block between"):
-        cost_projection.replace_block("no block here", "x", tmp_path / "README.md")
+def test_a_readme_without_the_block_is_refused_by_name(tmp_path, capsys):
+    test_the_command_writes_the_page_and_the_readme_block(tmp_path)
+    (tmp_path / "README.md").write_text("no block here\n")
+    with pytest.raises(SystemExit):
+        main(["--measured=part", "--target=big", "--target_users=3000", "--target_interactions=400000",
+              f"--results={tmp_path / 'results'}", f"--data_path={tmp_path / 'data'}", f"--out={tmp_path / 'p.md'}",
+              f"--readme={tmp_path / 'README.md'}"])
+    assert f"--readme {tmp_path / 'README.md'} has no block between" in capsys.readouterr().err
