@@ -11,7 +11,7 @@ from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
 from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error
-from recbole_ilora.files import check_writable, write_text_atomic
+from recbole_ilora.files import check_writable, replace_marked_block, write_text_atomic
 from recbole_ilora.paths import read_user_text
 from recbole_ilora.registry import OWN_MODELS
 
@@ -49,6 +49,8 @@ def build_parser():
                         help="model of --models compared with the others: relative improvement, significance, gate "
                              f"plot (default: {DEFAULT_REFERENCE}; no comparison when it is not among --models)")
     parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default: %(default)s)")
+    parser.add_argument("--readme", help="also rewrite the headline block of this file (README.md) between its "
+                                         "markers, from the same results")
     parser.add_argument("--notes", default=None, help="Markdown file with the analysis, copied into the report")
     parser.add_argument("--allow_different_candidates", action="store_true",
                         help="report models of one dataset and seed that ranked different candidates (refused "
@@ -137,8 +139,12 @@ def parse_arguments(argv):
                      f"or name one of them")
     try:
         args.notes_text = read_user_text("--notes", args.notes) if args.notes else None
+        readme = read_user_text("--readme", args.readme) if args.readme else ""
     except ConfigurationError as error:
         parser.error(str(error))
+    if args.readme and not (report.HEADLINE_BEGIN in readme and report.HEADLINE_END in readme):
+        parser.error(f"--readme {args.readme} has no block between '{report.HEADLINE_BEGIN}' and "
+                     f"'{report.HEADLINE_END}': add those two lines where the headline belongs")
     if not 0 < args.alpha < 1:
         parser.error(f"--alpha is a significance level in (0, 1), got {args.alpha}")
     try:
@@ -253,6 +259,10 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
     )
     write_text_atomic(text, args.report)
     print(f"Report: {args.report}; figures: {figures}; tables: {tables_dir}")
+    if args.readme:
+        replace_marked_block("--readme", args.readme, report.HEADLINE_BEGIN, report.HEADLINE_END,
+                             report.headline_block(boards, args.alpha))
+        print(f"Headline of {args.readme} updated.")
     if outcome:
         print(f"Runs: {len(outcome.finished)} finished, {len(outcome.skipped)} skipped (already done), "
               f"{len(outcome.failed)} failed.")

@@ -663,3 +663,27 @@ def test_the_leaderboard_finds_each_llm_models_generation_run_by_its_config_hash
     report = (tmp_path / "LB.md").read_text()
     assert "Generation metrics (the paper's)" in report and "| TALLRec | 1       | 0.5000" in report
     assert "HR@1 (gen.)" not in report.split("Generation metrics")[0]  # not a column of the scored table
+
+
+def test_the_readme_headline_is_rendered_from_the_same_results(fake_board_results, tmp_path):
+    from recbole_ilora.leaderboard.report import HEADLINE_BEGIN, HEADLINE_END
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Package\n\n{HEADLINE_BEGIN}\nold numbers\n{HEADLINE_END}\n\nrest\n")
+    args = ["--report_only", f"--out={fake_board_results}", "--models=iLoRA,SASRec,GRU4Rec", "--datasets=ml-100k",
+            "--seeds=2020,2021", "--report=out/LB.md", "--figures=out", "--tables=out"]
+    assert main([*args, f"--readme={readme}"]) == 0
+    text = readme.read_text()
+    assert text.startswith(f"# Package\n\n{HEADLINE_BEGIN}\n") and text.endswith(f"{HEADLINE_END}\n\nrest\n")
+    assert "old numbers" not in text
+    assert ("- **ml-100k** (10 test users, protocol `candidates20`): iLoRA ranks the target first for **50.0% ± 0.0%** "
+            "(Hit@1, mean ± std over 2 seeds); SASRec 70.0% ± 14.1%, GRU4Rec 20.0%, random ranking 5.0%.") in text
+    assert "iLoRA against SASRec: not significantly below over users (p = " in text
+
+
+def test_a_readme_without_the_headline_markers_is_refused_before_any_run(fake_board_results, tmp_path, capsys):
+    (tmp_path / "README.md").write_text("# Package\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--report_only", f"--out={fake_board_results}", "--models=iLoRA,SASRec", "--datasets=ml-100k",
+              "--report=out/LB.md", "--figures=out", "--tables=out", "--readme=README.md"])
+    assert exit_info.value.code == 2 and "--readme README.md has no block between" in capsys.readouterr().err
