@@ -12,6 +12,7 @@ from pathlib import Path
 
 from recbole_ilora import run_info
 from recbole_ilora.leaderboard import runs, stats, tables
+from recbole_ilora.leaderboard.board import FLOOR_MODEL
 from recbole_ilora.leaderboard.published import PUBLISHED, UNREACHED
 from recbole_ilora.registry import OWN_MODELS
 
@@ -322,7 +323,7 @@ def _percent(summary):
 
 def headline_lines(board, alpha=0.05):
     """The README's sentence on one dataset: every model's Hit@1 (mean ± std over seeds) and the reference's tests
-    against each LLM alternative and the best classic model, over users and across seeds."""
+    against each LLM alternative, Pop, SASRec and the best classic model, over users and across seeds."""
     if board.reference is None:
         return []
     hit = {model: board.summary[model].get("hit@1") for model in board.models}
@@ -332,7 +333,8 @@ def headline_lines(board, alpha=0.05):
     random = f", random ranking {board.random['hit@1']:.1%}" if board.random and board.random.get("hit@1") else ""
     best_classic = max((m for m in board.models if m not in OWN_MODELS and hit[m]), key=lambda m: hit[m].mean,
                        default=None)
-    compared = [m for m in board.models if m in OWN_MODELS and m != board.reference] + [best_classic]
+    compared = list(dict.fromkeys([m for m in board.models if m in OWN_MODELS and m != board.reference]
+                                  + [FLOOR_MODEL, "SASRec", best_classic]))
     verdicts = []
     for model in [m for m in compared if m in tests]:
         pooled, across = tests[model].pooled, tests[model].across_seeds
