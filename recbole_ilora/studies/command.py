@@ -165,7 +165,8 @@ def summary(spec, analyses, section_verdicts=()):
     measured = "; ".join(f"{a.dataset}: " + ", ".join(f"{v.claim.better} vs {v.claim.worse} {v.difference:+.3f} "
                                                           f"(p = {v.p_value:.2g})" for v in a.verdicts
                                                           if v.p_value is not None) for a in analyses if a.verdicts)
-    verdict = arms.overall(verdicts) if spec.claims else "; ".join(section_verdicts) or "not run yet"
+    # an analysis section tests the study's own claim; the arms' claims are then the runs' quality, for context
+    verdict = "; ".join(section_verdicts) or (arms.overall(verdicts) if spec.claims else "not run yet")
     budget = next((a.backbone_budget for a in analyses if a.backbone_budget), "")
     return {"name": spec.name, "title": spec.title, "claim": spec.claim, "measured": measured or "-",
             "verdict": verdict, "runs": budget}

@@ -166,10 +166,13 @@ def section(spec, finished, folder, run):
                 analysis.distance_rho < 0 and analysis.distance_p < 0.05
             lines.append(f"- {arm}, end of training: {analysis.negative_share:.0%} of the pairs negative; the cosine "
                          f"{'falls' if conflicting else 'does not fall significantly'} with the clusters' distance")
+            numbers = (f" ({dataset}, seed {seed}, end of training: mean cosine {reference} "
+                       f"{end[reference].mean_off_diagonal:+.3f} vs {arm} {analysis.mean_off_diagonal:+.3f}, p = "
+                       f"{test.pvalue:.2g}; {arm}: {analysis.negative_share:.0%} negative pairs)")
             verdicts.append({(True, True): "holds here",
                              (True, False): f"one LoRA's gradients conflict more with distance, but {reference} does "
                                             f"not reduce it here",
                              (False, True): f"{reference}'s clusters agree more, but one LoRA's conflict does not grow "
                                             f"with distance here",
-                             (False, False): "does not hold here"}[conflicting, reduced])
+                             (False, False): "does not hold here"}[conflicting, reduced] + numbers)
     return lines, verdicts

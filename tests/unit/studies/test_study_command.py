@@ -26,3 +26,14 @@ def test_options_that_would_rerun_or_fail_late_are_refused_before_planning(tmp_p
     assert exit_info.value.code == 2 and f"study: error: {message}" in capsys.readouterr().err
     assert {path.name for path in tmp_path.iterdir()} == {"docs", "a_file"}
 
+
+
+def test_an_analysis_sections_verdict_is_the_studys_the_arms_claims_only_context():
+    from recbole_ilora.studies.command import summary
+    from recbole_ilora.studies.spec import parse_spec
+
+    spec = parse_spec("conflict", {"title": "t", "claim": "c", "reference": "a", "analysis": "conflict",
+                                   "arms": {"a": {"model": "iLoRA"}, "b": {"model": "LoRARec"}},
+                                   "claims": [{"better": "a", "worse": "b"}]}, "s.yaml")
+    assert summary(spec, [], ["does not hold here (numbers)"])["verdict"] == "does not hold here (numbers)"
+    assert summary(spec, [], [])["verdict"] == "not run yet"
