@@ -235,7 +235,7 @@ def _model_kind_problems(values):
 def _model_size_problem(key, value, types, default, properties_dir):
     """A model's size hyper-parameter (an integer whose default is positive: layers, heads, dimensions) set to zero
     or less, which RecBole builds into an empty or broken network."""
-    if key not in model_keys(Path(properties_dir)) or types != (int,) or isinstance(value, bool) \
+    if key in RANGES or key not in model_keys(Path(properties_dir)) or types != (int,) or isinstance(value, bool) \
             or not isinstance(value, int) or isinstance(default, bool) or not isinstance(default, int):
         return None
     return f"{key} must be a positive number (a size of the model), got {value}" if default > 0 >= value else None

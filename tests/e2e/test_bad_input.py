@@ -177,7 +177,7 @@ RUN_CASES = [
     ("tiny", "iLoRA", ["--prompt_template=Watched {history} [HistoryEmb]: {candidates}"], "contains [HistoryEmb]"),
     ("tiny", "SASRec", ["--topk=[1, 100]", "--valid_metric=NDCG@1"], "asks for the top 100 of the 20 items"),
     ("tiny", "SASRec", ["--topk=[0]"], "topk must be a positive integer"),
-    ("tiny", "SASRec", ["--metrics=['Hit', 'Bogus']"], "There is no metric named 'Bogus'"),
+    ("tiny", "SASRec", ["--metrics=['Hit', 'Bogus']"], "metrics ['Bogus'] are not RecBole metrics"),
     ("tiny", "SASRec", ["--seed=-1"], "seed must be an integer in [0, 2**32), got -1"),
     ("tiny", "SASRec", ["--seed=99999999999999999999"], "seed must be an integer in [0, 2**32)"),
     ("tiny", "SASRec", ["--clip_grad_norm={'max_norm': -1}"], "a negative max_norm flips every gradient"),
