@@ -10,7 +10,7 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from recbole_ilora.config import DEFAULT_DATASET, DEFAULT_MODEL, available_protocols  # noqa: E402 (imports torch)
-from recbole_ilora.errors import add_debug_flag, exit_on_user_error  # noqa: E402
+from recbole_ilora.errors import add_debug_flag, exit_on_user_error, refuse_empty  # noqa: E402
 
 
 def build_parser():
@@ -37,8 +37,7 @@ def main(argv=None):
     args, overrides = parser.parse_known_args(argv)
     if args.protocol:
         overrides.append(f"--protocol={args.protocol}")
-    if args.config_files is not None and not args.config_files.strip():
-        parser.error("--config_files is empty (an unset shell variable?): give YAML files, or leave it out")
+    refuse_empty(parser, {"--config_files": args.config_files})
     config_files = args.config_files.split() if args.config_files else None
 
     from recbole_ilora import distributed, launch  # after argument parsing: --help stays fast

@@ -62,6 +62,14 @@ def add_debug_flag(parser):
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not just its message")
 
 
+def refuse_empty(parser, options):
+    """``parser.error`` for an option given with an empty value (``--config_files=``, as an unset shell variable
+    gives it), which would otherwise mean "none" without a word (``options``: ``{option: value or None}``)."""
+    for option, value in options.items():
+        if value is not None and not value.strip():
+            parser.error(f"{option} is empty (an unset shell variable?): give a value, or leave it out")
+
+
 @contextmanager
 def exit_on_user_error(prog, debug):
     """Context of a CLI's work: a ``UserError`` becomes ``PROG: error: MESSAGE`` plus a hint on stderr and exit

@@ -10,7 +10,7 @@ from pathlib import Path
 from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
-from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error
+from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error, refuse_empty
 from recbole_ilora.files import check_writable, replace_marked_block, write_text_atomic
 from recbole_ilora.paths import read_user_text
 from recbole_ilora.registry import OWN_MODELS
@@ -155,14 +155,6 @@ def parse_arguments(argv):
         parser.error(str(error))
     _refuse_report_path(parser, Path(args.report))
     return args, overrides, models, datasets, seeds
-
-
-def refuse_empty(parser, options):
-    """``parser.error`` for an option given with an empty value (``--config_files=``, as an unset shell variable
-    gives it), which would otherwise mean "none" without a word (``options``: ``{option: value or None}``)."""
-    for option, value in options.items():
-        if value is not None and not value.strip():
-            parser.error(f"{option} is empty (an unset shell variable?): give a value, or leave it out")
 
 
 def refuse_repeated(parser, lists):

@@ -19,10 +19,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from recbole_ilora.errors import ConfigurationError, OutputFolderError, add_debug_flag, exit_on_user_error
+from recbole_ilora.errors import ConfigurationError, OutputFolderError, add_debug_flag, exit_on_user_error, refuse_empty
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
-from recbole_ilora.leaderboard.command import refuse_empty, refuse_repeated, refuse_unusable_folders
+from recbole_ilora.leaderboard.command import refuse_repeated, refuse_unusable_folders
 from recbole_ilora.quick_start import run
 from recbole_ilora.studies import arms, conflict, gates
 from recbole_ilora.studies.index import write_index
