@@ -109,15 +109,21 @@ class MarkedBlockError(UserError, ValueError):
     """A file that should hold a generated block lacks its begin or end marker."""
 
 
-def replace_marked_block(what, path, begin, end, block):
-    """Rewrite the lines of ``path`` (``what``: the option naming it) from the ``begin`` marker to the ``end`` marker
-    (both kept) with ``block``, atomically: a generated part of a hand-written file (the README's figures, rendered
-    from the results)."""
+def marked_text(what, path, begin, end):
+    """The text of ``path`` (``what``: the option naming it), which must hold a ``begin`` marker and, after it, an
+    ``end`` marker: checked before a command's work, and again when the block is written."""
     text = read_user_text(what, path)
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
-        raise MarkedBlockError(f"{what} {path} has no block between '{begin}' and '{end}': add those two lines where the "
-                               f"generated text belongs")
+        raise MarkedBlockError(f"{what} {path} has no block between '{begin}' and '{end}': add those two lines where "
+                               f"the generated text belongs")
+    return text, start, stop
+
+
+def replace_marked_block(what, path, begin, end, block):
+    """Rewrite the lines of ``path`` from the ``begin`` marker to the ``end`` marker (both kept) with ``block``,
+    atomically: a generated part of a hand-written file (the README's figures, rendered from the results)."""
+    text, start, stop = marked_text(what, path, begin, end)
     return write_text_atomic(text[:start] + begin + "\n" + block.strip("\n") + "\n" + text[stop:], path)
 
 

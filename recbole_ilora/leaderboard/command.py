@@ -11,7 +11,7 @@ from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
 from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error, refuse_empty
-from recbole_ilora.files import check_writable, replace_marked_block, write_text_atomic
+from recbole_ilora.files import MarkedBlockError, check_writable, marked_text, replace_marked_block, write_text_atomic
 from recbole_ilora.paths import read_user_text
 from recbole_ilora.registry import OWN_MODELS
 
@@ -139,12 +139,10 @@ def parse_arguments(argv):
                      f"or name one of them")
     try:
         args.notes_text = read_user_text("--notes", args.notes) if args.notes else None
-        readme = read_user_text("--readme", args.readme) if args.readme else ""
-    except ConfigurationError as error:
+        if args.readme:
+            marked_text("--readme", args.readme, report.HEADLINE_BEGIN, report.HEADLINE_END)
+    except (ConfigurationError, MarkedBlockError) as error:
         parser.error(str(error))
-    if args.readme and not (report.HEADLINE_BEGIN in readme and report.HEADLINE_END in readme):
-        parser.error(f"--readme {args.readme} has no block between '{report.HEADLINE_BEGIN}' and "
-                     f"'{report.HEADLINE_END}': add those two lines where the headline belongs")
     if not 0 < args.alpha < 1:
         parser.error(f"--alpha is a significance level in (0, 1), got {args.alpha}")
     try:
