@@ -81,8 +81,8 @@ STATES = ("info", "debug", "warning", "error", "critical")
 SAMPLED_MODE = re.compile(r"^(uni|pop)(-?\d+)$")
 
 
-# eval_args modes RecBole knows: every item, the labelled pairs of a value-metric dataset, or sampled negatives.
-EVAL_MODE = re.compile(r"^(full|labeled|(uni|pop)-?\d+)$")
+# eval_args modes RecBole knows besides SAMPLED_MODE: every item, or the labelled pairs of a value-metric dataset.
+UNSAMPLED_MODES = ("full", "labeled")
 EVAL_SPLITS = {"LS": ("valid_and_test", "test_only")}  # leave-one-out; RS takes three ratios
 # RecBole's batch transforms (data/transform.py); any other name fails when the first batch is built.
 TRANSFORMS = ("mask_itemseq", "inverse_itemseq", "crop_itemseq", "reorder_itemseq", "user_defined")
@@ -152,10 +152,14 @@ def _eval_args_problems(eval_args):
             problems.append(f"eval_args split must be {{LS: valid_and_test}} or {{LS: test_only}} (leave-one-out) or "
                             f"{{RS: [train, valid, test]}} (ratios), got {split!r}")
     modes = eval_args.get("mode")
-    for mode in (modes.values() if isinstance(modes, dict) else [modes]) if modes is not None else []:
-        if not (isinstance(mode, str) and EVAL_MODE.match(mode)):
+    for mode in dict.fromkeys(modes.values() if isinstance(modes, dict) else [modes]) if modes is not None else []:
+        sampled = SAMPLED_MODE.match(mode) if isinstance(mode, str) else None
+        if not sampled and mode not in UNSAMPLED_MODES:
             problems.append(f"eval_args mode {mode!r} is not one of RecBole's: full, labeled, uniN or popN (N sampled "
                             f"negatives per user, e.g. uni19)")
+        elif sampled and int(sampled.group(2)) < 1:
+            problems.append(f"eval_args mode {mode!r} samples {sampled.group(2)} negatives per user: use "
+                            f"{sampled.group(1)}N with N >= 1 (e.g. uni19: 20 candidates), or full")
     return problems
 
 
@@ -166,20 +170,11 @@ def _value_problems(values):
     learner = values.get("learner")
     if isinstance(learner, str) and learner.lower() not in LEARNERS:
         problems.append(f"learner must be one of {', '.join(LEARNERS)}, got {learner!r}")
-    ks = _topk_values(values.get("topk"))
-    if ks is None:
-        problems.append(f"topk must be a positive integer or a non-empty list of them, got {values.get('topk')!r}")
-        ks = []
+    ks = _topk_values(values.get("topk")) or []  # checked with the structured keys, before RecBole read it
     state = values.get("state")
     if state is not None and str(state).lower() not in STATES:
         problems.append(f"state must be one of {', '.join(STATES)} (the log level), got {state!r}")
     eval_args = values.get("eval_args") if isinstance(values.get("eval_args"), dict) else {}
-    modes = eval_args.get("mode")
-    for mode in dict.fromkeys(modes.values() if isinstance(modes, dict) else [modes]):
-        sampled = SAMPLED_MODE.match(mode) if isinstance(mode, str) else None
-        if sampled and int(sampled.group(2)) < 1:
-            problems.append(f"eval_args mode {mode!r} samples {sampled.group(2)} negatives per user: use "
-                            f"{sampled.group(1)}N with N >= 1 (e.g. uni19: 20 candidates), or full")
     metrics = [str(m).lower() for m in (values.get("metrics") or [])]
     valid_metric = values.get("valid_metric")
     if isinstance(valid_metric, str):
