@@ -65,7 +65,6 @@ def _header(path, config):
         codecs.lookup(encoding)
     except LookupError:
         raise DataError(f"encoding {encoding!r} is not a text encoding Python knows (e.g. utf-8, latin-1).") from None
-    check_regular_file(path)
     try:
         with open(path, encoding=encoding) as file:
             line = file.readline().rstrip("\r\n")
