@@ -45,6 +45,12 @@ def mean_interval(values, confidence=0.95):
     return mean, mean - half, mean + half
 
 
+def averaged_over_runs(per_run, users):
+    """Each of ``users``' value averaged over the runs (``per_run``: one ``{user: value}`` per seed), as an array: the
+    unit the tests and intervals over users pair and count."""
+    return np.array([np.mean([values[user] for values in per_run]) for user in users])
+
+
 def pooled_interval(results, metric, confidence=0.95):
     """``(mean, low, high)`` over the users every run evaluated, each user's ``metric`` averaged over the runs
     (seeds) first: the t-interval of a model's value on this test set, within the metric's range [0, 1]. None where a
@@ -55,7 +61,7 @@ def pooled_interval(results, metric, confidence=0.95):
     users = sorted(set.intersection(*(set(values) for values in per_run)))
     if not users:
         return None
-    mean, low, high = mean_interval([np.mean([values[user] for values in per_run]) for user in users], confidence)
+    mean, low, high = mean_interval(averaged_over_runs(per_run, users), confidence)
     return mean, max(low, 0.0), min(high, 1.0)
 
 
@@ -175,8 +181,8 @@ def significance(reference_results, other_results, metric, reference="iLoRA", ot
     if all(a is not None and b is not None for a, b in per_user):
         users = sorted(set.intersection(*(set(a) & set(b) for a, b in per_user)))
         if users:
-            mine = np.array([np.mean([a[u] for a, _ in per_user]) for u in users])
-            theirs = np.array([np.mean([b[u] for _, b in per_user]) for u in users])
+            mine = averaged_over_runs([a for a, _ in per_user], users)
+            theirs = averaged_over_runs([b for _, b in per_user], users)
             return _wilcoxon(metric, reference, other, mine, theirs, len(seeds))
 
     mine = [reference_by_seed[s]["test"].get(metric) for s in seeds]
