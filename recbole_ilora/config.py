@@ -193,29 +193,34 @@ class Config(RecBoleConfig):
             identity["backbone_fingerprint"] = backbone_fingerprint(resolve_llm_path(self["llm_path"]))
             identity["global_train_batch"] = (distributed.launched_world_size() * self["train_batch_size"]
                                               * self["gradient_accumulation_steps"])
-            identity["prerequisites"] = {key: self._prerequisite_hash(key, model, config_dict, identity)
-                                         for key, (model, config_dict) in self.model_class.required_runs(self).items()}
+            identity["prerequisites"] = {key: self._prerequisite_hash(key, required, identity)
+                                         for key, required in self.model_class.required_runs(self).items()}
         return identity
 
-    def _prerequisite_hash(self, key, model, config_dict, identity):
-        """The experiment hash of the run behind ``key``: the checkpoint the user named (refused when it is another
-        model's or was trained on other data), else the run that ``config_dict`` configures."""
-        if not self[key]:
+    def _prerequisite_hash(self, key, required, identity):
+        """The experiment hash of the run behind ``key`` (a ``RequiredRun``): the checkpoint the user named (refused
+        when it is another model's or was trained on other data than the required run's), else the run that
+        ``required`` configures."""
+        model, dataset = required.model, required.dataset or self.dataset
+        if not self[key] or required.dataset is not None:
             try:
-                return Config(model, self.dataset, config_dict=config_dict).experiment_hash
-            except ConfigurationError as error:
-                raise ConfigurationError(f"The {model} run behind {key} (the run's data and split, with "
-                                         f"encoder_config {self['encoder_config']}): {error}") from None
+                run = Config(model, dataset, config_dict=required.config_dict)
+            except UserError as error:  # e.g. no such dataset, or keys the required run cannot take
+                raise ConfigurationError(f"The {model} run behind {key} (on dataset '{dataset}'): {error}") from None
+            if not self[key]:
+                return run.experiment_hash
+            expected, data_path = run.experiment["data_fingerprint"], run["data_path"]
+        else:
+            expected, data_path = identity["data_fingerprint"], self["data_path"]
         checkpoint = checkpoints.load(self[key])
         if checkpoint["model"] != model:
             raise ConfigurationError(f"{key} {self[key]} holds a {checkpoint['model']} model, not {model}.")
         trained_on = checkpoint["config"].get("data_fingerprint")
-        if trained_on != identity["data_fingerprint"]:
-            changed = sorted(set(trained_on or {}) ^ set(identity["data_fingerprint"]) | {
-                name for name in set(trained_on or {}) & set(identity["data_fingerprint"])
-                if trained_on[name] != identity["data_fingerprint"][name]})
+        if trained_on != expected:
+            changed = sorted(set(trained_on or {}) ^ set(expected) | {
+                name for name in set(trained_on or {}) & set(expected) if trained_on[name] != expected[name]})
             raise ConfigurationError(
-                f"{key} {self[key]} was trained on other data than dataset '{self.dataset}' in {self['data_path']} "
+                f"{key} {self[key]} was trained on other data than dataset '{dataset}' in {data_path} "
                 f"({', '.join(changed) if trained_on else 'it records no data fingerprint'}): leave {key} empty "
                 f"to train a matching {model}, or point it at a checkpoint trained on these files.")
         return checkpoint["config_hash"]
@@ -283,10 +288,14 @@ class Config(RecBoleConfig):
         """Point ``key`` (e.g. ``sasrec_checkpoint``) at a prerequisite run's checkpoint; part of ``settings()``."""
         self[key] = self._prerequisites[key] = str(checkpoint_file)
 
+    def given_settings(self):
+        """The user's settings as given: config files, config_dict and command line merged."""
+        return dict(self.external_config_dict)
+
     def settings(self):
-        """What rebuilds this config with ``Config(model, dataset, config_dict=settings)``: the user's settings
-        (config files, config_dict and command line merged), the dataset's folder and prerequisite checkpoints."""
-        return {**self.external_config_dict, "data_path": str(Path(self["data_path"]).parent), **self._prerequisites}
+        """What rebuilds this config with ``Config(model, dataset, config_dict=settings)``: the user's settings, the
+        dataset's folder and prerequisite checkpoints."""
+        return {**self.given_settings(), "data_path": str(Path(self["data_path"]).parent), **self._prerequisites}
 
     def _load_cmd_line(self):
         return self._convert_config_dict(parse_cmd_args(self._cmd_args))

@@ -18,15 +18,15 @@ RUNTIME_KEYS = frozenset({
     "save_dataloaders", "device", "gpu_id", "use_gpu", "local_rank", "single_spec", "world_size", "nproc", "ip",
     "port", "offset", "worker", "cpu_threads", "state", "show_progress", "log_wandb", "wandb_project",
     "resume_checkpoint", "allow_download", "llm_cache_dir", "strict_data", "ddp_timeout", "cpu_processes",
-    # a path; which encoder a run uses is fixed by its data, split, seed and encoder_config, all hashed
-    "sasrec_checkpoint",
+    # paths; which encoder or source run a run uses is fixed by its keys and data, all hashed
+    "sasrec_checkpoint", "transfer_checkpoint",
     # how a step's micro-batches are split between accumulation and processes; the global batch is in the identity
     "gradient_accumulation_steps",
 })
 
 # Keys added after results were published: left out of the hash while unset, so that the results of runs that did
 # not use them keep their hash (and are still found and reused).
-OPTIONAL_KEYS = frozenset({"eval_users", "train_user_share", "gate_input"})
+OPTIONAL_KEYS = frozenset({"eval_users", "train_user_share", "gate_input", "transfer_from"})
 
 
 def json_safe(values):

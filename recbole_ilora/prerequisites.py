@@ -27,20 +27,22 @@ def finished_checkpoint(result_file):
 
 def ensure_required_runs(config, required, run):
     """Make sure the runs ``required`` lists (``{config key: (model name, config_dict)}``, a model's
-    ``required_runs``) exist; store each one's checkpoint path in ``config`` under its key (unless the user set it:
-    ``Config`` checked that checkpoint already). ``run`` trains a missing one (``quick_start.run``). Returns
-    ``{key: (path, how)}``."""
+    ``required_runs``: ``{key: RequiredRun}``) exist; store each one's checkpoint path in ``config`` under its key
+    (unless the user set it: ``Config`` checked that checkpoint already). ``run`` trains a missing one
+    (``quick_start.run``). Returns ``{key: (path, how)}``."""
     done = {}
-    for key, (model, config_dict) in required.items():
+    for key, needed in required.items():
         if config[key]:
             done[key] = (config[key], f"given by {key}")
             continue
-        checkpoint = finished_checkpoint(result_path(Config(model, config["dataset"], config_dict=config_dict)))
+        model, dataset = needed.model, needed.dataset or config["dataset"]
+        checkpoint = finished_checkpoint(result_path(Config(model, dataset, config_dict=needed.config_dict)))
         how = "reused finished run"
         if checkpoint is None:
-            print(set_color(f"Stage: training {model} for {config['model']}'s {key}", "yellow"), flush=True)
-            checkpoint = run(model, config["dataset"], config_dict=config_dict)["checkpoint"]
-            how = f"trained {model} first"
+            on = f" on {dataset}" if dataset != config["dataset"] else ""
+            print(set_color(f"Stage: training {model}{on} for {config['model']}'s {key}", "yellow"), flush=True)
+            checkpoint = run(model, dataset, config_dict=needed.config_dict)["checkpoint"]
+            how = f"trained {model}{on} first"
         config.set_prerequisite(key, checkpoint)
         done[key] = (checkpoint, how)
     return done

@@ -117,15 +117,18 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         runner.describe(model, dataset, logger)
 
         trainer = runner.trainer_class()(config, model)
+        trains = runner.trains()
         try:
-            if config["resume_checkpoint"]:
-                trainer.resume_checkpoint(config["resume_checkpoint"])
-            best_valid_score, best_valid_result = trainer.fit(
-                train_data, valid_data, saved=saved, show_progress=config["show_progress"]
-            )
+            best_valid_score, best_valid_result = None, None
+            if trains:
+                if config["resume_checkpoint"]:
+                    trainer.resume_checkpoint(config["resume_checkpoint"])
+                best_valid_score, best_valid_result = trainer.fit(
+                    train_data, valid_data, saved=saved, show_progress=config["show_progress"]
+                )
             clock.add("train", trainer.fit_seconds())
-            with clock.stage("test"):
-                test_result = trainer.evaluate(test_data, load_best_model=saved,
+            with clock.stage("test"):  # a run that trains nothing evaluates the weights its model was built with
+                test_result = trainer.evaluate(test_data, load_best_model=saved and trains,
                                                show_progress=config["show_progress"])
         except RunInterrupted:
             raise
@@ -140,7 +143,8 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         logger.info(set_color("test result", "yellow") + f": {test_result}")
         result = build_result(
             config, clock, trainer.training_record(), model, valid_data, test_data, best_valid_score,
-            best_valid_result, test_result, log_file=log_file, checkpoint=trainer.saved_model_file if saved else None,
+            best_valid_result, test_result, log_file=log_file,
+            checkpoint=trainer.saved_model_file if saved and trains else None,
             extras=runner.result_extras(model, test_data),
         )
         if distributed.is_main():

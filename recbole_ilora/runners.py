@@ -16,15 +16,17 @@ import torch
 from recbole.data.transform import construct_transform
 from recbole.utils import get_flops, set_color
 
+from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import distributed
 from recbole_ilora.config_schema import hyper_parameters
 from recbole_ilora.errors import CheckpointError, ConfigurationError, OutOfMemoryError
 from recbole_ilora.model.llm_recommender import LLMRecommender
+from recbole_ilora.model.parts.transfer import TRANSFER_KEY
 from recbole_ilora.paths import PROPERTIES_DIR
 from recbole_ilora.prerequisites import ensure_required_runs
 from recbole_ilora.registry import get_model
 from recbole_ilora.run_info import physical_memory
-from recbole_ilora.trainer import LLMTrainer, recorded_trainer
+from recbole_ilora.trainer import LLMTrainer, recorded_trainer, restore_evaluated
 
 
 class Runner:
@@ -46,6 +48,10 @@ class Runner:
     def ensure_prerequisites(self, run):
         """Find or train (with ``run``, ``quick_start.run``) the runs this one needs; ``{key: (path, how)}``."""
         return {}
+
+    def trains(self):
+        """Whether the run trains (else it evaluates weights trained by another run, put in by ``build_model``)."""
+        return True
 
     def build_model(self, dataset):
         """The model on its device, built on the training split's dataset."""
@@ -176,11 +182,30 @@ class LLMRunner(Runner):
     def ensure_prerequisites(self, run):
         required = self.model_class.required_runs(self.config)
         if distributed.active():  # rank 0 runs them while the others wait: with every CPU's threads
-            required = {key: (model, {**keys, "cpu_threads": None}) for key, (model, keys) in required.items()}
+            required = {key: needed._replace(config_dict={**needed.config_dict, "cpu_threads": None})
+                        for key, needed in required.items()}
         return distributed.main_first(lambda: ensure_required_runs(self.config, required, run))
 
+    def trains(self):
+        return self.model_class.trains(self.config)
+
     def build_model(self, dataset):
-        return self.model_class(self.config, dataset)  # places itself
+        model = self.model_class(self.config, dataset)  # places itself
+        if not self.trains():
+            self._load_source_weights(model)
+        return model
+
+    def _load_source_weights(self, model):
+        """The trained weights of the run this one evaluates (``transfer_checkpoint``, set by its prerequisite)."""
+        path = self.config[TRANSFER_KEY]
+        checkpoint = checkpoints.load(path)
+        try:
+            restore_evaluated(model, checkpoint)
+        except (ValueError, RuntimeError) as error:  # other trainable weights, or of other shapes
+            raise CheckpointError(f"{TRANSFER_KEY} {path} (the run of transfer_from "
+                                  f"{self.config['transfer_from']}) does not fit this {self.config['model']}: "
+                                  f"{str(error).splitlines()[0][:200]}; give transfer_from the size keys this run "
+                                  f"has (e.g. lora_r, num_experts, lora_target_modules).") from None
 
     @staticmethod
     def trainer_for(model_type, model_name):

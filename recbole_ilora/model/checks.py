@@ -93,6 +93,9 @@ class iLoRAChecks(ModelChecks):
         if config["gate_input"] == "token" and config["gradient_checkpointing"]:
             raise ConfigurationError("gate_input: token routes inside each decoder layer, which activation "
                                      "checkpointing's recomputation does not cover: set gradient_checkpointing: False.")
+        if config["transfer_from"] is not None and config["resume_checkpoint"]:
+            raise ConfigurationError("resume_checkpoint resumes training, and a run with transfer_from trains "
+                                     "nothing (it evaluates its source run's weights): unset one of them.")
         check_template(prompt_template(config))
         check_backbone_config(config)
 

@@ -17,7 +17,7 @@ from recbole_ilora import random_streams
 from recbole_ilora.data.candidates import sample_distinct
 from recbole_ilora.data.titles import item_titles
 from recbole_ilora.model.checks import iLoRAChecks
-from recbole_ilora.model.llm_recommender import LLMRecommender, TrainingStep
+from recbole_ilora.model.llm_recommender import LLMRecommender, RequiredRun, TrainingStep
 from recbole_ilora.model.parts.backbone import load_backbone
 from recbole_ilora.model.parts.gate import Gate
 from recbole_ilora.model.parts.generation import greedy_answers
@@ -26,6 +26,7 @@ from recbole_ilora.model.parts.projector import Projector
 from recbole_ilora.model.parts.prompt import IGNORE_INDEX, PromptBuilder, pad, prompt_template
 from recbole_ilora.model.parts.sasrec_encoder import ENCODER_MODEL, encoder_run_config, load_frozen_encoder
 from recbole_ilora.model.parts.scoring import continuation_logprobs, score_continuations
+from recbole_ilora.model.parts.transfer import TRANSFER_KEY, transfer_source
 from recbole_ilora.tuners.moe_lora import MoELoraConfig, enable_checkpointing, inject_moe_lora
 
 END_OF_TRAINING = TrainingStep(epoch=0, step=1, total_steps=1)
@@ -49,10 +50,20 @@ class iLoRA(LLMRecommender):
 
     @classmethod
     def required_runs(cls, config):
-        """The SASRec run that provides the frozen encoder (``sasrec_checkpoint`` may name a finished one)."""
-        if not cls.needs_encoder(config):
-            return {}
-        return {"sasrec_checkpoint": (ENCODER_MODEL, encoder_run_config(config))}
+        """The SASRec run that provides the frozen encoder (``sasrec_checkpoint`` may name a finished one), and with
+        ``transfer_from`` the run whose trained weights this one evaluates (``transfer_checkpoint``)."""
+        required = {}
+        if cls.needs_encoder(config):
+            required["sasrec_checkpoint"] = RequiredRun(ENCODER_MODEL, encoder_run_config(config))
+        source = transfer_source(config)
+        if source is not None:
+            required[TRANSFER_KEY] = source
+        return required
+
+    @classmethod
+    def trains(cls, config):
+        """A run with ``transfer_from`` evaluates its source run's weights, untouched."""
+        return config["transfer_from"] is None
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)

@@ -8,7 +8,7 @@ computed by several processes live in their own modules (``checks``, ``adapter_f
 ``sharded_evaluation``).
 
 before any work (no data, no backbone needed)
-    ``checks`` (a ``ModelChecks``), ``required_runs``
+    ``checks`` (a ``ModelChecks``), ``required_runs`` (``RequiredRun``), ``trains``
 training
     ``optimizer_groups``, ``calculate_loss(interaction, step)``, ``training_statistics``,
     ``trainable_state_dict`` / ``load_trainable_state_dict`` and RecBole's ``other_parameter`` /
@@ -21,6 +21,7 @@ results
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from recbole.model.abstract_recommender import SequentialRecommender
 from recbole.utils import InputType
@@ -36,6 +37,15 @@ class ModelChecks:
     @staticmethod
     def check_dataset(config, dataset):
         """Data the model cannot use (``dataset``: RecBole's, filtered), before any prerequisite run is trained."""
+
+
+class RequiredRun(NamedTuple):
+    """A run that must exist before another: ``model`` configured by ``config_dict`` on ``dataset`` (None: the
+    dependent run's own dataset)."""
+
+    model: str
+    config_dict: dict
+    dataset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,12 +77,17 @@ class LLMRecommender(SequentialRecommender):
 
     @classmethod
     def required_runs(cls, config):
-        """Runs that must exist before this one: ``{config key: (model name, config_dict)}``. A checkpoint the user
-        sets under the key is used as it is; else the run reuses a finished one with the same config hash or trains
-        it first, and stores its checkpoint under the key. Each one's hash is part of this run's identity."""
+        """Runs that must exist before this one: ``{config key: RequiredRun}``. A checkpoint the user sets under the
+        key is used as it is; else the run reuses a finished one with the same config hash or trains it first, and
+        stores its checkpoint under the key. Each one's hash is part of this run's identity."""
         return {}
 
     # ----- training -----
+
+    @classmethod
+    def trains(cls, config):
+        """Whether a run of ``config`` trains (one that evaluates another run's trained weights does not)."""
+        return True
 
     def optimizer_groups(self):
         """``{group: [parameters]}`` of the trainable parameters; the trainer gives each group the learning rate

@@ -5,6 +5,7 @@ import json
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora.config import Config
 from recbole_ilora.experiment import result_path
+from recbole_ilora.model.llm_recommender import RequiredRun
 from recbole_ilora.prerequisites import ensure_required_runs, finished_checkpoint
 
 
@@ -27,19 +28,19 @@ def test_a_finished_run_is_reused_and_a_missing_one_trained_first(tmp_path):
         trained.append((model, dataset, config_dict))
         return {"checkpoint": "saved/new.pth"}
 
-    done = ensure_required_runs(llm, {"sasrec_checkpoint": ("SASRec", required)}, run)
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
     assert trained == [("SASRec", "ml-100k", required)] and llm["sasrec_checkpoint"] == "saved/new.pth"
     assert done == {"sasrec_checkpoint": ("saved/new.pth", "trained SASRec first")}
 
     checkpoint, _ = finished_run(tmp_path, required, "encoder")
     trained.clear()
     llm = Config("iLoRA", "ml-100k")
-    done = ensure_required_runs(llm, {"sasrec_checkpoint": ("SASRec", required)}, run)
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
     assert trained == [] and done == {"sasrec_checkpoint": (checkpoint, "reused finished run")}
     assert llm.settings()["sasrec_checkpoint"] == checkpoint  # part of what rebuilds the run's config
 
     given = Config("iLoRA", "ml-100k", config_dict={"sasrec_checkpoint": checkpoint})
-    done = ensure_required_runs(given, {"sasrec_checkpoint": ("SASRec", required)}, run)
+    done = ensure_required_runs(given, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
     assert trained == [] and done == {"sasrec_checkpoint": (checkpoint, "given by sasrec_checkpoint")}
 
 
