@@ -93,9 +93,10 @@ def verdict(claim, results):
 
 
 def overall(verdicts):
-    """The study's verdict on the paper's claim from its claims' outcomes."""
-    outcomes = {v.outcome for v in verdicts}
-    if not verdicts or outcomes == {"not run"}:
+    """The study's verdict on the paper's claim from its claims' outcomes (a claim about an arm that does not run on
+    a dataset is "not run" there, and says nothing)."""
+    outcomes = {v.outcome for v in verdicts} - {"not run"}
+    if not outcomes:
         return "not run yet"
     if "contradicted" in outcomes:
         return "does not hold here"

@@ -46,7 +46,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("name", help=f"the study: {', '.join(available_studies())}")
-    parser.add_argument("--datasets", default="ml-100k", help="comma-separated (default: %(default)s)")
+    parser.add_argument("--datasets", default=None, help="comma-separated (default: the study's, else ml-100k)")
     parser.add_argument("--seeds", default="2020", help="comma-separated (default: %(default)s)")
     parser.add_argument("--arms", default=None,
                         help="comma-separated arms, or 'all' (default: the spec's default_arms, its CPU default)")
@@ -69,11 +69,11 @@ def parse_args(argv):
         args.seeds = [int(seed) for seed in _list(args.seeds)]
     except ValueError:
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
-    args.datasets = _list(args.datasets)
+    args.datasets = None if args.datasets is None else _list(args.datasets)
     args.arms = None if args.arms is None else _list(args.arms)
-    if not (args.datasets and args.seeds) or args.arms == []:
+    if args.datasets == [] or not args.seeds or args.arms == []:
         parser.error("--datasets, --seeds and --arms each need at least one value (--arms: an arm or 'all')")
-    refuse_repeated(parser, {"--datasets": args.datasets, "--seeds": args.seeds, "--arms": args.arms or []})
+    refuse_repeated(parser, {"--datasets": args.datasets or [], "--seeds": args.seeds, "--arms": args.arms or []})
     refuse_empty(parser, {"--config_files": args.config_files})
     args.reuse_dirs = _list(args.reuse_dirs)
     for folder in args.reuse_dirs:
@@ -136,7 +136,8 @@ def page(spec, args, extra, analyses, missing, sections=()):
         arm = spec.arms[name]
         keys = {**spec.keys, **arm.keys}
         lines.append(f"- {arm.label}: `{arm.model}`, protocol `{arm.protocol}`"
-                     + (f", `{' '.join(f'--{k}={v}' for k, v in keys.items())}`" if keys else ""))
+                     + (f", `{' '.join(f'--{k}={v}' for k, v in keys.items())}`" if keys else "")
+                     + (f", on {', '.join(arm.datasets)} only" if arm.datasets else ""))
     if spec.llm_keys:
         lines += ["", f"LLM models' budget: `{' '.join(f'--{k}={v}' for k, v in spec.llm_keys.items())}`."]
     for analysis in analyses:
@@ -210,6 +211,7 @@ def main(argv=None):
     parser, args, extra = parse_args(sys.argv[1:] if argv is None else argv)
     with exit_on_user_error(parser.prog, args.debug):
         spec = load_spec(args.name)
+        args.datasets = args.datasets or list(spec.datasets)
         status, planned = run_study(spec, args, extra)
         if args.dry_run:
             return status

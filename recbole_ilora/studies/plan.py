@@ -47,7 +47,7 @@ def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms
     planned = []
     for dataset in datasets:
         for seed in seeds:
-            for arm in chosen:
+            for arm in (arm for arm in chosen if arm.runs_on(dataset)):
                 keys = {**spec.keys, **(spec.llm_keys if is_llm(arm.model) else {}), **arm.keys}
                 [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir, config_files,
                                   overrides=[*_arguments(keys), *extra])
@@ -106,6 +106,8 @@ def estimate_seconds(job, done):
     per_user = [r["time_s"]["test"] / len(r["per_user_test"]["user"]) for r in done
                 if r.get("per_user_test") and r["time_s"].get("test")]
     prompts = int(keys.get("train_samples_per_epoch", 1024)) * int(keys.get("epochs", 1))
+    if keys.get("transfer_from", "None") != "None":  # evaluates another run's weights: trains nothing itself
+        prompts = 0
     users = int(keys["eval_users"]) if keys.get("eval_users", "None") != "None" else 943
     return (prompts * (statistics.median(per_prompt) if per_prompt else FALLBACK_SECONDS_PER_PROMPT)
             + users * (statistics.median(per_user) if per_user else FALLBACK_SECONDS_PER_USER))

@@ -14,21 +14,26 @@ from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name, read_user_text
 
 STUDY_DIR = PROPERTIES_DIR / "study"
-SPEC_KEYS = {"title", "claim", "source", "metrics", "keys", "llm_keys", "arms", "default_arms", "reference", "claims",
-             "baselines", "notes", "analysis"}
-ARM_KEYS = {"model", "protocol", "keys", "label"}
+SPEC_KEYS = {"title", "claim", "source", "datasets", "metrics", "keys", "llm_keys", "arms", "default_arms", "reference",
+             "claims", "baselines", "notes", "analysis"}
+ARM_KEYS = {"model", "protocol", "keys", "label", "datasets"}
 ANALYSES = ("arms", "gates", "conflict")  # gates, conflict: also that section (recbole_ilora.studies.gates, .conflict)
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One setting of the study: a model run with ``keys`` under ``protocol``."""
+    """One setting of the study: a model run with ``keys`` under ``protocol``, on every dataset of the study or only
+    on ``datasets``."""
 
     name: str
     model: str
     protocol: str
     keys: dict
     label: str
+    datasets: tuple | None = None
+
+    def runs_on(self, dataset):
+        return self.datasets is None or dataset in self.datasets
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class StudySpec:
     arms: dict  # name -> Arm, in the spec's order
     default_arms: tuple  # the arms a plain ``study NAME`` runs (its CPU default): all, or the spec's choice
     reference: str
+    datasets: tuple = ("ml-100k",)  # what a plain ``study NAME`` runs on
     claims: tuple = ()
     baselines: tuple = ()  # models whose leaderboard runs give reference rows on the arms' test users
     notes: str = ""
@@ -75,6 +81,12 @@ def _mapping(path, where, value):
     return dict(value)
 
 
+def _names(path, where, value):
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
+        _fail(path, f"{where} must be a non-empty list of dataset names, got {value!r}.")
+    return tuple(value)
+
+
 def _arm(path, name, entry, protocols):
     if not isinstance(entry, dict) or "model" not in entry or set(entry) - ARM_KEYS:
         _fail(path, f"arm {name!r} must be a mapping with 'model' and optionally {sorted(ARM_KEYS - {'model'})}, "
@@ -82,8 +94,9 @@ def _arm(path, name, entry, protocols):
     protocol = entry.get("protocol", "candidates20")
     if protocol not in protocols:
         _fail(path, f"arm {name!r}: unknown protocol {protocol!r}; known: {', '.join(protocols)}.")
+    datasets = _names(path, f"arm {name!r} datasets", entry["datasets"]) if "datasets" in entry else None
     return Arm(str(name), str(entry["model"]), protocol, _mapping(path, f"arm {name!r} keys", entry.get("keys")),
-               str(entry.get("label", name)))
+               str(entry.get("label", name)), datasets)
 
 
 def parse_spec(name, data, path):
@@ -123,7 +136,9 @@ def parse_spec(name, data, path):
     return StudySpec(name=name, title=str(data["title"]), claim=str(data["claim"]), source=str(data.get("source", "")),
                      metrics=metrics, keys=_mapping(path, "keys", data.get("keys")),
                      llm_keys=_mapping(path, "llm_keys", data.get("llm_keys")), arms=arms,
-                     default_arms=default_arms, reference=data["reference"], claims=tuple(claims), baselines=tuple(data.get("baselines") or ()),
+                     default_arms=default_arms, reference=data["reference"],
+                     datasets=_names(path, "datasets", data["datasets"]) if "datasets" in data else ("ml-100k",),
+                     claims=tuple(claims), baselines=tuple(data.get("baselines") or ()),
                      notes=str(data.get("notes", "")), analysis=analysis, path=str(path))
 
 

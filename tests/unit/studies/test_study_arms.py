@@ -30,6 +30,9 @@ def test_claims_hold_only_when_significant_and_are_contradicted_the_other_way():
     assert reversed_.verdicts[0].outcome == "contradicted" and arms.overall(reversed_.verdicts) == "does not hold here"
     missing = arms.analyse(SPEC, "d", {"a": [result(strong)], "b": [], "c": []}, {})
     assert arms.overall(missing.verdicts) == "not run yet"
+    # a claim about an arm that does not run on a dataset says nothing there: the others decide
+    partly = arms.analyse(SPEC, "d", {"a": [result(strong)], "b": [result(weak)], "c": []}, {})
+    assert [v.outcome for v in partly.verdicts] == ["holds", "not run"] and arms.overall(partly.verdicts) == "holds here"
 
 
 def test_baselines_are_shown_on_the_arms_users_and_random_from_the_candidate_count():

@@ -46,3 +46,18 @@ def test_config_files_reach_every_run_as_the_leaderboard_passes_them(tmp_path):
     assert f"--config_files={budget}" in planned[0].job.command()
     plain = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board")
     assert planned[2].job.result_file != plain[2].job.result_file  # the baseline's hash holds the file's keys
+
+
+def test_an_arm_for_some_datasets_runs_only_there_and_a_transfer_costs_no_training(tmp_path):
+    spec = parse_spec("x", {"title": "t", "claim": "c", "reference": "own", "llm_keys": {"train_samples_per_epoch": 64},
+                            "datasets": ["ml-100k", "lastfm"],
+                            "arms": {"own": {"model": "TALLRec"},
+                                     "moved": {"model": "TALLRec", "keys": {"transfer_from": {"dataset": "ml-100k"}},
+                                               "datasets": ["ml-100k"]}}}, "x.yaml")
+    planned = plan_study(spec, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board")
+    assert [entry.arm for entry in planned] == ["own", "moved"]
+    moved = planned[1].job
+    assert moved.error is None and "--transfer_from={'dataset': 'ml-100k'}" in moved.cmd_args
+    own, transferred = (float(line.split("~")[1].split(" min")[0]) for line in describe_plan(planned, [])[:2])
+    assert transferred < own  # the same 943 test users, but no training prompts
+    assert [entry.arm for entry in plan_study(spec, ["lastfm"], [2020], tmp_path / "s", tmp_path / "b")] == ["own"]

@@ -19,6 +19,7 @@ def test_a_minimal_spec_gets_the_defaults():
     spec = parse_spec("s", {**MINIMAL, "claims": [{"better": "a", "worse": "b"}]}, "s.yaml")
     assert spec.metrics == ("hit@1", "ndcg@5") and spec.arms["a"].protocol == "candidates20"
     assert spec.claims[0].metric == "hit@1" and spec.arms["b"].keys == {"lora_r": 8}
+    assert spec.datasets == ("ml-100k",) and spec.arms["a"].runs_on("lastfm")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -32,6 +33,8 @@ def test_a_minimal_spec_gets_the_defaults():
     ({"budget": 1}, "unknown key(s) ['budget']"),
     ({"analysis": "magic"}, "unknown analysis 'magic'"),
     ({"default_arms": ["b"]}, "default_arms must be arms of the study and hold the reference 'a'"),
+    ({"datasets": "ml-100k"}, "datasets must be a non-empty list of dataset names"),
+    ({"arms": {"a": {"model": "iLoRA", "datasets": []}}}, "arm 'a' datasets must be a non-empty list"),
 ])
 def test_mistakes_in_a_spec_are_named(change, message):
     with pytest.raises(ConfigurationError, match="s.yaml: ") as error:
