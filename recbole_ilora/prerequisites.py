@@ -6,6 +6,7 @@ is never followed unchecked); only a missing one is trained.
 """
 
 import json
+from logging import getLogger
 from pathlib import Path
 
 from recbole.utils import set_color
@@ -13,6 +14,9 @@ from recbole.utils import set_color
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora.config import Config
 from recbole_ilora.experiment import result_path
+
+# Below checkpoint_dir: the results of prerequisite runs retrained because their published checkpoint is missing.
+RETRAINED_FOLDER = "retrained"
 
 
 def finished_checkpoint(result_file):
@@ -26,23 +30,51 @@ def finished_checkpoint(result_file):
 
 
 def ensure_required_runs(config, required, run):
-    """Make sure the runs ``required`` lists (``{config key: (model name, config_dict)}``, a model's
-    ``required_runs``: ``{key: RequiredRun}``) exist; store each one's checkpoint path in ``config`` under its key
-    (unless the user set it: ``Config`` checked that checkpoint already). ``run`` trains a missing one
-    (``quick_start.run``). Returns ``{key: (path, how)}``."""
+    """Make sure the runs ``required`` lists (a model's ``required_runs``: ``{key: RequiredRun}``) exist; store each
+    one's checkpoint path in ``config`` under its key (unless the user set it: ``Config`` checked that checkpoint
+    already). ``run`` trains a missing one (``quick_start.run``). Returns ``{key: (path, how)}``."""
     done = {}
     for key, needed in required.items():
         if config[key]:
             done[key] = (config[key], f"given by {key}")
             continue
-        model, dataset = needed.model, needed.dataset or config["dataset"]
-        checkpoint = finished_checkpoint(result_path(Config(model, dataset, config_dict=needed.config_dict)))
-        how = "reused finished run"
-        if checkpoint is None:
-            on = f" on {dataset}" if dataset != config["dataset"] else ""
-            print(set_color(f"Stage: training {model}{on} for {config['model']}'s {key}", "yellow"), flush=True)
-            checkpoint = run(model, dataset, config_dict=needed.config_dict)["checkpoint"]
-            how = f"trained {model}{on} first"
-        config.set_prerequisite(key, checkpoint)
-        done[key] = (checkpoint, how)
+        done[key] = _checkpoint_of(config, key, needed, run)
+        config.set_prerequisite(key, done[key][0])
     return done
+
+
+def _checkpoint_of(config, key, needed, run):
+    """``(checkpoint, how)`` of the run ``needed``: its finished run's, else that of a run trained now. A published
+    result whose checkpoint is not on this machine (a fresh clone holds the JSON files only) is retrained beside
+    it, in ``<checkpoint_dir>/retrained/``, so that the published record is kept as it is."""
+    model, dataset = needed.model, needed.dataset or config["dataset"]
+    published = result_path(Config(model, dataset, config_dict=needed.config_dict))
+    checkpoint = finished_checkpoint(published)
+    if checkpoint is not None:
+        return checkpoint, "reused finished run"
+    config_dict = needed.config_dict
+    if published.is_file():
+        config_dict = {**config_dict, "results_dir": str(Path(config["checkpoint_dir"]) / RETRAINED_FOLDER)}
+        checkpoint = finished_checkpoint(result_path(Config(model, dataset, config_dict=config_dict)))
+        if checkpoint is not None:
+            return checkpoint, f"reused the retrained copy of {published}"
+    on = f" on {dataset}" if dataset != config["dataset"] else ""
+    again = f" again (the checkpoint of {published} is not on this machine; that result is kept)" \
+        if published.is_file() else ""
+    print(set_color(f"Stage: training {model}{on}{again} for {config['model']}'s {key}", "yellow"), flush=True)
+    result = run(model, dataset, config_dict=config_dict)
+    if published.is_file():
+        _compare_with_published(result, published)
+    return result["checkpoint"], f"trained {model}{on} first"
+
+
+def _compare_with_published(result, published):
+    """Say whether a retrained prerequisite reproduced its published test metrics (CPU thread counts and kernels can
+    move them slightly: README, "How much a run's numbers move")."""
+    before = json.loads(Path(published).read_text()).get("test") or {}
+    moved = {metric: (before[metric], value) for metric, value in (result.get("test") or {}).items()
+             if metric in before and before[metric] != value}
+    text = ("reproduced its published test metrics" if not moved else
+            "moved from its published test metrics: " + ", ".join(f"{metric} {old} -> {new}"
+                                                                  for metric, (old, new) in sorted(moved.items())))
+    getLogger().warning(f"The retrained {result['model']} run {text} ({published}).")

@@ -1,6 +1,7 @@
 """Prerequisite runs: reused when a finished run of the same experiment exists, trained first otherwise."""
 
 import json
+from pathlib import Path
 
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora.config import Config
@@ -53,3 +54,26 @@ def test_a_result_naming_another_experiments_checkpoint_is_not_a_finished_run(tm
     path.write_text(json.dumps(edited))
     assert finished_checkpoint(path) is None
     assert finished_checkpoint(tmp_path / "missing.json") is None
+
+
+def test_a_published_run_without_its_checkpoint_is_retrained_beside_it_and_its_record_kept(tmp_path):
+    """A fresh clone holds the JSON results, not the checkpoints: the run is trained again for its checkpoint, its
+    result written under checkpoint_dir/retrained/, the published file left as it was, and that copy reused."""
+    required = {"results_dir": str(tmp_path / "results"), "epochs": 3}
+    checkpoint, published = finished_run(tmp_path, required, "gone")
+    Path(checkpoint).unlink()
+    before = published.read_text()
+    llm = Config("iLoRA", "ml-100k", config_dict={"checkpoint_dir": str(tmp_path / "saved")})
+    trained = []
+
+    def run(model, dataset, config_dict):
+        trained.append(config_dict["results_dir"])
+        again, _ = finished_run(tmp_path, {**required, "results_dir": config_dict["results_dir"]}, "again")
+        return {"checkpoint": again, "model": model, "test": {}}
+
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
+    assert trained == [str(tmp_path / "saved" / "retrained")] and published.read_text() == before
+    assert done["sasrec_checkpoint"][1] == "trained SASRec first"
+    llm = Config("iLoRA", "ml-100k", config_dict={"checkpoint_dir": str(tmp_path / "saved")})
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
+    assert len(trained) == 1 and done["sasrec_checkpoint"][1].startswith("reused the retrained copy of")
