@@ -10,7 +10,7 @@ from recbole_ilora.data import create_dataset
 from recbole.utils import init_seed
 
 from recbole_ilora.config import Config
-from recbole_ilora.data import candidates_fingerprint, data_preparation
+from recbole_ilora.data import candidates_fingerprint, data_preparation, load_dataset
 from recbole_ilora.data.candidates import FixedCandidateSampler
 
 
@@ -138,3 +138,23 @@ def test_general_and_sequential_models_rank_the_same_unseen_candidates_on_a_pres
         histories[user] = set(history.split())
     for user, items in candidates_by_user(loaders["Pop"]).items():
         assert len(set(items)) == 20 and not set(items[1:]) & histories[user]
+
+
+def test_users_below_three_interactions_split_the_model_families_apart_until_filtered(tmp_path, caplog):
+    """Leave-one-out gives a sequential model a user's items but the first as targets, a general model (Pop) all of
+    them: a user with 2 interactions is tested by one family only. The run says so, and the filter aligns them."""
+    root = write_atomic_dataset(tmp_path, min_len=2, max_len=12, seed=3)
+    counts = defaultdict(int)
+    for line in (root / "tiny" / "tiny.inter").read_text().splitlines()[1:]:
+        counts[line.split("\t")[0]] += 1
+    assert any(count < 3 for count in counts.values())
+    with caplog.at_level("WARNING"):
+        load_dataset(Config("Pop", "tiny", config_dict={**TINY_RUN, "data_path": str(root)}))  # what a run checks
+    _, (_, _, general) = prepare("Pop", root)
+    assert "have fewer than 3 interactions" in caplog.text and 'user_inter_num_interval: "[3,inf)"' in caplog.text
+    _, (_, _, sequential) = prepare("SASRec", root)
+    assert set(candidates_by_user(general)) != set(candidates_by_user(sequential))
+    _, (_, _, general) = prepare("Pop", root, user_inter_num_interval="[3,inf)")
+    _, (_, _, sequential) = prepare("SASRec", root, user_inter_num_interval="[3,inf)")
+    assert candidates_by_user(general) == candidates_by_user(sequential)
+    assert candidates_fingerprint(general) == candidates_fingerprint(sequential)
