@@ -12,6 +12,7 @@ from pathlib import Path
 from recbole.utils import set_color
 
 from recbole_ilora import checkpoint as checkpoints
+from recbole_ilora import run_info
 from recbole_ilora.config import Config
 from recbole_ilora.experiment import result_path
 
@@ -62,7 +63,8 @@ def _checkpoint_of(config, key, needed, run):
     again = f" again (the checkpoint of {published} is not on this machine; that result is kept)" \
         if published.is_file() else ""
     print(set_color(f"Stage: training {model}{on}{again} for {config['model']}'s {key}", "yellow"), flush=True)
-    result = run(model, dataset, config_dict=config_dict)
+    with run_info.started_inside(model, dataset, config_dict):
+        result = run(model, dataset, config_dict=config_dict)
     if published.is_file():
         _compare_with_published(result, published)
     return result["checkpoint"], f"trained {model}{on} first"

@@ -84,10 +84,29 @@ def parameter_counts(model):
 COMMAND_VARIABLE = "RECBOLE_ILORA_COMMAND"
 
 
+# Commands of runs started inside another run (its prerequisites), innermost last.
+_STARTED_INSIDE = []
+
+
 def command_line():
-    """The command line of this run as the user typed it."""
+    """The command line of this run as the user typed it; for a run started inside another, the command that runs
+    it alone (``started_inside``)."""
+    if _STARTED_INSIDE:
+        return list(_STARTED_INSIDE[-1])
     given = os.environ.get(COMMAND_VARIABLE)
     return json.loads(given) if given else [Path(sys.argv[0]).name] + sys.argv[1:]
+
+
+@contextmanager
+def started_inside(model, dataset, config_dict):
+    """Within: ``command_line()`` is the ``run_recbole`` command of ``model`` on ``dataset`` with ``config_dict``, so
+    that a prerequisite's JSON result and resume hint give its own command, not that of the run that needed it."""
+    _STARTED_INSIDE.append(["run_recbole", f"--model={model}", f"--dataset={dataset}",
+                            *(f"--{key}={value}" for key, value in config_dict.items())])
+    try:
+        yield
+    finally:
+        _STARTED_INSIDE.pop()
 
 
 class StageClock:

@@ -14,9 +14,10 @@ from recbole_ilora.model.parts.sasrec_encoder import ENCODER_RESULTS_FOLDER, enc
 
 RESULT_ROOTS = [REPO_ROOT / "docs" / "leaderboard" / "results", REPO_ROOT / "docs" / "learning_curve"]
 PLANNED_BY_THE_LEADERBOARD = ("--model=", "--dataset=", "--seed=", "--protocol=", "--results_dir=")
-# A checkpoint of the machine that ran it, never committed; the identity holds the hash of the run behind it, so
-# the same command without it (the encoder found by that hash) must plan the same file.
-LOCAL_CHECKPOINTS = ("--sasrec_checkpoint=",)
+# Paths of the machine that ran it: a checkpoint, never committed (the identity holds the hash of the run behind it,
+# so the same command without it, the encoder found by that hash, must plan the same file), and the data's folder
+# (a prerequisite's command names it; the data's content is in the identity).
+LOCAL_CHECKPOINTS = ("--sasrec_checkpoint=", "--transfer_checkpoint=", "--data_path=")
 
 
 def committed(root, datasets=("ml-100k",)):

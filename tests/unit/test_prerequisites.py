@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from recbole_ilora import checkpoint as checkpoints
+from recbole_ilora import run_info
 from recbole_ilora.config import Config
 from recbole_ilora.experiment import result_path
 from recbole_ilora.model.llm_recommender import RequiredRun
@@ -23,15 +24,20 @@ def finished_run(tmp_path, config_dict, name):
 def test_a_finished_run_is_reused_and_a_missing_one_trained_first(tmp_path):
     required = {"results_dir": str(tmp_path / "results"), "epochs": 3}
     llm = Config("iLoRA", "ml-100k", config_dict={"sasrec_checkpoint": None})
-    trained = []
+    trained, commands = [], []
 
     def run(model, dataset, config_dict):
         trained.append((model, dataset, config_dict))
+        commands.append(run_info.command_line())
         return {"checkpoint": "saved/new.pth"}
 
     done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
     assert trained == [("SASRec", "ml-100k", required)] and llm["sasrec_checkpoint"] == "saved/new.pth"
     assert done == {"sasrec_checkpoint": ("saved/new.pth", "trained SASRec first")}
+    # the prerequisite's JSON and resume hint give its own command, not the iLoRA command that needed it
+    assert commands == [["run_recbole", "--model=SASRec", "--dataset=ml-100k", f"--results_dir={tmp_path / 'results'}",
+                         "--epochs=3"]]
+    assert run_info.command_line() != commands[0]
 
     checkpoint, _ = finished_run(tmp_path, required, "encoder")
     trained.clear()
