@@ -9,8 +9,11 @@ import sys
 # worse than one thread on a busy one. OpenMP reads this once, when torch loads: so before any import of torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from recbole_ilora.config import DEFAULT_DATASET, DEFAULT_MODEL, available_protocols  # noqa: E402 (imports torch)
-from recbole_ilora.errors import add_debug_flag, exit_on_user_error, refuse_empty  # noqa: E402
+from recbole_ilora.errors import (add_debug_flag, exit_on_user_error, interrupt_while_loading,  # noqa: E402
+                                  refuse_empty)
+
+with interrupt_while_loading("run_recbole"):
+    from recbole_ilora.config import DEFAULT_DATASET, DEFAULT_MODEL, available_protocols  # noqa: E402 (torch)
 
 
 def build_parser():
@@ -40,10 +43,11 @@ def main(argv=None):
     refuse_empty(parser, {"--config_files": args.config_files})
     config_files = args.config_files.split() if args.config_files else None
 
-    from recbole_ilora import distributed, launch  # after argument parsing: --help stays fast
-    from recbole_ilora.config import Config
-    from recbole_ilora.quick_start import check_before_launch, run
-    from recbole_ilora.run_log import early_records
+    with interrupt_while_loading(parser.prog):  # after argument parsing: --help stays fast
+        from recbole_ilora import distributed, launch
+        from recbole_ilora.config import Config
+        from recbole_ilora.quick_start import check_before_launch, run
+        from recbole_ilora.run_log import early_records
 
     try:
         with exit_on_user_error(parser.prog, args.debug):

@@ -50,6 +50,9 @@ class PropertyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (list, dict)):  # YAML's complex keys ("? [a, b]"), which no config key is
+                raise yaml.constructor.ConstructorError(None, None, f"a key must be a name, got {key!r}",
+                                                        key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice in one mapping",
                                                         key_node.start_mark)

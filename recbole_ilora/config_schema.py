@@ -8,6 +8,7 @@ an unknown key is an error with the closest known names. Ranges are the table be
 """
 
 import difflib
+import importlib.util
 import math
 import os
 import re
@@ -27,8 +28,9 @@ RECBOLE_PROPERTIES = Path(recbole.__file__).resolve().parent / "properties"
 
 # Keys RecBole reads that no property file of it defines.
 RECBOLE_UNDECLARED = {"model", "dataset", "encoding", "nproc", "world_size", "local_rank", "ip", "port", "offset"}
-# Declared types RecBole's own code is wider than: it writes gpu_id with str(), so 0 and '0' both work.
-WIDER_TYPES = {"gpu_id": (str, int)}
+# Declared types RecBole's own code is wider than: it writes gpu_id with str(), so 0 and '0' both work; it makes a
+# list of one topk.
+WIDER_TYPES = {"gpu_id": (str, int), "topk": (list, tuple, int)}
 
 _DECLARATION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):[^#]*#\s*\(([^)]*)\)")
 _TYPE_WORDS = {"int": (int,), "float": (int, float), "str": (str,), "string": (str,), "bool": (bool,),
@@ -141,8 +143,15 @@ def structure_problems(values, defaults):
     return problems
 
 
+EVAL_ARGS_KEYS = ("split", "order", "group_by", "mode")
+
+
 def _eval_args_problems(eval_args):
     problems = []
+    for key in sorted(set(eval_args) - set(EVAL_ARGS_KEYS), key=str):
+        close = difflib.get_close_matches(str(key), EVAL_ARGS_KEYS, n=1)
+        problems.append(f"eval_args has no key {key!r}" + (f": did you mean {close[0]}?" if close else "")
+                        + f" (its keys: {', '.join(EVAL_ARGS_KEYS)})")
     split = eval_args.get("split")
     if split is not None:
         (kind, how), = split.items() if isinstance(split, dict) and len(split) == 1 else ((None, None),)
@@ -198,6 +207,9 @@ def _value_problems(values):
             problems.append(f"clip_grad_norm must be ~ or {{max_norm: a positive number[, norm_type: a positive "
                             f"number]}}, got {clip!r} (a negative max_norm flips every gradient)")
     problems += _model_kind_problems(values)
+    if values.get("log_wandb") and importlib.util.find_spec("wandb") is None:
+        problems.append("log_wandb=True logs to Weights & Biases, whose wandb package is not installed: pip install "
+                        "wandb, or leave log_wandb False")
     threads, usable = values.get("cpu_threads"), len(os.sched_getaffinity(0))
     if isinstance(threads, int) and not isinstance(threads, bool) and threads > usable:
         problems.append(f"cpu_threads={threads} is more than the {usable} CPU(s) this process may use (oversubscribed "

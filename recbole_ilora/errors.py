@@ -71,6 +71,17 @@ def refuse_empty(parser, options):
 
 
 @contextmanager
+def interrupt_while_loading(prog):
+    """Around a command's imports (torch, transformers and RecBole take seconds): Ctrl-C there ends the command with
+    one line and exit status 130, not the traceback of whichever module was loading."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted while starting; nothing was run", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+@contextmanager
 def exit_on_user_error(prog, debug):
     """Context of a CLI's work: a ``UserError`` becomes ``PROG: error: MESSAGE`` plus a hint on stderr and exit
     status 2, an interrupt one line and exit status 130 (with ``debug``, the traceback first)."""

@@ -2,6 +2,7 @@
 clear message (``PROG: error: ...``) naming what to fix, before any long work (no prerequisite run, no checkpoint),
 and must not lose or change data it was not asked to change."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -161,6 +162,8 @@ RUN_CASES = [
     ("nowhere", "SASRec", [], "Dataset 'nowhere' not found"),
     # RecBole's own keys, checked before any work (RecBole: Adam instead, a failure after an epoch, a traceback)
     ("tiny", "SASRec", ["--learner=bogus"], "learner must be one of adam, adamw, sgd"),
+    ("tiny", "SASRec", ["--eval_args={'splitt': {'LS': 'valid_and_test'}, 'order': 'TO', 'mode': 'uni19'}"],
+     "eval_args has no key 'splitt': did you mean split?"),
     ("tiny", "SASRec", ["--valid_metric=MRR@10"], "valid_metric 'MRR@10' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=NDCG@20"], "valid_metric 'NDCG@20' is not among the evaluated metrics"),
     ("tiny", "SASRec", ["--valid_metric=Hit"], "valid_metric 'Hit' is not among the evaluated metrics"),
@@ -288,6 +291,12 @@ def test_command_line_values_are_never_evaluated(data, tmp_path, capsys):
     assert not marker.exists()
 
 
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed here")
+def test_log_wandb_without_wandb_is_refused_before_any_work(data, tmp_path, capsys):
+    fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", *TINY_ARGS, "--log_wandb=True"],
+          capsys, tmp_path, "log_wandb=True logs to Weights & Biases, whose wandb package is not installed")
+
+
 def test_missing_and_malformed_config_files_are_named_with_line_and_column(data, tmp_path, capsys):
     fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=nope.yaml"],
           capsys, tmp_path, "Config file nope.yaml (--config_files) does not exist")
@@ -295,6 +304,7 @@ def test_missing_and_malformed_config_files_are_named_with_line_and_column(data,
     fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=bad.yaml"],
           capsys, tmp_path, "Config file bad.yaml, line 3, column 1")
     for text, message in (("123: abc\n", "key 123 is not a name"),
+                          ("? [a, b]\n: 1\n", "line 1, column 3: a key must be a name, got ['a', 'b']"),
                           ("epochs: " + "[" * 50_000 + "]" * 50_000 + "\n", "nested too deeply to read")):
         (tmp_path / "odd.yaml").write_text(text)
         fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", "--config_files=odd.yaml"],

@@ -146,6 +146,9 @@ def test_well_formed_structured_keys_pass():
                                                    "--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}, 'order': 'TO', "
                                                    "'mode': {'valid': 'uni19', 'test': 'full'}}"])
     assert config["topk"] == [1, 10] and config["eval_args"]["mode"] == {"valid": "uni19", "test": "full"}
+    one = Config("SASRec", "ml-100k", cmd_args=["--topk=5", "--valid_metric=NDCG@5"])  # RecBole takes one topk
+    assert one["topk"] == [5] and one.experiment_hash == Config(
+        "SASRec", "ml-100k", cmd_args=["--topk=[5]", "--valid_metric=NDCG@5"]).experiment_hash
 
 
 @pytest.mark.parametrize("model, message", [
