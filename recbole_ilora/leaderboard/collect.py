@@ -1,7 +1,9 @@
 """Read the JSON results of a leaderboard and check that they are well formed and comparable.
 
-Well formed: the schema's keys, finite metrics in [0, 1], one per-user rank (or None) per evaluated user; a file
-that is not is one error naming it. Comparable: within one dataset and seed, every model ranked the same
+Well formed: the schema's keys, finite metrics in [0, 1], one per-user rank (or None) per evaluated user.
+Consistent: what one run wrote together still agrees (ranks within the candidates, test metrics recomputed from the
+ranks, the config hash of the config and of the file name), so that a hand-edited or corrupt file is not published.
+A file that is neither is one error naming it. Comparable: within one dataset and seed, every model ranked the same
 candidates (``candidates_sha256``), and the runs of one model differ only in their seed. Results over different
 candidates are refused unless explicitly allowed, and are then marked in every table, because a table over unequal
 candidates looks just as convincing as a fair one; mixed settings are a warning at the report's top.
@@ -9,13 +11,16 @@ candidates looks just as convincing as a fair one; mixed settings are a warning 
 
 import json
 import math
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recbole_ilora import results
+from recbole_ilora.data.candidates import candidates_per_user
 from recbole_ilora.errors import UserError
+from recbole_ilora.experiment import config_hash
 
 
 class ResultFileError(UserError, ValueError):
@@ -103,7 +108,7 @@ def encoder_result(run):
 
 
 def read_result_file(path):
-    """A JSON run result, or one ResultFileError naming the file (not JSON, not a result)."""
+    """A JSON run result, or one ResultFileError naming the file (not JSON, not a result, edited or corrupt)."""
     try:
         result = json.loads(Path(path).read_text())
     except (OSError, ValueError, RecursionError) as error:  # also: not UTF-8, an integer too long, nested too deep
@@ -112,6 +117,10 @@ def read_result_file(path):
     problem = _structure_problem(result)
     if problem:
         raise ResultFileError(f"result file {path} is not a run result: {problem}; move it away or re-run it.")
+    problem = _disagreement(result, Path(path).name)
+    if problem:
+        raise ResultFileError(f"result file {path} was edited or is corrupt: {problem}; rerun the run or restore the "
+                              f"file.")
     return result
 
 
@@ -123,21 +132,24 @@ def _structure_problem(result):
                                "per_user_test") if key not in result]
     if missing:
         return f"keys {', '.join(missing)} are missing"
-    test = result["test"]
+    test, valid = result["test"], result.get("valid")
     if not isinstance(test, dict) or not test:
         return "its test metrics are missing"
-    bad = [key for key, value in test.items()
-           if not _number(value) or (key.startswith(("hit@", "ndcg@")) and not 0 <= value <= 1)]
-    if bad:
-        return f"test metric {bad[0]} is {test[bad[0]]!r}, not a finite number in [0, 1]"
+    if not isinstance(valid, (dict, type(None))):
+        return "its valid metrics are not an object"
+    for part, metrics in (("test", test), ("valid", valid or {})):
+        bad = [key for key, value in metrics.items() if not (_number(value) and 0 <= value <= 1)]
+        if bad:
+            return f"{part} metric {bad[0]} is {metrics[bad[0]]!r}, not a finite number in [0, 1]"
     per_user = result["per_user_test"]
     if not isinstance(per_user, dict) or not isinstance(per_user.get("user"), list):
         return "per_user_test has no user list"
     ranks = per_user.get("rank")
-    if ranks is not None and (not isinstance(ranks, list) or len(ranks) != len(per_user["user"]) or not all(
-            rank is None or (isinstance(rank, int) and not isinstance(rank, bool) and rank >= 1) for rank in ranks)):
+    if ranks is not None and (not isinstance(ranks, list) or len(ranks) != len(per_user["user"]) or not ranks):
         return (f"per_user_test holds {len(ranks) if isinstance(ranks, list) else 'no list of'} ranks for "
-                f"{len(per_user['user'])} users (each a positive integer or null)")
+                f"{len(per_user['user'])} users")
+    if ranks is not None and not (type(per_user.get("max_rank")) is int and per_user["max_rank"] >= 1):
+        return "per_user_test has no max_rank (a positive integer)"
     return _metadata_problem(result)
 
 
@@ -171,6 +183,43 @@ def _metadata_problem(result):
                 not all(_number(w) for row in rows if isinstance(row, list) for w in row) or \
                 any(not isinstance(row, list) for row in rows):
             return "gate_weights is not one row of numbers per user, all of one length"
+    return None
+
+
+# RecBole rounds each metric to 4 decimals (metric_decimal_place): up to 5e-5 from the ranks' value, plus float error.
+METRIC_TOLERANCE = 6e-5
+RANKED_METRIC = re.compile(r"(hit|ndcg|mrr)@(\d+)")
+GAIN = {"hit": lambda rank: 1.0, "ndcg": lambda rank: 1 / math.log2(rank + 1), "mrr": lambda rank: 1 / rank}
+
+
+def _disagreement(result, file_name):
+    """Where the parts of a well-formed result that one run wrote together disagree (a hand edit, a corrupt file),
+    or None. Each target is the one positive of its user, so the ranks give hit@k, ndcg@k and mrr@k exactly."""
+    digest = config_hash(result["config"])
+    if result.get("config_hash") != digest:
+        return f"config_hash {result.get('config_hash')!r} is not its config's hash {digest}"
+    if not file_name.endswith(f"-{digest}.json"):
+        return f"its file name does not end in its config hash, -{digest}.json"
+    per_user = result["per_user_test"]
+    ranks, max_rank = per_user.get("rank"), per_user.get("max_rank")
+    if ranks is None:  # a run that recorded no ranks: nothing to recompute
+        return None
+    candidates = candidates_per_user(defaultdict(dict, result["config"]), "test")  # 0: the full ranking
+    top = min(max_rank, candidates or max_rank)
+    for user, rank in zip(per_user["user"], ranks):
+        if not (rank is None or (type(rank) is int and 1 <= rank <= top)):
+            return (f"per_user_test rank {rank!r} of user {user} is neither null (below max_rank {max_rank}) nor an "
+                    f"integer in 1..{top}{f' ({candidates} candidates)' if candidates else ''}")
+    for name, stored in result["test"].items():
+        match = RANKED_METRIC.fullmatch(name)
+        if not match:
+            continue
+        gain, k = GAIN[match[1]], int(match[2])
+        if k > max_rank:
+            return f"test {name} is beyond the per-user ranks' max_rank {max_rank}"
+        recomputed = sum(gain(rank) for rank in ranks if rank is not None and rank <= k) / len(ranks)
+        if abs(stored - recomputed) > METRIC_TOLERANCE:
+            return f"test {name} is {stored} but its per-user ranks give {recomputed:.4f}"
     return None
 
 

@@ -10,17 +10,18 @@ import csv
 import io
 import json
 import math
+import re
 import statistics
 
 import pytest
-from conftest import check_result_schema, ranks_match_metrics
+from conftest import REPO_ROOT, check_result_schema, ranks_match_metrics
 from scipy import stats as scipy_stats
 
 from recbole_ilora import experiment
 from recbole_ilora.leaderboard import board as board_module
 from recbole_ilora.leaderboard import runs, stats, tables
 from recbole_ilora.leaderboard.collect import (IncomparableResultsError, ResultFileError, check_seed_only_differences,
-                                              collect)
+                                              collect, read_result_file)
 from recbole_ilora.leaderboard.command import main
 
 USERS = [str(u) for u in range(1, 11)]
@@ -32,8 +33,10 @@ def ranks_with(hits_at_1, other_rank=4, n=10):
 
 
 def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candidates="c" * 64, per_user=True,
-                gate=None, generation=None, trainable=None, total=1000, train_s=12.0, test_s=3.0, rss=512.0):
-    """A run result in the schema ``quick_start.run`` writes, with test metrics computed from ``ranks``."""
+                gate=None, generation=None, trainable=None, total=1000, train_s=12.0, test_s=3.0, rss=512.0,
+                settings=None):
+    """A run result in the schema ``quick_start.run`` writes, with test metrics computed from ``ranks`` and the
+    config hash of its config (with ``settings``)."""
     test = {}
     for k in (1, 3, 5, 10):
         test[f"hit@{k}"] = round(sum(r is not None and r <= k for r in ranks) / len(ranks), 4)
@@ -48,6 +51,7 @@ def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candida
         config.update({"llm_path": None, "dtype": "bfloat16", "lora_r": 16, "num_experts": 4 if model == "iLoRA" else 1,
                        "history_length": 10, "train_samples_per_epoch": 256, "generation_eval": bool(generation),
                        "encoder_config": {"epochs": 10}})  # a dict-valued setting, as in real runs
+    config.update(settings or {})
     config_hash = experiment.config_hash(config)
     result = {
         "schema_version": 1, "model": model, "dataset": dataset, "protocol": protocol, "seed": seed,
@@ -69,6 +73,13 @@ def fake_result(model, dataset, seed, ranks, *, protocol="candidates20", candida
     }
     if gate is not None:
         result["gate_weights"] = {"user": USERS[:len(gate)], "weights": gate}
+    return result
+
+
+def planned_result(job, ranks, **kwargs):
+    """A fake result of a planned ``job``: its config is the planned experiment, as a real run's is."""
+    result = fake_result(job.model, job.dataset, job.seed, ranks, **kwargs)
+    result.update(config=job.experiment, config_hash=experiment.config_hash(job.experiment))
     return result
 
 
@@ -278,7 +289,6 @@ def test_different_candidates_are_refused_unless_allowed_and_then_marked_everywh
     (lambda result: result["test"].update({"hit@1": float("nan")}), "test metric hit@1 is nan"),
     (lambda result: result["per_user_test"]["rank"].pop(), "per_user_test holds 9 ranks for 10 users"),
     (lambda result: result.pop("config"), "keys config are missing"),
-    (lambda result: result["per_user_test"].update(rank=[True] * 10), "per_user_test holds 10 ranks for 10 users"),
     (lambda result: result.update(time_s={}), "time_s lacks the train, test and total seconds"),
     (lambda result: result.update(config="iLoRA"), "its config is a str, not an object"),
     (lambda result: result.update(candidates_sha256=["a", "b"]), "candidates_sha256 is not an object of digests"),
@@ -321,6 +331,80 @@ def test_values_that_would_break_the_tables_are_one_error_naming_the_file(tmp_pa
     path = write_result(tmp_path, result)
     with pytest.raises(ResultFileError, match=f"result file {path} is not a run result: {message}"):
         collected(tmp_path, ("SASRec",), (2020,))
+
+
+EDITED = "was edited or is corrupt: "
+BEYOND = "is neither null (below max_rank {}) nor an integer in 1..{} (20 candidates)"
+
+
+def set_ranks(result, ranks):
+    result["per_user_test"]["rank"] = ranks
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda result: result["test"].update({"hit@1": 0.9}), "test hit@1 is 0.9 but its per-user ranks give 0.3000"),
+    (lambda result: result["test"].update({"hit@10": 0.2}), "test hit@10 is 0.2 but its per-user ranks give 1.0000"),
+    (lambda result: result["test"].update({"mrr@10": 1.0}), "test mrr@10 is 1.0 but its per-user ranks give 0.4750"),
+    (lambda result: set_ranks(result, [1] * 10), "test hit@1 is 0.3 but its per-user ranks give 1.0000"),
+    (lambda result: set_ranks(result, [None] * 10), "test hit@1 is 0.3 but its per-user ranks give 0.0000"),
+    (lambda result: set_ranks(result, [500] + [1] * 9), "per_user_test rank 500 of user 1 " + BEYOND.format(10, 10)),
+    (lambda result: (result["per_user_test"].update(max_rank=50), set_ranks(result, [21] * 10)),
+     "per_user_test rank 21 of user 1 " + BEYOND.format(50, 20)),
+    (lambda result: set_ranks(result, [0] * 10), "per_user_test rank 0 of user 1 is neither null"),
+    (lambda result: set_ranks(result, [True] * 10), "per_user_test rank True of user 1 is neither null"),
+    (lambda result: result["per_user_test"].update(max_rank=5), "test hit@10 is beyond the per-user ranks' max_rank 5"
+     ),
+    (lambda result: result.update(config_hash="0" * 16), f"config_hash '{'0' * 16}' is not its config's hash HASH"),
+    (lambda result: result["config"].update(epochs=500), "config_hash 'HASH' is not its config's hash HASH"),
+], ids=["hit@1 edited", "hit@10 below hit@1", "mrr edited", "ranks all 1", "ranks all null", "rank 500",
+        "rank above the candidates", "rank 0", "rank a bool", "max_rank below a metric's k", "config_hash edited",
+        "config edited"])
+def test_a_result_whose_parts_disagree_is_one_line_naming_the_file_and_the_problem(tmp_path, edit, problem):
+    """What an outside probe published after editing one part of a valid result by hand."""
+    result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3))
+    edit(result)
+    path = write_result(tmp_path, result)
+    expected = re.escape(f"result file {path} {EDITED}{problem}").replace("HASH", "[0-9a-f]{16}")
+    with pytest.raises(ResultFileError, match=f"^{expected}") as raised:
+        collected(tmp_path, ("SASRec",), (2020,))
+    assert "\n" not in str(raised.value) and str(raised.value).endswith("; rerun the run or restore the file.")
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda result: result["valid"].update({"hit@1": 3.0}), "valid metric hit@1 is 3.0, not a finite number in "),
+    (lambda result: result["per_user_test"].pop("max_rank"), "per_user_test has no max_rank (a positive integer)"),
+])
+def test_a_valid_metric_or_max_rank_out_of_range_is_not_a_run_result(tmp_path, edit, problem):
+    result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3))
+    edit(result)
+    path = write_result(tmp_path, result)
+    with pytest.raises(ResultFileError, match=re.escape(f"result file {path} is not a run result: {problem}")):
+        collected(tmp_path, ("SASRec",), (2020,))
+
+
+def test_a_result_renamed_to_another_experiments_hash_is_refused(tmp_path):
+    result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3))
+    path = write_result(tmp_path, result)
+    renamed = path.rename(path.with_name(f"SASRec-seed2020-{'a' * 16}.json"))
+    with pytest.raises(ResultFileError, match=re.escape(f"result file {renamed} {EDITED}its file name does not end "
+                                                        f"in its config hash, -{result['config_hash']}.json")):
+        collected(tmp_path, ("SASRec",), (2020,))
+
+
+def test_metrics_within_recboles_rounding_of_the_ranks_and_metrics_not_of_ranks_are_accepted(tmp_path):
+    result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3), generation={"generation_hr@1": 0.9})
+    result["test"].update({"hit@1": 0.30005, "ndcg@10": result["test"]["ndcg@10"] - 5e-5})
+    write_result(tmp_path, result)
+    collected(tmp_path, ("SASRec",), (2020,))
+
+
+COMMITTED = sorted((REPO_ROOT / "docs").rglob("*-seed*-*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda path: str(path.relative_to(REPO_ROOT / "docs")))
+def test_every_committed_result_reads(path):
+    result = read_result_file(path)
+    assert result["per_user_test"]["rank"] is not None  # so its metrics were checked against its ranks
 
 
 def test_latex_and_csv(fake_board_results):
@@ -527,7 +611,7 @@ class FakeRunner:
             raise OSError("cannot start the interpreter")
         if (job.model, job.seed) in self.fail:
             return 1
-        result = fake_result(job.model, job.dataset, job.seed, ranks_with(3))
+        result = planned_result(job, ranks_with(3))
         job.result_file.parent.mkdir(parents=True, exist_ok=True)
         job.result_file.write_text(json.dumps(result))
         return 0
@@ -545,7 +629,7 @@ def test_resume_skips_runs_whose_result_exists(tiny_cli_args, capsys):
     assert len({j.result_file for j in jobs}) == 4 and all(j.error is None for j in jobs)
     finished = jobs[1]
     finished.result_file.parent.mkdir(parents=True)
-    finished.result_file.write_text(json.dumps(fake_result("GRU4Rec", "tiny", 2020, ranks_with(3))))
+    finished.result_file.write_text(json.dumps(planned_result(finished, ranks_with(3))))
 
     runner = FakeRunner()
     assert main(leaderboard_args("SASRec,GRU4Rec", tiny_cli_args), runner=runner) == 0
@@ -593,22 +677,21 @@ def test_verdict_tests_the_reference_against_pop_and_states_random(tmp_path):
 def test_each_llm_models_encoder_is_named_with_its_quality_and_tested_against_it(tmp_path):
     from recbole_ilora.leaderboard.report import encoder_lines
 
-    ilora = fake_result("iLoRA", "ml-100k", 2020, ranks_with(5, other_rank=2))
-    ilora["config"]["prerequisites"] = {"sasrec_checkpoint": "e" * 16}
-    write_result(tmp_path, ilora)
-    lorarec = fake_result("LoRARec", "ml-100k", 2020, ranks_with(4, other_rank=2))
-    lorarec["config"]["prerequisites"] = {"sasrec_checkpoint": "f" * 16}  # an encoder whose JSON is elsewhere
-    write_result(tmp_path, lorarec)
-    encoder = fake_result("SASRec", "ml-100k", 2020, ranks_with(8))
-    encoder["config_hash"] = "e" * 16
+    encoder = fake_result("SASRec", "ml-100k", 2020, ranks_with(8), settings={"epochs": 10})
     write_result(tmp_path / "encoders", encoder)
+    ilora = fake_result("iLoRA", "ml-100k", 2020, ranks_with(5, other_rank=2),
+                        settings={"prerequisites": {"sasrec_checkpoint": encoder["config_hash"]}})
+    write_result(tmp_path, ilora)
+    lorarec = fake_result("LoRARec", "ml-100k", 2020, ranks_with(4, other_rank=2),
+                          settings={"prerequisites": {"sasrec_checkpoint": "f" * 16}})  # an encoder found nowhere
+    write_result(tmp_path, lorarec)
     write_result(tmp_path, fake_result("SASRec", "ml-100k", 2020, ranks_with(9)))  # the baseline row: not the encoder
     board = board_module.build_board(collect(tmp_path, ["iLoRA", "LoRARec", "SASRec"], ["ml-100k"], [2020],
                                              {"ml-100k": "candidates20"}), "ml-100k")
     text = "\n".join(encoder_lines(board))
-    assert (f"- iLoRA: SASRec encoder `{'e' * 16}`, test Hit@1 0.8000 over 1 run(s); iLoRA is not significantly "
-            f"below its own encoder on Hit@1 (difference -0.3000, Wilcoxon signed-rank, paired over users (n=10), "
-            f"p = ") in text
+    assert (f"- iLoRA: SASRec encoder `{encoder['config_hash']}`, test Hit@1 0.8000 over 1 run(s); iLoRA is not "
+            f"significantly below its own encoder on Hit@1 (difference -0.3000, Wilcoxon signed-rank, paired over "
+            f"users (n=10), p = ") in text
     assert f"- LoRARec: SASRec encoder `{'f' * 16}`, its JSON result was not found beside these results." in text
     assert "SASRec:" not in text
 
@@ -617,13 +700,11 @@ def test_seeds_whose_encoders_differ_only_by_their_seed_are_one_setting(tmp_path
     """Each seed's LLM run names its own seed's encoder (another hash); only an encoder trained otherwise (another
     budget) makes the seeds' runs differ in more than the seed."""
     def seed_run(seed, encoder_epochs):
-        encoder = fake_result("SASRec", "ml-100k", seed, ranks_with(8))
-        encoder["config"]["epochs"] = encoder_epochs
-        encoder["config_hash"] = experiment.config_hash(encoder["config"])
+        encoder = fake_result("SASRec", "ml-100k", seed, ranks_with(8), settings={"epochs": encoder_epochs})
         write_result(tmp_path / "encoders", encoder)
-        ilora = fake_result("iLoRA", "ml-100k", seed, ranks_with(5, other_rank=2))
-        ilora["config"]["prerequisites"] = {"sasrec_checkpoint": encoder["config_hash"]}
-        write_result(tmp_path, ilora)
+        prerequisites = {"sasrec_checkpoint": encoder["config_hash"]}
+        write_result(tmp_path, fake_result("iLoRA", "ml-100k", seed, ranks_with(5, other_rank=2),
+                                           settings={"prerequisites": prerequisites}))
 
     seed_run(2020, 10)
     seed_run(2021, 10)
@@ -638,14 +719,13 @@ def test_an_encoder_that_is_the_sasrec_baseline_itself_is_found_beside_the_run(t
     from recbole_ilora.leaderboard.report import encoder_lines
 
     baseline = fake_result("SASRec", "ml-100k", 2020, ranks_with(7))
-    baseline["config_hash"] = "d" * 16
     write_result(tmp_path, baseline)
-    ilora = fake_result("iLoRA", "ml-100k", 2020, ranks_with(3, other_rank=2))
-    ilora["config"]["prerequisites"] = {"sasrec_checkpoint": "d" * 16}
-    write_result(tmp_path, ilora)
+    write_result(tmp_path, fake_result("iLoRA", "ml-100k", 2020, ranks_with(3, other_rank=2),
+                                       settings={"prerequisites": {"sasrec_checkpoint": baseline["config_hash"]}}))
     board = board_module.build_board(collect(tmp_path, ["iLoRA", "SASRec"], ["ml-100k"], [2020],
                                              {"ml-100k": "candidates20"}), "ml-100k")
-    assert f"- iLoRA: SASRec encoder `{'d' * 16}`, test Hit@1 0.7000 over 1 run(s)" in "\n".join(encoder_lines(board))
+    assert (f"- iLoRA: SASRec encoder `{baseline['config_hash']}`, test Hit@1 0.7000 over 1 run(s)"
+            in "\n".join(encoder_lines(board)))
 
 
 def test_the_leaderboard_finds_each_llm_models_generation_run_by_its_config_hash(tiny_cli_args, tmp_path):
@@ -658,7 +738,7 @@ def test_the_leaderboard_finds_each_llm_models_generation_run_by_its_config_hash
                                    (decoded, ranks_with(3), {"generation_valid_ratio": 0.5, "generation_hr@1": 0.25,
                                                              "generation_hr@1_of_valid": 0.5})):
         job.result_file.parent.mkdir(parents=True, exist_ok=True)
-        job.result_file.write_text(json.dumps(fake_result("TALLRec", "tiny", 2020, ranks, generation=generation)))
+        job.result_file.write_text(json.dumps(planned_result(job, ranks, generation=generation)))
     assert main(["--report_only", *args]) == 0
     report = (tmp_path / "LB.md").read_text()
     assert "Generation metrics (the paper's)" in report and "| TALLRec | 1       | 0.5000" in report

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from recbole_ilora.experiment import config_hash
 from recbole_ilora.studies.cost_projection import PROJECTION_BEGIN, PROJECTION_END, Counts, main, stage_rows
 
 MEASURED, TARGET = Counts(users=1000, interactions=100_000), Counts(users=3000, interactions=400_000)
@@ -12,7 +13,8 @@ MEASURED, TARGET = Counts(users=1000, interactions=100_000), Counts(users=3000, 
 
 def result(model, data=10.0, prerequisites=0.0, train=100.0, test=20.0):
     return {"schema_version": 1, "model": model, "dataset": "part", "protocol": "candidates20", "seed": 2020,
-            "test": {"hit@1": 0.5}, "config": {}, "per_user_test": {"user": []}, "finished_at": "2026-12-04",
+            "test": {"hit@1": 0.5}, "config": {}, "config_hash": config_hash({}), "per_user_test": {"user": []},
+            "finished_at": "2026-12-04",
             "time_s": {"data": data, "prerequisites": prerequisites, "train": train, "test": test,
                        "total": data + prerequisites + train + test},
             "peak_memory_mb": {"rss": 2048.0}, "world_size": 1, "threads": 1, "machine": ["CPU: Test CPU"]}
@@ -38,8 +40,8 @@ def test_the_command_writes_the_page_and_the_readme_block(tmp_path):
         {"stats": {"users": 1000, "interactions": 100000}}))
     folder = tmp_path / "results" / "part" / "candidates20"
     folder.mkdir(parents=True)
-    (folder / "iLoRA-seed2020-0123456789abcdef.json").write_text(json.dumps(result("iLoRA", prerequisites=50.0)))
-    (folder / "Pop-seed2020-0123456789abcdef.json").write_text(json.dumps(result("Pop", train=0.0)))
+    (folder / f"iLoRA-seed2020-{config_hash({})}.json").write_text(json.dumps(result("iLoRA", prerequisites=50.0)))
+    (folder / f"Pop-seed2020-{config_hash({})}.json").write_text(json.dumps(result("Pop", train=0.0)))
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{PROJECTION_BEGIN}\nold\n{PROJECTION_END}\nrest\n")
     page = tmp_path / "page.md"
