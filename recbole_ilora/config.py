@@ -175,11 +175,19 @@ class Config(RecBoleConfig):
 
     def _derive_values(self):
         """Values that follow from others, set before the identity is taken: ``dtype: auto`` as the dtype this
-        machine computes fast (``devices.auto_dtype``: the identity holds what ran), and ``eval_batch_users`` users'
-        rows per evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts
+        machine computes fast (``devices.auto_dtype``: the identity holds what ran), values that mean the same run
+        in one spelling (metric names, an LLM model's ``canonical_values``), and ``eval_batch_users`` users' rows
+        per evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts
         users)."""
         if self.final_config_dict.get("dtype") == "auto":
             self.final_config_dict["dtype"] = auto_dtype(self.final_config_dict["device"])
+        values = self.final_config_dict
+        if isinstance(values.get("metrics"), list):
+            values["metrics"] = [config_schema.canonical_metric(name) for name in values["metrics"]]
+        if isinstance(values.get("valid_metric"), str):
+            values["valid_metric"] = config_schema.canonical_metric(values["valid_metric"])
+        if issubclass(self.model_class, LLMRecommender):
+            self.model_class.canonical_values(values)
         users = self.final_config_dict.get("eval_batch_users")
         if users:
             rows_per_user = max(candidates_per_user(self, phase) for phase in PHASES) or 1

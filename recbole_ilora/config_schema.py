@@ -103,6 +103,14 @@ def _topk_values(topk):
     return list(ks)
 
 
+def canonical_metric(name):
+    """RecBole's own spelling of a metric (``ndcg@10`` -> ``NDCG@10``): RecBole reads any case, so every spelling is
+    one experiment and gets one hash."""
+    base, at, k = name.partition("@")
+    found = metrics_dict.get(base.lower())
+    return f"{found.__name__ if found else base}{at}{k}"
+
+
 def structure_problems(values, defaults):
     """Problems of the structured keys RecBole parses while it builds its config (topk, metrics, eval_args), which it
     reports as bare Python errors, or never (a malformed interval filter, an unknown transform or loss); ``values``

@@ -10,6 +10,8 @@ with a mixture of LoRA experts; a gate driven by the frozen SASRec's representat
 experts per sequence. Only the projector, the gate and the LoRA weights train.
 """
 
+import os
+
 import numpy as np
 import torch
 
@@ -30,6 +32,9 @@ from recbole_ilora.model.parts.transfer import TRANSFER_KEY, transfer_source
 from recbole_ilora.tuners.moe_lora import MoELoraConfig, enable_checkpointing, inject_moe_lora
 
 END_OF_TRAINING = TrainingStep(epoch=0, step=1, total_steps=1)
+
+# The linear layers of a Llama decoder layer in their order: the one spelling of lora_target_modules.
+LAYER_ORDER = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 class iLoRA(LLMRecommender):
@@ -59,6 +64,18 @@ class iLoRA(LLMRecommender):
         if source is not None:
             required[TRANSFER_KEY] = source
         return required
+
+    @classmethod
+    def canonical_values(cls, values):
+        """``lora_target_modules`` once each, in a decoder layer's order (peft adapts a set of layers), and a
+        backbone path given through a link as the path it leads to (its files are fingerprinted anyway)."""
+        targets = values.get("lora_target_modules")
+        if isinstance(targets, list) and all(isinstance(name, str) for name in targets):
+            values["lora_target_modules"] = sorted(dict.fromkeys(targets), key=lambda name: (
+                LAYER_ORDER.index(name) if name in LAYER_ORDER else len(LAYER_ORDER), name))
+        path = values.get("llm_path")
+        if isinstance(path, str) and path and os.path.exists(path):
+            values["llm_path"] = os.path.realpath(path)
 
     @classmethod
     def trains(cls, config):

@@ -8,7 +8,7 @@ computed by several processes live in their own modules (``checks``, ``adapter_f
 ``sharded_evaluation``).
 
 before any work (no data, no backbone needed)
-    ``checks`` (a ``ModelChecks``), ``required_runs`` (``RequiredRun``), ``trains``
+    ``canonical_values``, ``checks`` (a ``ModelChecks``), ``required_runs`` (``RequiredRun``), ``trains``
 training
     ``optimizer_groups``, ``calculate_loss(interaction, step)``, ``training_statistics``,
     ``trainable_state_dict`` / ``load_trainable_state_dict`` and RecBole's ``other_parameter`` /
@@ -83,6 +83,11 @@ class LLMRecommender(SequentialRecommender):
         return {}
 
     # ----- training -----
+
+    @classmethod
+    def canonical_values(cls, values):
+        """Put values that mean the same run into one spelling, in place in ``values`` (the final config dict, not
+        yet checked), so that they hash alike."""
 
     @classmethod
     def trains(cls, config):

@@ -26,6 +26,19 @@ def test_runtime_keys_do_not_change_the_identity(tmp_path):
     assert experiment.differing_keys(one.experiment, changed.experiment) == ["hidden_size"]
 
 
+def test_spellings_of_one_run_hash_alike(tmp_path, tiny_llama):
+    """RecBole reads metric names in any case, peft adapts a set of layers, and a backbone's files are fingerprinted
+    wherever a link leads: each is one spelling in the identity."""
+    plain = Config("SASRec", "ml-100k")
+    assert Config("SASRec", "ml-100k", config_dict={"metrics": ["hit", "ndcg"], "valid_metric": "ndcg@10"}
+                  ).experiment_hash == plain.experiment_hash
+    llm = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(tiny_llama)})
+    (tmp_path / "link").symlink_to(tiny_llama)
+    targets = ["down_proj", "q_proj", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"]
+    same = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(tmp_path / "link"), "lora_target_modules": targets})
+    assert same.experiment_hash == llm.experiment_hash and same["lora_target_modules"] == llm["lora_target_modules"]
+
+
 def test_an_optional_key_enters_the_identity_only_when_set():
     unset, subset = Config("SASRec", "ml-100k"), Config("SASRec", "ml-100k", cmd_args=["--eval_users=50"])
     assert "eval_users" not in unset.experiment and subset.experiment["eval_users"] == 50
