@@ -13,6 +13,7 @@ import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
 from recbole_ilora.converters.rawfiles import parse_lines, split_fields, timestamp
+from recbole_ilora.errors import RawDataError
 
 NAME = "ml-1m"
 SUMMARY = "MovieLens-1M: ratings.dat + movies.dat (+ users.dat), latin-1, '::'-separated"
@@ -39,17 +40,23 @@ def _records(path, encoding, issues, count, layout, progress=False):
 
 
 def read_movies(path, encoding, issues):
-    """One row per movie id: item, movie_title, release_year, genre (list)."""
-    rows, seen = [], set()
+    """One row per movie id: item, movie_title, release_year, genre (list). A movie id repeated with another title
+    or genres is an error: which one is right cannot be told (an exact repeat is a counted warning)."""
+    rows, seen = [], {}  # movie id -> (where, title, genres) of its first line
     for where, (movie, title, genres) in _records(path, encoding, issues, 3, MOVIES_LAYOUT):
         if not movie.strip().isdigit():
             issues.warn("malformed line", where, f"movie id {movie!r} is not a number: {MOVIES_LAYOUT}")
             continue
         movie = movie.strip()
         if movie in seen:
+            first, *entry = seen[movie]
+            if entry != [title, genres]:
+                raise RawDataError(f"{where}: MovieID {movie} is listed twice with different titles or genres "
+                                   f"({entry[0]!r} at {first}, {title!r} here): remove the wrong line from "
+                                   f"movies.dat.")
             issues.warn("duplicate movie id (first kept)", where, movie)
             continue
-        seen.add(movie)
+        seen[movie] = (where, title, genres)
         match = TITLE_YEAR.match(title)
         name, year = (match.group(1), match.group(2)) if match else (title.strip(), "")
         rows.append((movie, name, year, [genre.replace(" ", "_") for genre in genres.split("|") if genre]))

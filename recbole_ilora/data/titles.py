@@ -46,3 +46,13 @@ def item_titles(dataset, field):
             f"the .item file, or drop untitled items when preparing the dataset."
         )
     return titles
+
+
+def shared_titles(title_ids):
+    """Groups of two or more internal item ids whose titles are the same as the prompt shows them (``title_ids[i]``:
+    item ``i``'s token ids, cut to ``max_title_tokens``; ``0`` is the padding id): an LLM cannot tell them apart in a
+    prompt or an answer."""
+    groups = {}
+    for item, ids in enumerate(title_ids[1:], start=1):
+        groups.setdefault(tuple(ids), []).append(item)
+    return [items for items in groups.values() if len(items) > 1]

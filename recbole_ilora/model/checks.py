@@ -8,7 +8,7 @@ from transformers.utils import (is_flash_attn_2_available, is_flash_attn_3_avail
                                 is_torch_flex_attn_available)
 
 from recbole_ilora.data.candidates import candidates_per_user
-from recbole_ilora.data.titles import item_titles
+from recbole_ilora.data.titles import item_titles, shared_titles
 from recbole_ilora.data.validation import items_per_user
 from recbole_ilora.errors import ConfigurationError, DataError
 from recbole_ilora.model.llm_recommender import ModelChecks
@@ -101,8 +101,8 @@ class iLoRAChecks(ModelChecks):
 
     @staticmethod
     def check_dataset(config, dataset):
-        """Titles (present, without the placeholder strings, cut to ``max_title_tokens``), the longest prompt against
-        the backbone's context, room for the training negatives, and the LoRA target modules."""
+        """Titles (present, without the placeholder strings, cut to ``max_title_tokens``, told apart), the longest
+        prompt against the backbone's context, room for the training negatives, and the LoRA target modules."""
         titles = item_titles(dataset, config["item_text_field"])
         placeholders = [item for item, title in enumerate(titles) if HISTORY_TOKEN in title or CANDIDATE_TOKEN in title]
         if placeholders:
@@ -122,14 +122,25 @@ class iLoRAChecks(ModelChecks):
             getLogger().warning(f"{prompts.truncated_titles} title(s) of dataset '{dataset.dataset_name}' are longer "
                                 f"than max_title_tokens={config['max_title_tokens']} tokens (the longest: "
                                 f"{prompts.longest_title}) and are cut in prompts and answers.")
+        shared = shared_titles(prompts.title_ids)
+        if shared:
+            shown = "; ".join(" = ".join(dataset.id2token(dataset.iid_field, items[:3])) for items in shared[:3])
+            getLogger().warning(f"{sum(map(len, shared))} items of dataset '{dataset.dataset_name}' share their title "
+                                f"(as prompts show it, cut to max_title_tokens) with another item ({len(shared)} "
+                                f"title(s); item ids {shown}{'; ...' if len(shared) > 3 else ''}): the LLM cannot tell "
+                                f"them apart in a prompt or an answer. Give them distinct titles in the .item file "
+                                f"({config['item_text_field']}).")
         listed = max(config["train_negatives"] + 1, config["rerank_top_n"],
                      *(candidates_per_user(config, phase) for phase in ("valid", "test")))
         longest = prompts.longest_prompt(config["history_length"], listed)
         if max_positions and longest > max_positions:
             raise ConfigurationError(
-                f"The longest prompt ({config['history_length']} history items and {listed} candidates with titles "
-                f"of up to {config['max_title_tokens']} tokens) has {longest} tokens, beyond the backbone's "
-                f"{max_positions} positions: lower max_title_tokens, history_length or the number of candidates.")
+                f"The longest prompt this run can build ({config['history_length']} history items and {listed} "
+                f"candidates, each with the dataset's longest title cut to max_title_tokens="
+                f"{config['max_title_tokens']}: {max(map(len, prompts.title_ids))} tokens, and the answer) has "
+                f"{longest} tokens, beyond the backbone's {max_positions} positions: lower max_title_tokens, "
+                f"history_length or the number of candidates (train_negatives, rerank_top_n, the protocol's "
+                f"candidate lists).")
         interacted = items_per_user(dataset).max()
         if dataset.item_num - 1 - interacted < config["train_negatives"]:
             raise DataError(f"Dataset '{dataset.dataset_name}' has {dataset.item_num - 1} items and a user who "

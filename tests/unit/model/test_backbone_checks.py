@@ -1,0 +1,164 @@
+"""A backbone or a dataset the LLM models cannot use is refused (or warned about) before any work, not after the
+SASRec stage: a tokenizer without EOS, a config.json transformers refuses, corrupt weights; titles holding special
+tokens stay text, titles that are the same are counted, and the prompt bound is named as a bound."""
+
+import json
+import logging
+import shutil
+
+import pytest
+import torch
+from conftest import TINY_RUN, write_atomic_dataset
+from safetensors.torch import load_file, save_file
+
+from recbole_ilora.config import Config
+from recbole_ilora.data import load_dataset
+from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.model.checks import iLoRAChecks
+from recbole_ilora.model.parts.backbone import backbone_folder, load_tokenizer
+from recbole_ilora.model.parts.prompt import PromptBuilder
+
+TEMPLATE = "This user has watched {history}. Given the following {count} movie titles: {candidates}, recommend one."
+
+
+def run_checks(data_root, llm, **overrides):
+    """What ``run`` checks of an iLoRA run before its SASRec stage."""
+    config = Config("iLoRA", "tiny", config_dict={**TINY_RUN, "data_path": str(data_root), "llm_path": str(llm),
+                                                   "item_domain": "movie", "item_text_field": "movie_title",
+                                                   **overrides})
+    iLoRAChecks.check_config(config)
+    iLoRAChecks.check_dataset(config, load_dataset(config))
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    return write_atomic_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def backbone(tiny_llama, tmp_path):
+    """A copy of the tiny Llama that the test may break."""
+    return shutil.copytree(tiny_llama, tmp_path / "llama")
+
+
+def edit_json(path, **changes):
+    settings = json.loads(path.read_text())
+    settings.update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        settings.pop(key)
+    path.write_text(json.dumps(settings))
+
+
+def test_a_tokenizer_without_eos_is_refused(backbone, data_root):
+    edit_json(backbone / "tokenizer_config.json", eos_token=None)
+    with pytest.raises(ConfigurationError, match=r"its tokenizer has no end-of-sequence token \(eos_token in "
+                                                 r"tokenizer_config.json, tokenizer.json\): set eos_token there"):
+        run_checks(data_root, backbone)
+
+
+def test_a_config_transformers_refuses_is_named_with_its_message(backbone, data_root):
+    edit_json(backbone / "config.json", num_attention_heads=3)
+    with pytest.raises(ConfigurationError, match=r"no model can be built from its config.json \(ValueError: The "
+                                                 r"hidden size \(32\) is not a multiple of the number of attention "
+                                                 r"heads \(3\)\.\): correct it"):
+        run_checks(data_root, backbone)
+
+
+@pytest.mark.parametrize("weight, value, problem", [
+    ("model.layers.0.self_attn.q_proj.weight", float("nan"), "holds NaN or infinite values"),
+    ("model.embed_tokens.weight", float("inf"), "holds NaN or infinite values"),
+    ("model.layers.0.self_attn.q_proj.weight", torch.int32, "is stored as int32, not as floating-point numbers"),
+])
+@pytest.mark.parametrize("weights_file", ["model.safetensors", "pytorch_model.bin"])
+def test_corrupt_weights_are_refused_naming_file_and_tensor(backbone, data_root, weights_file, weight, value,
+                                                            problem):
+    weights = load_file(backbone / "model.safetensors")
+    weights[weight] = weights[weight].to(value) if isinstance(value, torch.dtype) else weights[weight].index_fill(
+        0, torch.tensor([5]), value)
+    (backbone / "model.safetensors").unlink()
+    if weights_file == "model.safetensors":
+        save_file(weights, backbone / weights_file, metadata={"format": "pt"})
+    else:
+        torch.save(weights, backbone / weights_file)
+    with pytest.raises(ConfigurationError, match=f"{backbone / weights_file}: weight {weight} {problem}: the "
+                                                 f"weights are corrupt: re-download the model"):
+        run_checks(data_root, backbone)
+
+
+def test_a_gguf_dequantised_to_nan_is_refused_and_leaves_no_cache(tiny_llama, tmp_path, monkeypatch):
+    """The dequantised tensors are checked where they are produced, before the cache is written."""
+    import transformers
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_llama)
+    with torch.no_grad():
+        model.model.norm.weight[0] = float("nan")
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: model)
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    with pytest.raises(ConfigurationError, match=f"{gguf}: weight model.norm.weight holds NaN or infinite values"):
+        backbone_folder({"llm_path": str(gguf), "llm_cache_dir": str(tmp_path / "cache")})
+    assert not any((tmp_path / "cache").glob("*"))
+
+
+@pytest.fixture
+def tokenizer(tiny_llama):
+    tokenizer = load_tokenizer(tiny_llama)  # its EOS is </s>; <|im_end|> as SmolLM2's
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]}, replace_extra_special_tokens=False)
+    return tokenizer
+
+
+def test_special_tokens_in_a_title_are_text_and_the_prompts_own_stay_special(tokenizer):
+    titles = ["", "Movie </s> number seven", "Film <|im_end|> two", "Movie number 3"]
+    prompts = PromptBuilder(tokenizer, titles, TEMPLATE)
+    specials = set(tokenizer.all_special_ids)
+    for item in (1, 2):
+        assert not specials & set(prompts.title_ids[item])
+        assert tokenizer.decode(prompts.title_ids[item]) == f" {titles[item]}"
+    assert prompts.target_ids(1).count(tokenizer.eos_token_id) == 1
+    ids = prompts.prompt_ids([1, 2], [3, 1])
+    assert ids.count(prompts.history_token_id) == 2 and ids.count(prompts.candidate_token_id) == 2
+
+
+def test_prompts_of_ordinary_titles_are_tokenised_as_before(tokenizer):
+    titles = [""] + [f"Movie number {item}" for item in range(1, 61)] + ["Amélie, l'été (2001) & co.: 日本語"]
+    prompts = PromptBuilder(tokenizer, titles, TEMPLATE)
+    assert prompts.title_ids[1:] == [tokenizer(f" {title}", add_special_tokens=False)["input_ids"]
+                                     for title in titles[1:]]
+    template = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in (
+        "This user has watched ", ". Given the following 2 movie titles: ", ", recommend one.")]
+    assert prompts.prompt_ids([1], [2, 3]) == (
+        template[0] + prompts.title_ids[1] + [prompts.history_token_id] + template[1] + prompts.title_ids[2]
+        + [prompts.candidate_token_id] + prompts.separator_ids + prompts.title_ids[3] + [prompts.candidate_token_id]
+        + template[2])
+
+
+def replace_title(data_root, old, new):
+    item_file = data_root / "tiny" / "tiny.item"
+    item_file.write_text(item_file.read_text().replace(f"\t{old}\n", f"\t{new}\n"))
+
+
+def test_items_with_the_same_title_are_counted_in_a_warning(tiny_llama, data_root, caplog):
+    replace_title(data_root, "Movie number 7", "Movie number 8")
+    with caplog.at_level(logging.WARNING):
+        run_checks(data_root, tiny_llama)
+    assert len([r for r in caplog.records if "share their title" in r.getMessage()]) == 1
+    assert "2 items of dataset 'tiny' share their title (as prompts show it, cut to max_title_tokens) with another " \
+           "item (1 title(s); item ids i" in caplog.text
+    assert "i7 = i8" in caplog.text or "i8 = i7" in caplog.text
+    assert "Give them distinct titles in the .item file (movie_title)" in caplog.text
+
+
+def test_distinct_titles_raise_no_such_warning(tiny_llama, data_root, caplog):
+    with caplog.at_level(logging.WARNING):
+        run_checks(data_root, tiny_llama)
+    assert "share their title" not in caplog.text
+
+
+def test_a_prompt_beyond_the_context_is_named_as_the_longest_the_run_can_build(tiny_llama, data_root):
+    replace_title(data_root, "Movie number 7", "word " * 200)
+    with pytest.raises(ConfigurationError, match=r"The longest prompt this run can build \(10 history items and 20 "
+                                                 r"candidates, each with the dataset's longest title cut to "
+                                                 r"max_title_tokens=32: 32 tokens, and the answer\) has \d+ tokens, "
+                                                 r"beyond the backbone's 1024 positions: lower max_title_tokens, "
+                                                 r"history_length or the number of candidates"):
+        run_checks(data_root, tiny_llama)
