@@ -217,7 +217,8 @@ class Config(RecBoleConfig):
             try:
                 run = Config(model, dataset, config_dict=required.config_dict)
             except UserError as error:  # e.g. no such dataset, or keys the required run cannot take
-                raise ConfigurationError(f"The {model} run behind {key} (on dataset '{dataset}'): {error}") from None
+                raise ConfigurationError(f"The {model} run behind {key} (on dataset '{dataset}', with "
+                                         f"{required.settings_key} {self[required.settings_key]}): {error}") from None
             if not self[key]:
                 return run.experiment_hash
             expected, data_path = run.experiment["data_fingerprint"], run["data_path"]

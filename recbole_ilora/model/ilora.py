@@ -59,7 +59,7 @@ class iLoRA(LLMRecommender):
         ``transfer_from`` the run whose trained weights this one evaluates (``transfer_checkpoint``)."""
         required = {}
         if cls.needs_encoder(config):
-            required["sasrec_checkpoint"] = RequiredRun(ENCODER_MODEL, encoder_run_config(config))
+            required["sasrec_checkpoint"] = RequiredRun(ENCODER_MODEL, encoder_run_config(config), "encoder_config")
         source = transfer_source(config)
         if source is not None:
             required[TRANSFER_KEY] = source

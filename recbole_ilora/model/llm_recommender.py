@@ -41,10 +41,11 @@ class ModelChecks:
 
 class RequiredRun(NamedTuple):
     """A run that must exist before another: ``model`` configured by ``config_dict`` on ``dataset`` (None: the
-    dependent run's own dataset)."""
+    dependent run's own dataset), from the dependent run's key ``settings_key`` (named when it cannot be built)."""
 
     model: str
     config_dict: dict
+    settings_key: str
     dataset: str | None = None
 
 

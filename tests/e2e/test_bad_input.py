@@ -231,7 +231,7 @@ RUN_CASES = [
     ("tiny", "iLoRA", ["--llm_path="], "llm_path is empty: give it a value"),
     ("tiny", "iLoRA", ["--encoder_config={'model': 'GRU4Rec'}"], "encoder_config may not set model"),
     ("tiny", "iLoRA", ["--encoder_config={'epochs': -1}"],
-     "The SASRec run behind sasrec_checkpoint (the run's data and split, with encoder_config {'epochs': -1}): epochs"),
+     "The SASRec run behind sasrec_checkpoint (on dataset 'tiny', with encoder_config {'epochs': -1}): epochs"),
     ("tiny", "TALLRec", ["--use_item_embeddings=True"], "use_item_embeddings=True is not TALLRec: TALLRec is iLoRA"),
     ("tiny", "LoRARec", ["--num_experts=4"], "num_experts=4 is not LoRARec"),
     ("tiny", "LoRARec", ["--use_item_embeddings=False"], "use_item_embeddings=False is not LoRARec"),

@@ -58,7 +58,7 @@ def test_the_source_runs_keys_come_from_transfer_from_and_must_fit(two_datasets,
     ({"seed": 3}, "transfer_from must be a mapping naming the dataset"),
     ({"dataset": "../tiny"}, "transfer_from's dataset"),
     ({"dataset": "tiny", "model": "iLoRA"}, "transfer_from may not set model"),
-    ({"dataset": "missing"}, "The TALLRec run behind transfer_checkpoint .on dataset 'missing'."),
+    ({"dataset": "missing"}, "The TALLRec run behind transfer_checkpoint .on dataset 'missing', with transfer_from"),
 ])
 def test_bad_transfer_from_is_refused_naming_it(two_datasets, value, message):
     with pytest.raises(ConfigurationError, match=message):

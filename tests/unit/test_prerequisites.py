@@ -31,7 +31,7 @@ def test_a_finished_run_is_reused_and_a_missing_one_trained_first(tmp_path):
         commands.append(run_info.command_line())
         return {"checkpoint": "saved/new.pth"}
 
-    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required, "encoder_config")}, run)
     assert trained == [("SASRec", "ml-100k", required)] and llm["sasrec_checkpoint"] == "saved/new.pth"
     assert done == {"sasrec_checkpoint": ("saved/new.pth", "trained SASRec first")}
     # the prerequisite's JSON and resume hint give its own command, not the iLoRA command that needed it
@@ -42,12 +42,12 @@ def test_a_finished_run_is_reused_and_a_missing_one_trained_first(tmp_path):
     checkpoint, _ = finished_run(tmp_path, required, "encoder")
     trained.clear()
     llm = Config("iLoRA", "ml-100k")
-    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required, "encoder_config")}, run)
     assert trained == [] and done == {"sasrec_checkpoint": (checkpoint, "reused finished run")}
     assert llm.settings()["sasrec_checkpoint"] == checkpoint  # part of what rebuilds the run's config
 
     given = Config("iLoRA", "ml-100k", config_dict={"sasrec_checkpoint": checkpoint})
-    done = ensure_required_runs(given, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
+    done = ensure_required_runs(given, {"sasrec_checkpoint": RequiredRun("SASRec", required, "encoder_config")}, run)
     assert trained == [] and done == {"sasrec_checkpoint": (checkpoint, "given by sasrec_checkpoint")}
 
 
@@ -77,9 +77,9 @@ def test_a_published_run_without_its_checkpoint_is_retrained_beside_it_and_its_r
         again, _ = finished_run(tmp_path, {**required, "results_dir": config_dict["results_dir"]}, "again")
         return {"checkpoint": again, "model": model, "test": {}}
 
-    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required, "encoder_config")}, run)
     assert trained == [str(tmp_path / "saved" / "retrained")] and published.read_text() == before
     assert done["sasrec_checkpoint"][1] == "trained SASRec first"
     llm = Config("iLoRA", "ml-100k", config_dict={"checkpoint_dir": str(tmp_path / "saved")})
-    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required)}, run)
+    done = ensure_required_runs(llm, {"sasrec_checkpoint": RequiredRun("SASRec", required, "encoder_config")}, run)
     assert len(trained) == 1 and done["sasrec_checkpoint"][1].startswith("reused the retrained copy of")

@@ -36,4 +36,4 @@ def transfer_source(config):
                                  f"run's.")
     settings = {key: value for key, value in config.given_settings().items() if key not in NOT_CARRIED}
     source = {**settings, **{key: value for key, value in keys.items() if key != "dataset"}}
-    return RequiredRun(config["model"], source, keys["dataset"])
+    return RequiredRun(config["model"], source, "transfer_from", keys["dataset"])

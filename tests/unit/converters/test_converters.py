@@ -383,7 +383,8 @@ def test_steam_reviews_and_titles_via_literal_eval_only(tmp_path):
     assert "steam_games.json.gz:6" in warnings and "steam_games.json.gz:5" in warnings  # the call; no id
     assert "steam_reviews.json.gz:8" in warnings  # the truncated dict
     assert "dropped 1 item(s) without a title in 1 interaction(s), e.g. item ids 555" in report.text()
-    config, dataset, _ = loaded("steam", tmp_path / "out")
+    # every user kept (steam.yaml keeps users with 3+ interactions; "ann" has 2), so that every title is read
+    config, dataset, _ = loaded("steam", tmp_path / "out", user_inter_num_interval="[0,inf)")
     assert (config["item_text_field"], config["item_domain"]) == ("app_name", "game")
     titles = dict(zip(dataset.field2id_token["item_id"][1:], item_titles(dataset, "app_name")[1:]))
     assert titles == {"100": 'Tom\'s "Quoted" Game', "761140": "Lost Summoner Kitty",
