@@ -289,6 +289,17 @@ def items_per_user(dataset):
     return np.bincount(pairs // dataset.item_num, minlength=dataset.user_num)[1:]
 
 
+def leave_one_out_training_samples(config, dataset):
+    """The training samples leave-one-out gives a sequential model (each user's items but the first, less the held-out
+    ones), or None under another split."""
+    split = (config["eval_args"] or {}).get("split") or {}
+    if "LS" not in split or config["benchmark_filename"]:
+        return None
+    counts = np.bincount(_column(dataset, dataset.uid_field), minlength=dataset.user_num)[1:]
+    held_out = 2 if split["LS"] == "valid_and_test" else 1
+    return int(np.maximum(counts - 1 - held_out, 0).sum())
+
+
 def check_loaded_dataset(config, dataset):
     """Run on RecBole's loaded (filtered) dataset: enough interactions per user for the split, and enough items
     outside every user's history for the sampled candidates."""
@@ -300,6 +311,11 @@ def check_loaded_dataset(config, dataset):
             raise DataError(f"Dataset '{config['dataset']}': no user has the 3 interactions leave-one-out needs (one "
                             f"to train on, one to validate, one to test; the most any user has is "
                             f"{counts.max(initial=0)}).")
+        tested = int((counts >= 3).sum())
+        if config["eval_users"] and config["eval_users"] >= tested:
+            raise DataError(f"eval_users={config['eval_users']} is not below the {tested} users dataset "
+                            f"'{config['dataset']}' tests: leave eval_users unset (~) to test every user, or lower it "
+                            f"(the result would record a subset it did not draw).")
         few = int((counts < 3).sum())
         if few:  # a sequential model's samples are a user's items but the first: the two families split apart
             getLogger().warning(

@@ -9,7 +9,7 @@ from transformers.utils import (is_flash_attn_2_available, is_flash_attn_3_avail
 
 from recbole_ilora.data.candidates import candidates_per_user
 from recbole_ilora.data.titles import item_titles, shared_titles
-from recbole_ilora.data.validation import items_per_user
+from recbole_ilora.data.validation import items_per_user, leave_one_out_training_samples
 from recbole_ilora.errors import ConfigurationError, DataError
 from recbole_ilora.model.llm_recommender import ModelChecks
 from recbole_ilora.model.parts.backbone import (CANDIDATE_TOKEN, HISTORY_TOKEN, architecture, backbone_folder,
@@ -47,6 +47,9 @@ class iLoRAChecks(ModelChecks):
         if config["num_experts"] == 1 and gate_keys:
             getLogger().warning(f"{', '.join(gate_keys)} configure the gate, which {config['model']} with "
                                 f"num_experts=1 does not have: ignored (yet part of the config hash).")
+        if config["sasrec_checkpoint"] and "encoder_config" in config.given_settings():
+            getLogger().warning("encoder_config configures the SASRec run trained or reused when sasrec_checkpoint is "
+                                "empty: with sasrec_checkpoint given it is ignored (yet part of the config hash).")
         choices = {"loss_type": LOSS_TYPES, "score_reduction": SCORE_REDUCTIONS}
         for key, allowed in choices.items():
             if config[key] not in allowed:
@@ -147,3 +150,8 @@ class iLoRAChecks(ModelChecks):
                             f"interacted with {interacted}: fewer than train_negatives={config['train_negatives']} "
                             f"items are left to draw negatives from. Lower train_negatives or filter such users "
                             f"(user_inter_num_interval).")
+        samples = leave_one_out_training_samples(config, dataset)
+        if samples is not None and (config["train_samples_per_epoch"] or 0) > samples:
+            getLogger().warning(f"train_samples_per_epoch={config['train_samples_per_epoch']} is above the {samples} "
+                                f"training samples of dataset '{dataset.dataset_name}': each epoch trains on all of "
+                                f"them (~ says so in the config hash too).")

@@ -162,6 +162,7 @@ RUN_CASES = [
     ("nowhere", "SASRec", [], "Dataset 'nowhere' not found"),
     # RecBole's own keys, checked before any work (RecBole: Adam instead, a failure after an epoch, a traceback)
     ("tiny", "SASRec", ["--learner=bogus"], "learner must be one of adam, adamw, sgd"),
+    ("tiny", "SASRec", ["--eval_users=1000"], "eval_users=1000 is not below the 30 users dataset 'tiny' tests"),
     ("tiny", "SASRec", ["--eval_args={'splitt': {'LS': 'valid_and_test'}, 'order': 'TO', 'mode': 'uni19'}"],
      "eval_args has no key 'splitt': did you mean split?"),
     ("tiny", "SASRec", ["--valid_metric=MRR@10"], "valid_metric 'MRR@10' is not among the evaluated metrics"),

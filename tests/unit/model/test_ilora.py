@@ -394,3 +394,18 @@ def test_the_routing_studys_gates_train_score_and_stay_small(llm_setup, gate_inp
     expected = naive_scores(model, histories[0], shown[0], None if gates is None else gates[0:1])
     order = {item: i for i, item in enumerate(shown[0])}
     assert torch.allclose(cached[:20], expected[[order[item] for item in candidate_lists[0]]], atol=1e-4)
+
+
+def test_settings_that_do_nothing_here_are_said_before_any_work(llm_setup, caplog):
+    """An encoder_config beside a given sasrec_checkpoint, and more training prompts per epoch than the data has,
+    change nothing the run computes: each is a warning, not silence."""
+    config = Config("iLoRA", "tiny", config_dict={
+        **llm_setup["base"], "llm_path": llm_setup["llm"], "sasrec_checkpoint": llm_setup["encoder"],
+        "encoder_config": {"epochs": 3}, "item_domain": "movie", "item_text_field": "movie_title",
+        "train_samples_per_epoch": 100_000})
+    model_class = get_model("iLoRA")
+    with caplog.at_level("WARNING"):
+        model_class.checks.check_config(config)
+        model_class.checks.check_dataset(config, load_dataset(config))
+    assert "with sasrec_checkpoint given it is ignored" in caplog.text
+    assert "train_samples_per_epoch=100000 is above the" in caplog.text and "each epoch trains on all" in caplog.text
