@@ -154,4 +154,4 @@ class iLoRAChecks(ModelChecks):
         if samples is not None and (config["train_samples_per_epoch"] or 0) > samples:
             getLogger().warning(f"train_samples_per_epoch={config['train_samples_per_epoch']} is above the {samples} "
                                 f"training samples of dataset '{dataset.dataset_name}': each epoch trains on all of "
-                                f"them (~ says so in the config hash too).")
+                                f"them, as train_samples_per_epoch: ~ says.")
