@@ -53,19 +53,18 @@ def _checkpoint_of(config, key, needed, run):
     checkpoint = finished_checkpoint(published)
     if checkpoint is not None:
         return checkpoint, "reused finished run"
-    config_dict = needed.config_dict
-    if published.is_file():
+    config_dict, kept = needed.config_dict, published.is_file()
+    if kept:
         config_dict = {**config_dict, "results_dir": str(Path(config["checkpoint_dir"]) / RETRAINED_FOLDER)}
         checkpoint = finished_checkpoint(result_path(Config(model, dataset, config_dict=config_dict)))
         if checkpoint is not None:
             return checkpoint, f"reused the retrained copy of {published}"
     on = f" on {dataset}" if dataset != config["dataset"] else ""
-    again = f" again (the checkpoint of {published} is not on this machine; that result is kept)" \
-        if published.is_file() else ""
+    again = f" again (the checkpoint of {published} is not on this machine; that result is kept)" if kept else ""
     print(set_color(f"Stage: training {model}{on}{again} for {config['model']}'s {key}", "yellow"), flush=True)
     with run_info.started_inside(model, dataset, config_dict):
         result = run(model, dataset, config_dict=config_dict)
-    if published.is_file():
+    if kept:
         _compare_with_published(result, published)
     return result["checkpoint"], f"trained {model}{on} first"
 

@@ -289,29 +289,37 @@ def items_per_user(dataset):
     return np.bincount(pairs // dataset.item_num, minlength=dataset.user_num)[1:]
 
 
+def _leave_one_out(config):
+    """RecBole's leave-one-out split of one ``.inter`` (``valid_and_test`` or ``test_only``), or None."""
+    split = (config["eval_args"] or {}).get("split") or {}
+    return None if config["benchmark_filename"] else split.get("LS")
+
+
+def _interactions_per_user(dataset):
+    return np.bincount(_column(dataset, dataset.uid_field), minlength=dataset.user_num)[1:]
+
+
 def leave_one_out_training_samples(config, dataset):
     """The training samples leave-one-out gives a sequential model (each user's items but the first, less the held-out
     ones), or None under another split."""
-    split = (config["eval_args"] or {}).get("split") or {}
-    if "LS" not in split or config["benchmark_filename"]:
+    split = _leave_one_out(config)
+    if split is None:
         return None
-    counts = np.bincount(_column(dataset, dataset.uid_field), minlength=dataset.user_num)[1:]
-    held_out = 2 if split["LS"] == "valid_and_test" else 1
-    return int(np.maximum(counts - 1 - held_out, 0).sum())
+    held_out = 2 if split == "valid_and_test" else 1
+    return int(np.maximum(_interactions_per_user(dataset) - 1 - held_out, 0).sum())
 
 
 def check_loaded_dataset(config, dataset):
     """Run on RecBole's loaded (filtered) dataset: enough interactions per user for the split, and enough items
     outside every user's history for the sampled candidates."""
-    counts = np.bincount(_column(dataset, dataset.uid_field), minlength=dataset.user_num)[1:]
+    counts = _interactions_per_user(dataset)
     interacted = items_per_user(dataset)
-    split = (config["eval_args"] or {}).get("split") or {}
-    if "LS" in split and not config["benchmark_filename"]:
-        if not (counts >= 3).any():
+    if _leave_one_out(config) is not None:
+        tested = int((counts >= 3).sum())
+        if not tested:
             raise DataError(f"Dataset '{config['dataset']}': no user has the 3 interactions leave-one-out needs (one "
                             f"to train on, one to validate, one to test; the most any user has is "
                             f"{counts.max(initial=0)}).")
-        tested = int((counts >= 3).sum())
         if config["eval_users"] and config["eval_users"] >= tested:
             raise DataError(f"eval_users={config['eval_users']} is not below the {tested} users dataset "
                             f"'{config['dataset']}' tests: leave eval_users unset (~) to test every user, or lower it "
