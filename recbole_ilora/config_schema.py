@@ -346,7 +346,7 @@ def check_config(config, properties_dir):
     """Raise ``ConfigurationError`` listing every problem of the keys the user set (config files, config_dict,
     command line) and of the ranged keys' final values; warn about keys this model does not use."""
     schema = known_keys(Path(properties_dir))
-    problems = []
+    problems, ignored = [], []
     for key, value in config.external_config_dict.items():
         if key not in schema:
             close = difflib.get_close_matches(key, schema, n=3, cutoff=0.75)
@@ -356,6 +356,7 @@ def check_config(config, properties_dir):
         if key in model_keys(Path(properties_dir)) and key not in config.internal_config_dict:
             getLogger().warning(f"Config key {key!r} is a hyper-parameter of other models, not of {config['model']}: "
                                 f"ignored.")
+            ignored.append(key)
         if key in PICKLE_KEYS and value:
             problems.append(f"{key} {PICKLE_KEYS[key]}, and a pickle can run code: this package never reads or "
                             f"writes them (it rebuilds datasets from their atomic files); remove {key}")
@@ -373,6 +374,8 @@ def check_config(config, properties_dir):
             problem = _range_problem(key, config.final_config_dict[key])
             if problem:
                 problems.append(problem)
+    for key in ignored:  # out of the run's values, so out of its identity: the same run whatever other models get
+        config.final_config_dict.pop(key, None)
     if not problems:
         problems = _value_problems(config.final_config_dict)
     if problems:

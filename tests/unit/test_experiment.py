@@ -39,6 +39,14 @@ def test_spellings_of_one_run_hash_alike(tmp_path, tiny_llama):
     assert same.experiment_hash == llm.experiment_hash and same["lora_target_modules"] == llm["lora_target_modules"]
 
 
+def test_a_key_of_other_models_is_ignored_and_out_of_the_identity():
+    """A leaderboard hands one set of keys to every model: a key only other models read (an LLM's ``dtype`` given to
+    SASRec) changes nothing of the run, so it is warned about, dropped, and the run keeps its hash."""
+    plain, given = Config("SASRec", "ml-100k"), Config("SASRec", "ml-100k", cmd_args=["--dtype=float32",
+                                                                                       "--lora_r=8"])
+    assert given.experiment_hash == plain.experiment_hash and "dtype" not in given.final_config_dict
+
+
 def test_an_optional_key_enters_the_identity_only_when_set():
     unset, subset = Config("SASRec", "ml-100k"), Config("SASRec", "ml-100k", cmd_args=["--eval_users=50"])
     assert "eval_users" not in unset.experiment and subset.experiment["eval_users"] == 50
