@@ -26,7 +26,7 @@ from recbole_ilora.compat import fresh_parameter_categories
 from recbole_ilora.data.candidates import PHASES, candidates_per_user
 from recbole_ilora.data.fingerprint import backbone_fingerprint, dataset_fingerprint
 from recbole_ilora.data.location import resolve_data_path
-from recbole_ilora.devices import auto_dtype
+from recbole_ilora.devices import AUTO_DTYPES, auto_dtype
 from recbole_ilora.errors import ConfigurationError, UserError
 from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.model.parts.backbone import resolve_llm_path
@@ -117,9 +117,10 @@ def parse_cmd_args(cmd_args):
 # What a run trains and on what when neither the arguments nor the config files say (run_recbole's defaults).
 DEFAULT_MODEL, DEFAULT_DATASET = "iLoRA", "ml-100k"
 
-# Keys whose default Config resolves for the machine it runs on (dtype: auto): the same command is another experiment
-# on another kind of machine, so a result is found again there only with its own value given explicitly.
-MACHINE_DEPENDENT_KEYS = ("dtype",)
+# Keys whose default Config resolves for the machine it runs on (dtype: auto), with the values it may resolve to: the
+# same command is another experiment on another kind of machine, so a result is found again there with its own value
+# given explicitly, or by the planner (leaderboard.runs.plan) as the same command run on another kind of machine.
+MACHINE_DEPENDENT_KEYS = {"dtype": AUTO_DTYPES}
 
 
 class FrozenConfigError(TypeError):
@@ -141,11 +142,14 @@ class Config(RecBoleConfig):
         experiment: the experiment config (``experiment.experiment_config``), taken after the derived values, plus
             what else determines the run's numbers (``_identity``).
         experiment_hash: its hash, the run's identity (``experiment.config_hash``).
+        machine_resolved: ``{key: value}`` of the keys resolved for this machine (``MACHINE_DEPENDENT_KEYS`` left at
+            ``auto``), so that a planner can look for the same command's result from another kind of machine.
     """
 
     def __init__(self, model=None, dataset=None, config_file_list=None, config_dict=None, cmd_args=()):
         self._cmd_args = list(cmd_args)
         self._prerequisites = {}
+        self.machine_resolved = {}  # key -> value of the keys resolved for this machine (dtype: auto)
         self._final = False
         try:
             super().__init__(model, dataset, config_file_list, config_dict)
@@ -181,6 +185,7 @@ class Config(RecBoleConfig):
         users)."""
         if self.final_config_dict.get("dtype") == "auto":
             self.final_config_dict["dtype"] = auto_dtype(self.final_config_dict["device"])
+            self.machine_resolved["dtype"] = self.final_config_dict["dtype"]
         values = self.final_config_dict
         if isinstance(values.get("metrics"), list):
             values["metrics"] = [config_schema.canonical_metric(name) for name in values["metrics"]]

@@ -37,6 +37,7 @@ class Job:
     error: str | None = None  # why the config could not be built (unknown model, missing dataset, ...)
     user_error: UserError | None = None  # that reason, when the input is at fault
     experiment: dict | None = None  # the planned experiment config (what a run that writes elsewhere differs in)
+    other_machine: str | None = None  # "dtype bfloat16": the result found is the same command's on another machine
 
     @property
     def name(self):
@@ -50,6 +51,11 @@ class Job:
 
     def done(self):
         return self.result_file is not None and self.result_file.is_file()
+
+    def finished_note(self):
+        """``finished, PATH`` and, for a result of another kind of machine, which value ``auto`` took there."""
+        where = f" (the same command on another kind of machine: {self.other_machine})" if self.other_machine else ""
+        return f"finished, {self.result_file}{where}"
 
 
 @contextmanager
@@ -67,8 +73,12 @@ def _environment_kept():
 def plan(models, datasets, seeds, protocol, results_dir, config_files=None, overrides=(), processes=1):
     """Jobs for every combination, datasets outermost, then seeds, then models in the given order (a killed
     leaderboard has finished whole seeds rather than one model's seeds). ``processes``: planned as ``torchrun
-    --nproc_per_node=processes`` starts them (an LLM run's process count is part of its identity)."""
-    from recbole_ilora.config import Config  # imports torch and RecBole: only when planning
+    --nproc_per_node=processes`` starts them (an LLM run's process count is part of its identity).
+
+    A combination with no result of this machine's experiment, whose keys left at ``auto`` resolve otherwise on
+    another kind of machine (``dtype``: bf16 where native), takes the result of the same command run there: its
+    identity (the JSON's config) says which, and ``Job.other_machine`` says so in every listing."""
+    from recbole_ilora.config import MACHINE_DEPENDENT_KEYS, Config  # imports torch and RecBole: only when planning
 
     jobs = []
     with _environment_kept():
@@ -83,12 +93,29 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
                     try:
                         config = Config(model, dataset, job.config_files or None, cmd_args=cmd_args)
                         job.result_file, job.experiment = result_path(config), config.experiment
+                        if not job.done():
+                            _take_other_machines_result(job, Config, {
+                                key: [other for other in MACHINE_DEPENDENT_KEYS[key] if other != value]
+                                for key, value in config.machine_resolved.items()})
                     except UserError as error:
                         job.error, job.user_error = f"{type(error).__name__}: {error}", error
                     except Exception as error:  # noqa: BLE001 (any broken combination is that job's failure)
                         job.error = f"{type(error).__name__}: {error}"
                     jobs.append(job)
     return jobs
+
+
+def _take_other_machines_result(job, config_class, alternatives):
+    """Point ``job`` at the result of its command run where a key it left at ``auto`` took another value
+    (``alternatives``: ``{key: [values auto resolves to elsewhere]}``), if one exists."""
+    for key, others in alternatives.items():
+        for other in others:
+            config = config_class(job.model, job.dataset, job.config_files or None,
+                                  cmd_args=[*job.cmd_args, f"--{key}={other}"])
+            if result_path(config).is_file():
+                job.result_file, job.experiment, job.other_machine = result_path(config), config.experiment, \
+                    f"{key} {other}"
+                return
 
 
 def refuse_if_no_job_can_start(jobs):
@@ -187,7 +214,7 @@ def execute(jobs, log_dir, runner=subprocess_runner, echo=_echo):
             continue
         if job.done():
             outcome.skipped.append(job)
-            echo(f"{prefix}: skipped, finished result {job.result_file}")
+            echo(f"{prefix}: skipped, {job.finished_note()}")
             continue
         echo(f"{prefix}: running (log: {log_file})")
         start = time.perf_counter()
@@ -209,7 +236,7 @@ def describe(jobs):
         if job.error:
             lines.append(f"fail  {job.name}: {short(job.error)}")
         elif job.done():
-            lines.append(f"skip  {job.name}: finished, {job.result_file}")
+            lines.append(f"skip  {job.name}: {job.finished_note()}")
         else:
             lines.append(f"run   {job.name}: {shlex.join(job.command(python='python'))}")
     counts = {word: sum(line.startswith(word) for line in lines) for word in ("run", "skip", "fail")}

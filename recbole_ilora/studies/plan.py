@@ -122,7 +122,7 @@ def describe_plan(planned, folders):
         if job.error:
             lines.append(f"fail  {name}: {runs.short(job.error)}")
         elif job.done():
-            lines.append(f"skip  {name}: finished, {job.result_file}")
+            lines.append(f"skip  {name}: {job.finished_note()}")
         else:
             key = (job.model, job.dataset)  # each model's results are read once, not once per run
             if key not in done:

@@ -649,6 +649,26 @@ def test_resume_skips_runs_whose_result_exists(tiny_cli_args, capsys):
     assert "python -m recbole_ilora --model=Caser --dataset=tiny" in listing[2]
 
 
+def test_a_run_of_the_same_command_on_another_kind_of_machine_is_found(tiny_cli_args, tiny_llama, capsys):
+    """``dtype: auto`` resolves per machine (bf16 where native): the same leaderboard command's result from a machine
+    where it resolved otherwise is that combination's result, said so; an explicit dtype finds only its own."""
+    args = [*tiny_cli_args, f"--llm_path={tiny_llama}"]
+    [here] = runs.plan(["TALLRec"], ["tiny"], [2020], "candidates20", "res", overrides=args)
+    mine = here.experiment["dtype"]
+    other = next(value for value in ("bfloat16", "float32") if value != mine)
+    [there] = runs.plan(["TALLRec"], ["tiny"], [2020], "candidates20", "res", overrides=[*args, f"--dtype={other}"])
+    assert not here.done() and there.result_file != here.result_file
+    there.result_file.parent.mkdir(parents=True)
+    there.result_file.write_text(json.dumps(planned_result(there, ranks_with(3))))
+
+    [found] = runs.plan(["TALLRec"], ["tiny"], [2020], "candidates20", "res", overrides=args)
+    assert found.done() and found.result_file == there.result_file and found.other_machine == f"dtype {other}"
+    assert found.experiment["dtype"] == other
+    assert f"(the same command on another kind of machine: dtype {other})" in runs.describe([found])[0]
+    [strict] = runs.plan(["TALLRec"], ["tiny"], [2020], "candidates20", "res", overrides=[*args, f"--dtype={mine}"])
+    assert not strict.done() and strict.other_machine is None
+
+
 def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_cli_args, tmp_path, capsys):
     runner = FakeRunner(fail={("GRU4Rec", 2020)}, crash={("GRU4Rec", 2021)})
     code = main(leaderboard_args("NoSuchModel,GRU4Rec,SASRec", tiny_cli_args), runner=runner)
