@@ -14,6 +14,7 @@ read-only from then on, so nothing a run does later can make its hash lie.
 """
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -49,6 +50,10 @@ class PropertyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<:", read by no loader of config files in one way
+                raise yaml.constructor.ConstructorError(
+                    None, None, "YAML merge keys (<<) are not allowed in config files: write the keys out",
+                    key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (list, dict)):  # YAML's complex keys ("? [a, b]"), which no config key is
                 raise yaml.constructor.ConstructorError(None, None, f"a key must be a name, got {key!r}",
@@ -113,6 +118,13 @@ def parse_cmd_args(cmd_args):
         parsed[key] = value
     return parsed
 
+
+# A config file above this size is refused before YAML reads it (a 4 MB list took 91 s and 1.8 GB to refuse).
+MAX_CONFIG_FILE_BYTES = 1 << 20
+
+# Keys whose values are paths: "~" is expanded in every one, once, so that the checks and the run use one folder.
+PATH_KEYS = ("data_path", "checkpoint_dir", "results_dir", "llm_path", "llm_cache_dir", "resume_checkpoint",
+             "sasrec_checkpoint", "transfer_checkpoint")
 
 # What a run trains and on what when neither the arguments nor the config files say (run_recbole's defaults).
 DEFAULT_MODEL, DEFAULT_DATASET = "iLoRA", "ml-100k"
@@ -180,7 +192,7 @@ class Config(RecBoleConfig):
     def _derive_values(self):
         """Values that follow from others, set before the identity is taken: ``dtype: auto`` as the dtype this
         machine computes fast (``devices.auto_dtype``: the identity holds what ran), values that mean the same run
-        in one spelling (metric names, an LLM model's ``canonical_values``), and ``eval_batch_users`` users' rows
+        in one spelling (metric names, topk's cut-offs, an LLM model's ``canonical_values``), and ``eval_batch_users`` users' rows
         per evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts
         users)."""
         if self.final_config_dict.get("dtype") == "auto":
@@ -189,6 +201,8 @@ class Config(RecBoleConfig):
         values = self.final_config_dict
         if isinstance(values.get("metrics"), list):
             values["metrics"] = [config_schema.canonical_metric(name) for name in values["metrics"]]
+        if isinstance(values.get("topk"), list):  # the same cut-offs, in any order or repeated, are one run
+            values["topk"] = sorted(dict.fromkeys(values["topk"]))
         if isinstance(values.get("valid_metric"), str):
             values["valid_metric"] = config_schema.canonical_metric(values["valid_metric"])
         if issubclass(self.model_class, LLMRecommender):
@@ -271,6 +285,10 @@ class Config(RecBoleConfig):
                     else ""
                 raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML "
                                          f"file{split}.")
+            if path.stat().st_size > MAX_CONFIG_FILE_BYTES:
+                raise ConfigurationError(f"Config file {file} is {path.stat().st_size:,} bytes: a config file holds "
+                                         f"key: value lines (the largest of this package's is 4 KB); at most "
+                                         f"{MAX_CONFIG_FILE_BYTES:,} bytes are read.")
             try:
                 text = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as error:
@@ -338,13 +356,32 @@ class Config(RecBoleConfig):
         self._update_internal_config_dict(path)
 
     def _get_model_and_dataset(self, model, dataset):
-        model = self.external_config_dict.get("model", DEFAULT_MODEL) if model is None else model
-        dataset = self.external_config_dict.get("dataset", DEFAULT_DATASET) if dataset is None else dataset
+        """The run's model and dataset: the arguments', else the config files' (``~`` there means the default)."""
+        model = model if model is not None else self.external_config_dict.get("model") or DEFAULT_MODEL
+        dataset = dataset if dataset is not None else self.external_config_dict.get("dataset") or DEFAULT_DATASET
+        for key, value in (("model", model), ("dataset", dataset)):
+            if not isinstance(value, str) and not (key == "model" and isinstance(value, type)):
+                raise ConfigurationError(f"{key} must be a name (e.g. {DEFAULT_MODEL if key == 'model' else DEFAULT_DATASET}"
+                                         f"), got {config_schema.shown(value)}: quote it in the config file if it "
+                                         f"is a name YAML reads as a number.")
         if isinstance(model, str):
             model = get_model(model)  # this package first, then RecBole
         found = super()._get_model_and_dataset(model, dataset)
         check_plain_name("dataset", found[2])
         return found
+
+    def _get_final_config_dict(self):
+        """RecBole's merge (the user's keys over the layers'), except ``eval_args``: a partial one (``{mode: uni39}``)
+        sets the sub-keys it names over the protocol's, where RecBole would fill the others from its own defaults
+        (a random split in place of the protocol's leave-one-out); and ``~`` expanded in the paths."""
+        final = super()._get_final_config_dict()
+        layered, given = self.internal_config_dict.get("eval_args"), self.external_config_dict.get("eval_args")
+        if isinstance(layered, dict) and isinstance(given, dict):
+            final["eval_args"] = {**layered, **given}
+        for key in PATH_KEYS:
+            if isinstance(final.get(key), str) and final[key].startswith("~"):
+                final[key] = os.path.expanduser(final[key])
+        return final
 
     def _set_default_parameters(self):
         problems = config_schema.structure_problems(self.final_config_dict, self.internal_config_dict)
