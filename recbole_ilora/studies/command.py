@@ -107,7 +107,7 @@ def run_study(spec, args, extra):
     planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, extra,
                          arms=args.chosen, reuse_dirs=args.reuse_dirs,
                          config_files=args.config_files.split() if args.config_files else ())
-    runs.refuse_if_no_job_can_start([entry.job for entry in planned])
+    runs.refuse_unplannable((f"arm {entry.arm}: {entry.job.name}", entry.job) for entry in planned)
     folders = [args.results_dir, args.baselines_dir]
     if args.dry_run:
         print("\n".join(describe_plan(planned, folders)))

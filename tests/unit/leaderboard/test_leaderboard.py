@@ -551,7 +551,8 @@ def test_report_only_names_each_result_file_it_ignored(tmp_path, capsys, edit, r
 def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--dry_run", "--seed=7"])
-    assert exit_info.value.code == 2 and "--seed is set by the leaderboard" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--seed is set by the leaderboard for each run: use --seeds." in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option, message", [
@@ -609,8 +610,10 @@ class FakeRunner:
         log_file.write_text("fake run\n")
         if (job.model, job.seed) in self.crash:
             raise OSError("cannot start the interpreter")
-        if (job.model, job.seed) in self.fail:
-            return 1
+        if (job.model, job.seed) in self.fail:  # as run_recbole ends when its own checks refuse the input
+            log_file.write_text("fake run\nrun_recbole: error: key x is wrong: fix it\nrun_recbole: hint: fix the "
+                                "input named above and run again (--debug shows where it failed).\n")
+            return 2
         result = planned_result(job, ranks_with(3))
         job.result_file.parent.mkdir(parents=True, exist_ok=True)
         job.result_file.write_text(json.dumps(result))
@@ -671,15 +674,49 @@ def test_a_run_of_the_same_command_on_another_kind_of_machine_is_found(tiny_cli_
 
 def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_cli_args, tmp_path, capsys):
     runner = FakeRunner(fail={("GRU4Rec", 2020)}, crash={("GRU4Rec", 2021)})
-    code = main(leaderboard_args("NoSuchModel,GRU4Rec,SASRec", tiny_cli_args), runner=runner)
+    code = main(leaderboard_args("GRU4Rec,SASRec", tiny_cli_args), runner=runner)
     assert code == 1
     assert runner.launched == [("GRU4Rec", 2020), ("SASRec", 2020), ("GRU4Rec", 2021), ("SASRec", 2021)]
-    err = capsys.readouterr().err
-    assert "4 run(s) FAILED" in err and "Unknown model 'NoSuchModel'" in err and "exit status 1" in err
-    assert "could not run: OSError: cannot start the interpreter" in err
-    assert "log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" in err
+    out, err = capsys.readouterr()
+    assert "2 run(s) FAILED" in err and "could not run: OSError: cannot start the interpreter" in err
+    # each failed run's own one-line error beside its log, not only its exit status
+    said = "exit status 2: run_recbole: error: key x is wrong: fix it"
+    assert f"GRU4Rec on tiny, seed 2020: {said}\n    log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" \
+        in err
+    assert f"FAILED after 0 s ({said}); log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" in out
     report = (tmp_path / "LB.md").read_text()  # the report is still written from the runs that finished
-    assert "Run failed: GRU4Rec on tiny, seed 2020: exit status 1" in report and "| SASRec" in report
+    assert f"Run failed: GRU4Rec on tiny, seed 2020: {said}" in report and "| SASRec" in report
+
+
+@pytest.mark.parametrize("models, message", [
+    ("SASRec,SASrec", "--models SASrec on --datasets tiny (seed 2020) cannot be planned, so nothing was run: Unknown "
+                      "model 'SASrec' (--model). Did you mean: SASRec"),
+    ("FM,SASRec", "--models FM on --datasets tiny (seed 2020) cannot be planned, so nothing was run: FM is "
+                  "context-aware"),
+])
+@pytest.mark.parametrize("mode", [[], ["--dry_run"]])
+def test_a_combination_the_input_makes_impossible_stops_the_leaderboard_before_any_run(tiny_cli_args, capsys, models,
+                                                                                        message, mode):
+    """A misspelt model (or one this package's protocols cannot run) was reported only at the end, after the others
+    had run for hours, with exit status 1."""
+    runner = FakeRunner()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*mode, *leaderboard_args(models, tiny_cli_args, "2020")], runner=runner)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and runner.launched == []
+    assert err.startswith(f"leaderboard: error: {message}") and len(err.splitlines()) == 2  # the message and the hint
+
+
+@pytest.mark.parametrize("key, option", list(runs.LEADERBOARD_KEYS.items()))
+def test_keys_the_leaderboard_sets_are_refused_in_config_files_too(tmp_path, capsys, key, option):
+    """A config file's seed: 5 was overridden by --seeds without a word: the run recorded seed 2020."""
+    (tmp_path / "mine.yaml").write_text(f"learning_rate: 0.01\n{key}: 5\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dry_run", "--models=Pop", "--datasets=ml-100k", "--seeds=2020", "--out=res",
+              "--config_files=mine.yaml"])
+    assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
+    assert (f"leaderboard: error: Config file mine.yaml (--config_files) sets {key}, which is set by the leaderboard "
+            f"for each run: use {option}.") in capsys.readouterr().err
 
 
 def test_verdict_tests_the_reference_against_pop_and_states_random(tmp_path):
