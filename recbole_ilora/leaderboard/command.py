@@ -56,8 +56,8 @@ def build_parser():
                                          "markers, from the same results")
     parser.add_argument("--notes", default=None, help="Markdown file with the analysis, copied into the report")
     parser.add_argument("--allow_different_candidates", action="store_true",
-                        help="report models of one dataset and seed that ranked different candidates (refused "
-                             "otherwise), marked in every table")
+                        help="report models of one dataset and seed that ranked different candidates or were "
+                             "tested on different users (refused otherwise), marked in every table")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--report_only", action="store_true",
                       help="run nothing; render from the results in OUT (with overrides or --config_files: exactly "
