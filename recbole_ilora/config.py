@@ -126,6 +126,61 @@ MAX_CONFIG_FILE_BYTES = 1 << 20
 PATH_KEYS = ("data_path", "checkpoint_dir", "results_dir", "llm_path", "llm_cache_dir", "resume_checkpoint",
              "sasrec_checkpoint", "transfer_checkpoint")
 
+
+def read_config_file(file, several=False):
+    """``{key: value}`` of one of the user's YAML files (``several``: one of a ``--config_files`` list, which is split
+    at spaces); a missing file or bad YAML is one error naming it."""
+    path = Path(file)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
+        split = " (--config_files is split at spaces: a path cannot contain one)" if several else ""
+        raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML file{split}.")
+    if path.stat().st_size > MAX_CONFIG_FILE_BYTES:
+        raise ConfigurationError(f"Config file {file} is {path.stat().st_size:,} bytes: a config file holds key: value "
+                                 f"lines (the largest of this package's is 4 KB); at most {MAX_CONFIG_FILE_BYTES:,} "
+                                 f"bytes are read.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[:error.start].count(b"\n") + 1
+        raise ConfigurationError(f"Config file {file}, line {line}: not UTF-8 text ({error.reason}); save it as "
+                                 f"UTF-8.") from None
+    if "\xa0" in text:  # YAML reads a non-breaking space as text, so an indented line becomes a new key
+        line = text[:text.index("\xa0")].count("\n") + 1
+        raise ConfigurationError(f"Config file {file}, line {line}: a non-breaking space (U+00A0), which YAML does "
+                                 f"not read as a space: replace it with an ordinary space.")
+    try:
+        values = yaml.load(text, Loader=PropertyLoader)
+    except RecursionError:
+        raise ConfigurationError(f"Config file {file}: nested too deeply to read (YAML); a config file holds "
+                                 f"key: value lines with small lists and mappings.") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigurationError(f"Config file {file}{where}: {problem} (YAML syntax).") from None
+    if values is not None and not isinstance(values, dict):
+        raise ConfigurationError(f"Config file {file} must hold key: value lines, not a {type(values).__name__}.")
+    keys = [key for key in values or {} if not isinstance(key, str)]
+    if keys:
+        raise ConfigurationError(f"Config file {file}: key {keys[0]!r} is not a name; config keys are names such as "
+                                 f"learning_rate.")
+    return values or {}
+
+
+def refuse_keys_set_elsewhere(cmd_keys, file_list, refused):
+    """``ConfigurationError`` for the first command-line key (``cmd_keys``) or key of a YAML file of ``file_list`` that
+    ``refused`` holds (``{key: "set by WHO: what to do instead"}``): a command that sets a key for each run would
+    override the file's value without a word, or run under a name that the user's value makes untrue."""
+    for key in cmd_keys:
+        if key in refused:
+            raise ConfigurationError(f"--{key} is {refused[key]}.")
+    for file in file_list:
+        for key in read_config_file(file, several=len(file_list) > 1):
+            if key in refused:
+                raise ConfigurationError(f"Config file {file} (--config_files) sets {key}, which is {refused[key]}.")
+
+
 # What a run trains and on what when neither the arguments nor the config files say (run_recbole's defaults).
 DEFAULT_MODEL, DEFAULT_DATASET = "iLoRA", "ml-100k"
 
@@ -274,49 +329,10 @@ class Config(RecBoleConfig):
         return {key: parse_value(value) for key, value in config_dict.items()}
 
     def _load_config_files(self, file_list):
-        """The user's YAML files merged, later ones winning; a missing file or bad YAML is one error naming it."""
+        """The user's YAML files merged, later ones winning."""
         merged = {}
         for file in file_list or []:
-            path = Path(file)
-            if not path.is_file():
-                what = ("is a folder" if path.is_dir() else "is not a regular file" if path.exists()
-                        else "does not exist")
-                split = " (--config_files is split at spaces: a path cannot contain one)" if len(file_list) > 1 \
-                    else ""
-                raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML "
-                                         f"file{split}.")
-            if path.stat().st_size > MAX_CONFIG_FILE_BYTES:
-                raise ConfigurationError(f"Config file {file} is {path.stat().st_size:,} bytes: a config file holds "
-                                         f"key: value lines (the largest of this package's is 4 KB); at most "
-                                         f"{MAX_CONFIG_FILE_BYTES:,} bytes are read.")
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as error:
-                line = path.read_bytes()[:error.start].count(b"\n") + 1
-                raise ConfigurationError(f"Config file {file}, line {line}: not UTF-8 text ({error.reason}); save it "
-                                         f"as UTF-8.") from None
-            if "\xa0" in text:  # YAML reads a non-breaking space as text, so an indented line becomes a new key
-                line = text[:text.index("\xa0")].count("\n") + 1
-                raise ConfigurationError(f"Config file {file}, line {line}: a non-breaking space (U+00A0), which YAML "
-                                         f"does not read as a space: replace it with an ordinary space.")
-            try:
-                values = yaml.load(text, Loader=PropertyLoader)
-            except RecursionError:
-                raise ConfigurationError(f"Config file {file}: nested too deeply to read (YAML); a config file "
-                                         f"holds key: value lines with small lists and mappings.") from None
-            except yaml.YAMLError as error:
-                mark = getattr(error, "problem_mark", None)
-                where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-                raise ConfigurationError(f"Config file {file}{where}: {problem} (YAML syntax).") from None
-            if values is not None and not isinstance(values, dict):
-                raise ConfigurationError(f"Config file {file} must hold key: value lines, not a "
-                                         f"{type(values).__name__}.")
-            keys = [key for key in values or {} if not isinstance(key, str)]
-            if keys:
-                raise ConfigurationError(f"Config file {file}: key {keys[0]!r} is not a name; config keys are names "
-                                         f"such as learning_rate.")
-            merged.update(values or {})
+            merged.update(read_config_file(file, several=len(file_list) > 1))
         return merged
 
     def set_prerequisite(self, key, checkpoint_file):

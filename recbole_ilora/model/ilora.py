@@ -42,9 +42,6 @@ class iLoRA(LLMRecommender):
     r"""Instance-wise MoE-LoRA over a frozen LLM, scoring the candidates listed in its prompt."""
 
     checks = iLoRAChecks
-    # Keys whose values make this model what it is (an ablation of iLoRA): another value is refused, not run under
-    # this model's name.
-    defining_keys = {}
 
     @staticmethod
     def needs_encoder(config):

@@ -16,6 +16,7 @@ from recbole_ilora.leaderboard import runs
 from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.registry import get_model
 from recbole_ilora.run_info import machine_description
+from recbole_ilora.studies.spec import RUN_KEYS
 
 # Fallback costs when no finished run of the model on the dataset says better: iLoRA's main job on this 2-core box
 # (float32, two processes; docs/execution), and a classic model's early-stopped run on ml-100k (one thread).
@@ -32,6 +33,26 @@ class StudyRun:
 
 def is_llm(model):
     return issubclass(get_model(model), LLMRecommender)
+
+
+def keys_the_study_sets(spec):
+    """``{key: "set by WHO: what to do instead"}``: what each run of the study gets from the study itself (its options,
+    the spec's keys, every arm's keys, the keys that define an arm's model). An extra --key=value would override one
+    of them under a label it makes untrue (K=4, "the default", run with 8 experts), and a config file's value would be
+    overridden without a word: both are refused."""
+    setters = {}
+    for where, keys in (("the spec's keys", spec.keys), ("the spec's llm_keys", spec.llm_keys)):
+        for key in keys:
+            setters.setdefault(key, []).append(where)
+    for arm in spec.arms.values():
+        for key in arm.keys:
+            setters.setdefault(key, []).append(f"arm {arm.name}")
+        for key in (get_model(arm.model).defining_keys if is_llm(arm.model) else {}):
+            setters.setdefault(key, []).append(f"arm {arm.name}'s model {arm.model}")
+    refused = {key: f"set by {', '.join(who)} in study {spec.name} ({spec.path}): edit the study spec (or a copy of "
+                    f"it, run as study COPY.yaml), or give the value as an arm's key"
+               for key, who in setters.items()}
+    return {**refused, **{key: f"set by the study for each run: use {where}" for key, where in RUN_KEYS.items()}}
 
 
 def _arguments(keys):
