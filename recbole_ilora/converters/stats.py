@@ -74,8 +74,9 @@ def _read(path):
 def _check(folder, name, parts):
     """run_recbole's checks of the atomic files (a malformed line: a ``DataError`` naming file and line)."""
     check_atomic_files({"data_path": str(folder), "dataset": name, "benchmark_filename": parts, "encoding": "utf-8",
-                        "field_separator": "\t", "load_col": None, "USER_ID_FIELD": "user_id",
-                        "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp", "eval_args": {}, "strict_data": False,
+                        "field_separator": "\t", "seq_separator": " ", "load_col": None, "USER_ID_FIELD": "user_id",
+                        "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp", "item_text_field": None,
+                        "eval_args": {}, "strict_data": False,
                         "rm_dup_inter": "first"})  # statistics describe repeats; they are run_recbole's to refuse
 
 
