@@ -186,7 +186,7 @@ def _check_required_column(path, config, header, loaded, key):
 
 def check_inter_file(path, config):
     """An interaction file: not empty, a well-formed header with the id and time fields of their types, values of
-    the header's types, no repeated line."""
+    the header's types. Returns the header and the needed columns' values (a DataFrame of text, one row a line)."""
     check_regular_file(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty: an atomic .inter file starts with a header line such as "
@@ -218,9 +218,7 @@ def check_inter_file(path, config):
                             f"({len(padded)} such line(s)), which RecBole reads as another id than "
                             f"{values.iloc[padded[0]].strip()!r}: remove them.")
     _check_values(path, config, header)
-    if not config["rm_dup_inter"]:
-        _check_repeated_interactions(path, pd.DataFrame(columns))
-    return header
+    return header, pd.DataFrame(columns)
 
 
 def _check_values(path, config, header):
@@ -251,16 +249,80 @@ def _check_loaded_columns(path, header, loaded, kind):
                         f"{', '.join(header)}): remove them or correct their names.")
 
 
-def _check_repeated_interactions(path, columns):
-    """No line repeats another's user, item and timestamp: RecBole keeps both, and a user's repeated last
-    interaction becomes a test target that is also the last item of its history, inflating every metric."""
-    repeated = np.flatnonzero(columns.duplicated().to_numpy())
-    if len(repeated):
-        first = columns.iloc[repeated[0]]
-        original = int(np.flatnonzero((columns == first).all(axis=1).to_numpy())[0])
-        raise DataError(f"{path}, line {repeated[0] + 2} repeats line {original + 2} ({', '.join(columns)}: "
-                        f"{', '.join(map(str, first))}; {len(repeated)} repeated line(s)): remove the repeats, or "
-                        f"set rm_dup_inter: first to have RecBole keep each user's first interaction with an item.")
+def _check_repeated_interactions(parts):
+    """No line repeats another's user, item and timestamp, in its own file or in another part of a pre-split dataset
+    (``parts``: ``{path: needed columns}``): RecBole keeps both, and a repeated interaction becomes a test target that
+    is also in its history or in the training data, inflating every metric."""
+    values = pd.concat(parts.values(), ignore_index=True)
+    repeated = np.flatnonzero(values.duplicated().to_numpy())
+    if not len(repeated):
+        return
+    paths = np.repeat(np.array(list(parts), dtype=object), [len(columns) for columns in parts.values()])
+    lines = np.concatenate([np.arange(len(columns)) + 2 for columns in parts.values()])
+    first = values.iloc[repeated[0]]
+    original = int(np.flatnonzero((values == first).all(axis=1).to_numpy())[0])
+    path = paths[repeated[0]]
+    other = f"line {lines[original]}" if paths[original] == path else f"{paths[original]}, line {lines[original]}"
+    fix = "remove the repeats" if len(parts) > 1 else ("remove the repeats, or set rm_dup_inter: first to have "
+                                                       "RecBole keep each user's first interaction with an item")
+    raise DataError(f"{path}, line {lines[repeated[0]]} repeats {other} ({', '.join(values.columns)}: "
+                    f"{', '.join(map(str, first))}; {len(repeated)} repeated line(s)): {fix}.")
+
+
+def _check_pre_split_parts(config, parts):
+    """Pre-split files of plain interactions (``parts``: ``{path: needed columns}``, train first) become samples as
+    leave-one-out makes them (``datasets.PreSplitInteractions``): each user's lines in time order across the parts,
+    a line's history being the user's earlier lines. So each part must follow the earlier ones in time, and give
+    samples."""
+    uid, time = config["USER_ID_FIELD"], config["TIME_FIELD"]
+    seen = pd.DataFrame({"user": pd.Series(dtype=object), "time": pd.Series(dtype=float), "written": "", "line": 0,
+                         "path": None})  # the lines of the parts before
+    for part, (path, columns) in zip(config["benchmark_filename"], parts.items()):
+        lines = pd.DataFrame({"user": columns[uid], "time": pd.to_numeric(columns[time]), "written": columns[time],
+                              "line": np.arange(len(columns)) + 2, "path": path})
+        _check_after_earlier_parts(path, lines, seen)
+        _check_histories(config, part, path, lines, seen)
+        seen = pd.concat([seen, lines], ignore_index=True)
+
+
+def _check_after_earlier_parts(path, lines, seen):
+    """No line of a part is dated before a line of its user in an earlier part (``seen``): its own future would enter
+    that part's histories, and it would have none of its own (a test file of such lines tested nobody)."""
+    early = lines["time"] < lines["user"].map(seen.groupby("user")["time"].max())
+    if early.any():
+        line = lines[early].iloc[0]
+        later = seen[(seen["user"] == line["user"]) & (seen["time"] > line["time"])].iloc[0]
+        raise DataError(f"{path}, line {line['line']}: the interaction of user {line['user']!r} at {line['written']} "
+                        f"is dated before the user's line {later['line']} in {later['path']} (at {later['written']}): "
+                        f"a part of a pre-split dataset holds each user's interactions after those in the parts "
+                        f"before it. Fix the timestamps, or move the lines to the part they belong to.")
+
+
+def _check_histories(config, part, path, lines, seen):
+    """A part's line with no earlier line of its user (in it or in ``seen``) has no history, and sequential models
+    drop it: normal in the first part, counted in a later one (``_report_dropped``); a part left with no sample is
+    refused."""
+    firsts = lines.sort_values("time", kind="stable").drop_duplicates("user")  # each user's first line here
+    cold = firsts[~firsts["user"].isin(seen["user"])]
+    before = ", ".join(dict.fromkeys(Path(earlier).name for earlier in seen["path"])) or "no earlier part"
+    if len(cold) == len(lines):
+        raise DataError(f"{path} gives no {part} sample: each of its {len(lines)} line(s) is the first interaction of "
+                        f"its user (none in {before}), which has no history to predict it from. A part of a pre-split "
+                        f"dataset holds each user's later interactions, after those in the parts before it.")
+    if len(seen) and len(cold):
+        example = cold.sort_values("line").iloc[0]
+        _report_dropped(config, f"{len(cold)} line(s) of {path} are the first interaction of their user (none in "
+                                f"{before}), so they have no history and sequential models drop them (e.g. line "
+                                f"{example['line']}, user {example['user']!r}).",
+                        f"Add the users' earlier interactions to {before}, or remove these lines")
+
+
+def _report_dropped(config, message, fix):
+    """Data RecBole would drop (``message`` says which, ``fix`` how to keep it): a warning, or with ``strict_data``
+    an error."""
+    if config["strict_data"]:
+        raise DataError(f"{message} {fix}, or run without --strict_data to drop them with a warning.")
+    getLogger().warning(f"{message} (--strict_data=True refuses such data)")
 
 
 def check_items_have_metadata(path, item_file, config):
@@ -273,12 +335,9 @@ def check_items_have_metadata(path, item_file, config):
     count = int(unknown.sum())
     if not count:
         return 0
-    message = (f"{count} of {len(inter_items)} interactions in {path} name items absent from {item_file} (e.g. "
-               f"{inter_items[unknown].iloc[0]!r}); RecBole drops them.")
-    if config["strict_data"]:
-        raise DataError(f"{message} Add the items to {item_file.name}, or run without --strict_data to drop them "
-                        f"with a warning.")
-    getLogger().warning(f"{message} (--strict_data=True refuses such data)")
+    _report_dropped(config, f"{count} of {len(inter_items)} interactions in {path} name items absent from {item_file} "
+                            f"(e.g. {inter_items[unknown].iloc[0]!r}); RecBole drops them.",
+                    f"Add the items to {item_file.name}")
     return count
 
 
@@ -323,12 +382,17 @@ def _check_feature_file(path, config, kind, header):
 def check_atomic_files(config):
     """Run before RecBole loads ``config``'s dataset."""
     item_file = _loaded_feature_file(config, "item")
+    parts = {}
     for path in (Path(config["data_path"]) / name for name in inter_files(config["dataset"],
                                                                           config["benchmark_filename"])):
-        header = check_inter_file(path, config)
+        header, parts[path] = check_inter_file(path, config)
         check_sequence_cells(path, config)
         if item_file and config["ITEM_ID_FIELD"] in header:
             check_items_have_metadata(path, item_file, config)
+    if not config["rm_dup_inter"]:
+        _check_repeated_interactions(parts)
+    if config["benchmark_filename"] and all(config["TIME_FIELD"] in columns for columns in parts.values()):
+        _check_pre_split_parts(config, parts)
     if item_file:
         item_header = _header(item_file, config)
         _check_text_field(item_file, item_header, config)

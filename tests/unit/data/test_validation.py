@@ -1,15 +1,19 @@
 """Checks of a dataset's atomic files before RecBole reads them: a column of the wrong type, a value that does not
-parse as its column's type and a header split by the wrong separator are named by file, line and the key to
-change."""
+parse as its column's type, a header split by the wrong separator, and pre-split files that disagree with each other
+or with time are named by file, line and the key to change."""
 
 import re
 
 import pytest
 from conftest import TINY_RUN, write_atomic_dataset
+from unit.data.test_datasets import split_by_user
 
 from recbole_ilora.config import Config
+from recbole_ilora.data import load_dataset
 from recbole_ilora.data.validation import check_atomic_files
 from recbole_ilora.errors import DataError
+
+PARTS = ["train", "valid", "test"]
 
 
 def edit(path, change):
@@ -79,3 +83,62 @@ def test_values_of_item_and_user_files_parse_as_their_types(data):
     with pytest.raises(DataError, match=re.escape("tiny.user, line 3: age 'unknown' is not a finite number")):
         checked(data, load_col={**load_col, "user": ["user_id", "age"]})
     checked(data)  # load_col reads no .user file
+
+
+@pytest.fixture
+def split(tmp_path):
+    """The tiny dataset as pre-split files of plain interactions (each user's last two lines held out)."""
+    return split_by_user(write_atomic_dataset(tmp_path / "data"))
+
+
+def add_lines(root, part, lines):
+    with open(root / "tiny" / f"tiny.{part}.inter", "a") as file:
+        file.write("".join(line + "\n" for line in lines))
+
+
+def test_a_pre_split_line_repeated_in_another_part_is_refused_naming_both_files(split):
+    """Every test line also in the training file gave hit@1 0.87 instead of 0.07."""
+    folder = split / "tiny"
+    test_lines = (folder / "tiny.test.inter").read_text().splitlines()[1:]
+    add_lines(split, "train", test_lines)
+    train_length = len((folder / "tiny.train.inter").read_text().splitlines())
+    with pytest.raises(DataError, match=re.escape(f"{folder / 'tiny.test.inter'}, line 2 repeats "
+                                                  f"{folder / 'tiny.train.inter'}, line {train_length - 29} (user_id, "
+                                                  f"item_id, timestamp: ") + ".*; 30 repeated line"):
+        checked(split, benchmark_filename=PARTS)
+
+
+def test_pre_split_lines_dated_before_the_earlier_parts_are_refused(split):
+    """Test lines dated before the users' training lines gave a run with no test user, exit status 0."""
+    test = split / "tiny" / "tiny.test.inter"
+    header, *lines = test.read_text().splitlines()
+    test.write_text("\n".join([header, *("\t".join(line.split("\t")[:3] + ["5"]) for line in lines)]) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"{test}, line 2: the interaction of user 'u1' at 5 is dated before "
+                                                  f"the user's line 2 in {split / 'tiny' / 'tiny.train.inter'} (at "
+                                                  f"1001000)")):
+        checked(split, benchmark_filename=PARTS)
+
+
+def test_a_pre_split_line_without_history_is_counted_and_a_part_without_samples_refused(split, caplog):
+    """A test user with no training or validation line was dropped without a word."""
+    add_lines(split, "test", ["u999\ti5\t3\t5000000"])
+    checked(split, benchmark_filename=PARTS)
+    test = split / "tiny" / "tiny.test.inter"
+    assert f"1 line(s) of {test} are the first interaction of their user (none in tiny.train.inter, " \
+           f"tiny.valid.inter), so they have no history and sequential models drop them (e.g. line 32, user 'u999')" \
+        in caplog.text
+    with pytest.raises(DataError, match=r"u999'\)\. Add the users' earlier interactions .* without --strict_data"):
+        checked(split, benchmark_filename=PARTS, strict_data=True)
+    header, *lines = test.read_text().splitlines()
+    test.write_text("\n".join([header, *(line.replace("\tu", "\tv").replace("u", "new", 1) for line in lines)]) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"{test} gives no test sample: each of its 31 line(s) is the first "
+                                                  f"interaction of its user (none in tiny.train.inter, "
+                                                  f"tiny.valid.inter)")):
+        checked(split, benchmark_filename=PARTS)
+
+
+def test_the_samples_of_a_valid_pre_split_dataset_are_kept(split):
+    config = Config("SASRec", "tiny", config_dict={**TINY_RUN, "data_path": str(split), "benchmark_filename": PARTS})
+    dataset = load_dataset(config)
+    assert len(dataset.inter_feat) == sum(len((split / "tiny" / f"tiny.{part}.inter").read_text().splitlines()) - 1
+                                          for part in PARTS)
