@@ -223,6 +223,8 @@ RUN_CASES = [
                                  "timestamp, which must have type float"),
     ("tiny", "SASRec", ["--USER_ID_FIELD=rating"], "USER_ID_FIELD names column 'rating:float' as the user id"),
     ("tiny", "SASRec", ["--field_separator=,"], "the header splits into 1 field(s) with field_separator ','"),
+    ("tiny", "SASRec", ["--benchmark_filename=['train', 'valid', 'test']"],
+     "but benchmark_filename=['train', 'valid', 'test'] reads a pre-split dataset"),
     # RecBole: "Unable to convert column movie_title:float to type float64", naming no file
     ("float_title", "iLoRA", [], "float_title.item, line 1: column 'movie_title:float' holds the item titles"),
     ("long_title", "iLoRA", [], "long_title.item, line 4: a field longer than 131,072 characters"),
