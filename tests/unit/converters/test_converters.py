@@ -270,11 +270,21 @@ def test_stats_refuses_a_malformed_atomic_file_by_file_and_line(tmp_path, capsys
         folder_stats(folder)
 
 
-def test_stats_of_a_pre_split_folder_without_histories_names_the_column(tmp_path):
+def test_stats_of_pre_split_plain_interactions_per_part_and_in_all(tmp_path, capsys):
+    """run_recbole --protocol=llara reads pre-split files of plain interactions: --stats refused them."""
     folder = tmp_path / "split"
-    for part in ("train", "valid", "test"):
-        write(folder / f"split.{part}.inter", "user_id:token\titem_id:token\nu1\ti1\n")
-    with pytest.raises(DataError, match=r"split\.train\.inter has no item_id_list column"):
+    header = "user_id:token\titem_id:token\ttimestamp:float\n"
+    write(folder / "split.train.inter", header + "u1\ti1\t1\nu1\ti2\t2\nu2\ti1\t1\nu2\ti3\t2\n")
+    write(folder / "split.valid.inter", header + "u1\ti3\t3\nu2\ti2\t3\n")
+    write(folder / "split.test.inter", header + "u1\ti4\t4\nu2\ti4\t4\n")
+    stats = folder_stats(folder)
+    assert [(row["part"], row["users"], row["items"], row["interactions"]) for row in stats] == [
+        ("train", 2, 3, 4), ("valid", 2, 2, 2), ("test", 2, 1, 2), ("all", 2, 4, 8)]
+    assert main(["--stats", str(folder)]) == 0
+    assert "| all " in capsys.readouterr().out
+    write(folder / "split.test.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\nu1\ti1 i2\ti4\n")
+    with pytest.raises(DataError, match=r"split\.train\.inter has no item_id_list column .* but .*split\.test\.inter "
+                                        r"has: the parts of a pre-split dataset are all samples"):
         folder_stats(folder)
 
 
