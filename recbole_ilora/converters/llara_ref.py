@@ -58,17 +58,35 @@ def add_arguments(group):
                             "and test histories (not the papers' training data)")
 
 
+def _catalogue_variants(folder):
+    """``{catalogue file: [variants]}`` of the catalogue files ``folder`` holds (lastfm and steam share one name)."""
+    found = {}
+    for variant, spec in VARIANTS.items():
+        if (folder / spec.titles).is_file():
+            found.setdefault(spec.titles, []).append(variant)
+    return found
+
+
 def _locate(raw, options):
-    """``(variant, folder)``: from --variant, the folder's name, or the catalogue file it holds."""
+    """``(variant, folder, how)``: from --variant, the folder's name, or the catalogue file it holds when that file
+    is one variant's; ``how`` says which, for the report. A folder holding catalogues of several variants is
+    refused."""
     for folder in raw.folders:
         if options.variant and (folder / options.variant).is_dir():
-            return options.variant, folder / options.variant
+            return options.variant, folder / options.variant, "--variant"
         if options.variant:
-            return options.variant, folder
+            return options.variant, folder, "--variant"
         if folder.name in VARIANTS:
-            return folder.name, folder
-        if (folder / "u.item").is_file():
-            return "movielens", folder
+            return folder.name, folder, f"the folder's name, {folder.name}"
+        found = _catalogue_variants(folder)
+        variants = [variant for names in found.values() for variant in names]
+        if len(variants) == 1:
+            (titles,) = found
+            return variants[0], folder, f"{folder / titles}, the catalogue of {variants[0]} only"
+        if variants:
+            held = "; ".join(f"{titles} ({' or '.join(names)})" for titles, names in found.items())
+            raise RawDataError(f"Cannot tell which of the papers' datasets {folder} holds: its catalogue files fit "
+                               f"several ({held}). Pass --variant {'|'.join(variants)}.")
     inside = sorted(path.name for folder in raw.folders for path in folder.iterdir() if path.name in VARIANTS)
     hint = f" It holds {', '.join(inside)}: pass one of them, e.g. --raw {raw.folders[0] / inside[0]}." if inside \
         else ""
@@ -169,7 +187,7 @@ def _check_options(options):
 
 def convert(raw, options, issues):
     _check_options(options)
-    variant, folder = _locate(raw, options)
+    variant, folder, how = _locate(raw, options)
     spec = VARIANTS[variant]
     for pickle in sorted(folder.glob("*.df")):
         if not (folder / f"{pickle.stem}.jsonl").is_file():
@@ -192,7 +210,7 @@ def convert(raw, options, issues):
         paths.append(path)
         parts[part] = read_samples(path, padding, issues)
         raw_counts[f"{part} samples"] = len(parts[part])
-    notes = []
+    notes = [f"variant {variant}, from {how}"]
     if "train" not in parts:
         if not options.train_from_histories:
             raise RawDataError(

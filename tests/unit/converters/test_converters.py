@@ -518,6 +518,19 @@ def test_llara_ref_variant_detection_and_filters(tmp_path):
         prepare("llara-ref", root / "lastfm", tmp_path / "out2", options(min_user_inter=5))
 
 
+def test_llara_ref_names_the_variant_it_detects_and_refuses_a_folder_fitting_several(tmp_path):
+    """A lastfm folder that also held a u.item was converted as movielens without a word."""
+    raw = llara_raw(tmp_path / "raw" / "data")
+    write(raw / "u.item", "".join(f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|0|1\n" for i in range(1, 31)), "latin-1")
+    with pytest.raises(RawDataError, match=r"its catalogue files fit several \(id2name\.txt \(lastfm or steam\); u\.item "
+                                           r"\(movielens\)\)\. Pass --variant lastfm\|steam\|movielens"):
+        prepare("llara-ref", raw, tmp_path / "out", options())
+    (raw / "id2name.txt").unlink()
+    report = prepare("llara-ref", raw, tmp_path / "out", options())
+    assert report.converted.name == "llara-movielens"
+    assert f"note: variant movielens, from {raw / 'u.item'}, the catalogue of movielens only" in report.text()
+
+
 def test_llara_ref_movielens_titles_as_the_papers_build_them(tmp_path):
     folder = llara_raw(tmp_path / "raw" / "movielens", train=False, pairs=True)
     (folder / "id2name.txt").unlink()
