@@ -22,7 +22,7 @@ import pandas as pd
 
 from recbole_ilora.converters.atomic import Table
 from recbole_ilora.converters.pipeline import Converted, clean_titles
-from recbole_ilora.converters.rawfiles import parse_lines
+from recbole_ilora.converters.rawfiles import BadLine, parse_lines
 from recbole_ilora.converters.stats import split_stats
 from recbole_ilora.errors import ConfigurationError, RawDataError
 
@@ -112,13 +112,11 @@ def read_catalogue(path, variant, encoding, issues):
             fields = text.split("|")
             if len(fields) >= 2 and fields[0].strip().isdigit():
                 return str(int(fields[0]) - 1), movielens_title(fields[1])
-            issues.warn("malformed line", where, "expected u.item's 'id|title|...'")
-            return None
+            raise BadLine("expected u.item's 'id|title|...'")
         fields = text.split("::", 1)  # a name holding '::' keeps it (the papers' loader cut it there)
         if len(fields) == 2 and fields[0].strip().isdigit():
             return fields[0].strip(), fields[1].strip()
-        issues.warn("malformed line", where, "expected 'id::name'")
-        return None
+        raise BadLine("expected 'id::name'")
 
     rows = [row for _, _, row in parse_lines(path, encoding, issues, entry)]
     catalogue = pd.DataFrame(rows, columns=["item", VARIANTS[variant].text_field]).drop_duplicates("item")
@@ -157,8 +155,7 @@ def read_samples(path, padding, issues):
         try:
             return parse_sample(json.loads(text), padding, where, issues)
         except ValueError as error:  # json.JSONDecodeError is a ValueError too
-            issues.warn("malformed sample", where, str(error))
-            return None
+            raise BadLine(str(error), "malformed sample") from None
 
     return [(number, *history_target) for _, number, history_target in parse_lines(path, "utf-8", issues, sample)]
 
