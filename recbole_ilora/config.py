@@ -407,7 +407,8 @@ class Config(RecBoleConfig):
         for part in self.final_config_dict.get("benchmark_filename") or []:
             check_plain_name("benchmark_filename", part)
         super()._set_default_parameters()
+        given = "benchmark_filename" in self.external_config_dict
         self.final_config_dict["data_path"] = resolve_data_path(
             self.dataset, data_root, self.final_config_dict.get("allow_download", False),
-            self.final_config_dict.get("benchmark_filename"),
+            self.final_config_dict.get("benchmark_filename"), None if given else self.final_config_dict["protocol"],
         )

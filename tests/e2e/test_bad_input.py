@@ -75,6 +75,8 @@ DATASETS = {
     "repeated": {"inter": lambda text: text + text.split("\n")[7] + "\n"},  # a line given twice
     "padded_id": {"inter": lines_where(lambda line: line.startswith("u7\t"), lambda line: line.replace("u7", "u7 "))},
     "float_id": {"inter": lambda text: text.replace("user_id:token", "user_id:float", 1)},
+    "token_time": {"inter": lambda text: text.replace("timestamp:float", "timestamp:token", 1)},
+    "float_title": {"item": lambda text: text.replace("movie_title:token_seq", "movie_title:float", 1)},
     "long_title": {"item": lines_where(lambda line: line.startswith("i3\t"), lambda line: line + "x" * 200_000)},
     "lone_quote": {"item": lines_where(lambda line: line.startswith("i3\t"), lambda line: 'i3\t"Movie number 3')},
     "no_items": {"item": lambda text: text.split("\n")[0] + "\n"},
@@ -214,7 +216,17 @@ RUN_CASES = [
     ("no_items", "SASRec", [], "no_items.item has a header but no items"),  # was 'max() arg is an empty sequence'
     ("repeated", "SASRec", [], "repeated.inter, line 430 repeats line 8 (user_id, item_id, timestamp:"),
     ("padded_id", "SASRec", [], "user_id 'u7 ' has spaces around it"),
-    ("float_id", "SASRec", [], "'user_id:float': an id column has type token"),
+    ("float_id", "SASRec", [], "USER_ID_FIELD names column 'user_id:float' as the user id, which must have type "
+                               "token"),
+    # the split ordered a token timestamp by first appearance: wrong test targets on a shuffled file
+    ("token_time", "SASRec", [], "token_time.inter, line 1: TIME_FIELD names column 'timestamp:token' as the "
+                                 "timestamp, which must have type float"),
+    ("tiny", "SASRec", ["--USER_ID_FIELD=rating"], "USER_ID_FIELD names column 'rating:float' as the user id"),
+    ("tiny", "SASRec", ["--field_separator=,"], "the header splits into 1 field(s) with field_separator ','"),
+    ("tiny", "SASRec", ["--benchmark_filename=['train', 'valid', 'test']"],
+     "but benchmark_filename=['train', 'valid', 'test'] reads a pre-split dataset"),
+    # RecBole: "Unable to convert column movie_title:float to type float64", naming no file
+    ("float_title", "iLoRA", [], "float_title.item, line 1: column 'movie_title:float' holds the item titles"),
     ("long_title", "iLoRA", [], "long_title.item, line 4: a field longer than 131,072 characters"),
     ("tiny", "SASRec", ["--load_col={'inter': ['user_id', 'item_id', 'nope', 'timestamp']}"],
      "load_col's inter list names ['nope'], which"),
