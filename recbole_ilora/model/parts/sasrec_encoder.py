@@ -22,7 +22,7 @@ ENCODER_RESULTS_FOLDER = "encoders"
 # Besides the dataset keys (RecBole's ``parameters["Dataset"]``), what the encoder run shares with the LLM run.
 SHARED_KEYS = ("seed", "reproducibility", "protocol", "eval_args", "repeatable", "metrics", "topk", "valid_metric",
                "checkpoint_dir", "results_dir", "cpu_threads", "show_progress", "state", "gpu_id", "use_gpu",
-               "train_user_share")
+               "train_user_share", "llm_cache_dir")
 
 # Shared keys that only say how the encoder's run is executed or logged: encoder_config may set them.
 RUN_ONLY_KEYS = {"cpu_threads", "show_progress", "state", "gpu_id", "use_gpu"}
