@@ -14,6 +14,7 @@ import importlib.util
 import json
 from logging import getLogger
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from huggingface_hub.errors import StrictDataclassError
@@ -159,6 +160,11 @@ def backbone_folder(config):
     return folder
 
 
+# How to fix a tokenizer whose end-of-sequence token is missing or unknown to the model.
+EOS_FIX = ("set eos_token there to the model's end token (e.g. \"</s>\" or \"<|im_end|>\"), or copy the model's "
+           "tokenizer files again.")
+
+
 def custom_code_refusal(folder, file_name, part):
     """The error for a backbone folder whose ``file_name`` maps its ``part`` to custom code (an ``auto_map``), which
     transformers cannot load without running it; None when the file maps nothing (the load failed otherwise)."""
@@ -172,8 +178,10 @@ def custom_code_refusal(folder, file_name, part):
                               f"which is never run: use a model whose {part} transformers provides itself.")
 
 
-def load_tokenizer(folder):
-    """The backbone's tokenizer with the prompt's placeholder (and, if missing, pad) tokens."""
+def load_tokenizer(folder, embedding_rows):
+    """The backbone's tokenizer with the prompt's placeholder (and, if missing, pad) tokens, refused when it has
+    tokens the model has no embedding row for (``embedding_rows``): transformers would give them the mean row
+    (``add_prompt_rows``) and train and score on tokens the model never saw."""
     from transformers import AutoTokenizer
 
     try:
@@ -185,9 +193,15 @@ def load_tokenizer(folder):
         ) from None
     if tokenizer.eos_token_id is None:  # every answer ends with it: training would crash after the SASRec stage
         raise ConfigurationError(f"Backbone folder {folder}: its tokenizer has no end-of-sequence token (eos_token "
-                                 f"in tokenizer_config.json, tokenizer.json): set eos_token there to the model's "
-                                 f"end token (e.g. \"</s>\" or \"<|im_end|>\"), or copy the model's tokenizer files "
-                                 f"again.")
+                                 f"in tokenizer_config.json, tokenizer.json): {EOS_FIX}")
+    if tokenizer.eos_token_id >= embedding_rows:  # an eos missing from the vocabulary, added by transformers
+        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer's eos_token {tokenizer.eos_token!r} is not "
+                                 f"in the model's vocabulary (id {tokenizer.eos_token_id}, beyond its {embedding_rows} "
+                                 f"embedding rows): {EOS_FIX}")
+    if len(tokenizer) > embedding_rows:
+        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer has {len(tokenizer)} tokens, but the model "
+                                 f"has only {embedding_rows} embedding rows (vocab_size in config.json): the "
+                                 f"tokenizer is another model's; copy this model's tokenizer files there.")
     special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
     if tokenizer.pad_token is None:
         special["pad_token"] = PAD_TOKEN
@@ -256,11 +270,18 @@ def _message(error):
     return f"{type(error).__name__}: {' '.join(str(error).split())[:240]}"
 
 
+class Architecture(NamedTuple):
+    """What a backbone's config is checked against before any training."""
+
+    linear_layers: list  # names of the linear layers LoRA can adapt
+    max_positions: int | None  # max_position_embeddings, where the config has it
+    embedding_rows: int  # rows of the input embedding: the token ids the model knows
+
+
 def architecture(folder):
-    """``(linear layer names, max_position_embeddings)`` of the backbone in ``folder``, from a weightless copy on
-    the meta device, after checking that its weight files hold every weight in that copy's shape, as finite
-    floating-point numbers: what the config can be checked against before any training (the SASRec stage would
-    otherwise run first)."""
+    """The ``Architecture`` of the backbone in ``folder``, from a weightless copy on the meta device, after checking
+    that its weight files hold every weight in that copy's shape, as finite floating-point numbers: what the config
+    can be checked against before any training (the SASRec stage would otherwise run first)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     try:
@@ -281,7 +302,8 @@ def architecture(folder):
         raise ConfigurationError(f"Backbone folder {folder}: its weight files do not match its config.json "
                                  f"({len(missing)} missing, {len(wrong)} of another shape: {shown}); copy the "
                                  f"model again.")
-    return linear_module_names(model), getattr(backbone_config, "max_position_embeddings", None)
+    return Architecture(linear_module_names(model), getattr(backbone_config, "max_position_embeddings", None),
+                        model.get_input_embeddings().weight.shape[0])
 
 
 def load_backbone(config):
@@ -304,7 +326,7 @@ def load_backbone(config):
         attn_implementation=config["attn_implementation"],
         device_map={"": device} if device.type == "cuda" else None, trust_remote_code=False,
     )
-    tokenizer = load_tokenizer(folder)
+    tokenizer = load_tokenizer(folder, model.get_input_embeddings().weight.shape[0])
     add_prompt_rows(model, tokenizer)
     model.requires_grad_(False)
     if quantization is not None:  # checkpointing, if asked for, comes with the adapter (it needs the router)

@@ -8,14 +8,14 @@ import shutil
 
 import pytest
 import torch
-from conftest import TINY_RUN, write_atomic_dataset
+from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_dataset
 from safetensors.torch import load_file, save_file
 
 from recbole_ilora.config import Config
 from recbole_ilora.data import load_dataset
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.model.checks import iLoRAChecks
-from recbole_ilora.model.parts.backbone import backbone_folder, load_tokenizer
+from recbole_ilora.model.parts.backbone import architecture, backbone_folder, load_tokenizer
 from recbole_ilora.model.parts.prompt import PromptBuilder
 
 TEMPLATE = "This user has watched {history}. Given the following {count} movie titles: {candidates}, recommend one."
@@ -54,6 +54,34 @@ def test_a_tokenizer_without_eos_is_refused(backbone, data_root):
     with pytest.raises(ConfigurationError, match=r"its tokenizer has no end-of-sequence token \(eos_token in "
                                                  r"tokenizer_config.json, tokenizer.json\): set eos_token there"):
         run_checks(data_root, backbone)
+
+
+def test_an_eos_token_the_model_never_saw_is_refused(backbone, data_root):
+    """transformers adds an eos_token missing from the vocabulary as a new id, which the model has no row for."""
+    edit_json(backbone / "tokenizer_config.json", eos_token="<|my_end|>")
+    with pytest.raises(ConfigurationError, match=r"its tokenizer's eos_token '<\|my_end\|>' is not in the model's "
+                                                 r"vocabulary \(id 392, beyond its 392 embedding rows\): set "
+                                                 r"eos_token there to the model's end token"):
+        run_checks(data_root, backbone)
+
+
+def test_a_tokenizer_with_more_tokens_than_the_model_has_rows_is_refused(tiny_llama, tmp_path, data_root):
+    """Another model's tokenizer: its ids beyond the model's embedding rows would share one made-up row."""
+    backbone = build_tiny_llama(tmp_path / "small", TINY_CORPUS, vocab_size=300)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_llama / name, backbone / name)
+    with pytest.raises(ConfigurationError, match=r"its tokenizer has 392 tokens, but the model has only 300 "
+                                                 r"embedding rows \(vocab_size in config.json\): the tokenizer is "
+                                                 r"another model's; copy this model's tokenizer files"):
+        run_checks(data_root, backbone)
+
+
+def test_a_tokenizer_with_fewer_tokens_than_the_model_has_rows_is_accepted(tiny_llama, tmp_path, data_root):
+    """Models often pad their embedding matrix beyond the tokenizer's vocabulary."""
+    backbone = shutil.copytree(tiny_llama, tmp_path / "padded")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(build_tiny_llama(tmp_path / "small", TINY_CORPUS, vocab_size=300) / name, backbone / name)
+    run_checks(data_root, backbone)
 
 
 def test_a_config_transformers_refuses_is_named_with_its_message(backbone, data_root):
@@ -102,7 +130,7 @@ def test_a_gguf_dequantised_to_nan_is_refused_and_leaves_no_cache(tiny_llama, tm
 
 @pytest.fixture
 def tokenizer(tiny_llama):
-    tokenizer = load_tokenizer(tiny_llama)  # its EOS is </s>; <|im_end|> as SmolLM2's
+    tokenizer = load_tokenizer(tiny_llama, architecture(tiny_llama).embedding_rows)  # EOS </s>; <|im_end|> as SmolLM2's
     tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]}, replace_extra_special_tokens=False)
     return tokenizer
 
