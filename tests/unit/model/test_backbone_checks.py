@@ -116,6 +116,16 @@ def test_corrupt_weights_are_refused_naming_file_and_tensor(backbone, data_root,
         run_checks(data_root, backbone)
 
 
+def test_a_folder_lacking_weights_of_its_architecture_is_refused_naming_them(backbone, data_root):
+    """As a GGUF lacking them: transformers would initialise the missing weights at random."""
+    weights = load_file(backbone / "model.safetensors")
+    del weights["model.layers.1.mlp.up_proj.weight"]
+    save_file(weights, backbone / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ConfigurationError, match=r"its weight files do not match its config.json \(1 missing, 0 of "
+                                                 r"another shape: model.layers.1.mlp.up_proj.weight\)"):
+        run_checks(data_root, backbone)
+
+
 def gguf_backbone(gguf, tmp_path):
     """``backbone_folder`` of a run on ``gguf`` with its cache in ``tmp_path``."""
     return backbone_folder({"llm_path": str(gguf), "llm_cache_dir": str(tmp_path / "cache")})
