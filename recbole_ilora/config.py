@@ -273,9 +273,10 @@ class Config(RecBoleConfig):
         ``gradient_accumulation_steps``: how a step's micro-batches are shared between processes and accumulation
         is how it runs, like threads, not what it computes) and the identity of each run it needs first (its
         encoder) and the content of its backbone's files."""
-        identity = {"data_fingerprint": dataset_fingerprint(self["data_path"], self.dataset)}
+        identity = {"data_fingerprint": dataset_fingerprint(self["data_path"], self.dataset, self["llm_cache_dir"])}
         if issubclass(self.model_class, LLMRecommender):
-            identity["backbone_fingerprint"] = backbone_fingerprint(resolve_llm_path(self["llm_path"]))
+            identity["backbone_fingerprint"] = backbone_fingerprint(resolve_llm_path(self["llm_path"]),
+                                                                  self["llm_cache_dir"])
             identity["global_train_batch"] = (distributed.launched_world_size() * self["train_batch_size"]
                                               * self["gradient_accumulation_steps"])
             identity["prerequisites"] = {key: self._prerequisite_hash(key, required, identity)

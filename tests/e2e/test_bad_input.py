@@ -18,7 +18,7 @@ from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_datas
 from recbole_ilora.cli import main as run_recbole
 from recbole_ilora.converters.cli import main as prepare_dataset
 from recbole_ilora.leaderboard.command import main as leaderboard
-from recbole_ilora.model.parts.backbone import default_gguf_path
+from recbole_ilora.model.parts.backbone import default_gguf_path, gguf_cache_folder
 
 PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 TINY_ARGS = [f"--{key}={value}" for key, value in TINY_RUN.items()]
@@ -286,6 +286,15 @@ def test_a_file_where_the_backbone_cache_should_be_is_refused(data, broken_backb
     fails(run_recbole, ["--model=iLoRA", "--dataset=tiny", f"--data_path={data}",
                         f"--llm_cache_dir={broken_backbones / 'cache_is_a_file'}", *with_extra(LLM_ARGS)],
           capsys, tmp_path, "must be a folder, but a file is there")
+
+
+def test_another_model_in_the_default_backbones_cache_folder_is_refused(data, llm, tmp_path, capsys):
+    """The tiny Llama copied where the default GGUF's dequantised copy goes must not run under SmolLM2's identity."""
+    cache = tmp_path / "cache"
+    planted = shutil.copytree(llm, gguf_cache_folder(default_gguf_path(), cache))
+    fails(run_recbole, ["--model=TALLRec", "--dataset=tiny", f"--data_path={data}", f"--llm_cache_dir={cache}",
+                        *with_extra(LLM_ARGS)], capsys, tmp_path,
+          f"{planted} is not what {default_gguf_path()} dequantises to (it has no dequantised_from.json")
 
 
 def test_a_diverging_run_stops_at_once_naming_the_batch_and_the_key(data, tmp_path, capsys):

@@ -27,7 +27,7 @@ UNLISTED_DATASET_KEYS = ("encoding", "numerical_features", "discretization")
 # LLM run.
 SHARED_KEYS = ("seed", "reproducibility", "protocol", "eval_args", "repeatable", "metrics", "topk", "valid_metric",
                "checkpoint_dir", "results_dir", "cpu_threads", "show_progress", "state", "gpu_id", "use_gpu",
-               "train_user_share")
+               "train_user_share", "llm_cache_dir")
 
 # Shared keys that only say how the encoder's run is executed or logged: encoder_config may set them.
 RUN_ONLY_KEYS = {"cpu_threads", "show_progress", "state", "gpu_id", "use_gpu"}
