@@ -252,7 +252,7 @@ RUN_CASES = [
      "attn_implementation=flash_attention_2 is not available here"),
     ("tiny", "SASRec", ["--config_files="], "--config_files is empty (an unset shell variable?)"),
     ("tiny", "SASRec", ["--n_layers=0"], "n_layers must be a positive number (a size of the model), got 0"),
-    ("tiny", "SASRec", ["--metrics=['Hit', 'AUC']"], "mix ranking and value metrics"),
+    ("tiny", "SASRec", ["--metrics=['Hit', 'AUC']"], "metrics ['AUC'] are not top-k ranking metrics"),
     ("tiny", "FM", [], "FM is context-aware (it predicts a label from features)"),
     ("tiny", "BPR", [], "BPR with its pairwise loss trains on (positive, negative) pairs"),
 ]
