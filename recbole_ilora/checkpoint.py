@@ -99,7 +99,8 @@ def load(path, device="cpu"):
         raise CheckpointError(f"Checkpoint {str(path)!r} is a folder; name the .pth file (resume_checkpoint, "
                               f"sasrec_checkpoint).")
     if not path.is_file():
-        raise CheckpointError(f"Checkpoint file {str(path)!r} does not exist; check the path (resume_checkpoint, "
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise CheckpointError(f"Checkpoint file {str(path)!r} {what}; check the path (resume_checkpoint, "
                               f"sasrec_checkpoint) or the checkpoint_dir it was saved to.")
     _check_archive(path)
     try:
@@ -150,6 +151,19 @@ def check_same_experiment(checkpoint, config, path, purpose):
         f"Checkpoint {path} was written by another experiment than this run, so it cannot be {purpose}: "
         f"{shown}{more} differ. Run with the checkpoint's own settings, or start this run without it."
     )
+
+
+def file_name(recbole_name, experiment_hash, unique):
+    """``<model>-<time>-<hash[:8]>-<unique>.pth`` from RecBole's ``<model>-<time>.pth``."""
+    return recbole_name.replace(".pth", f"-{experiment_hash[:8]}-{unique}.pth")
+
+
+def latest_of(folder, model, experiment_hash):
+    """The newest checkpoint in ``folder`` written by a run of ``model`` with ``experiment_hash``, or None: what a
+    rerun of a stopped run's command resumes from."""
+    named = sorted(Path(folder).glob(f"{model}-*-{experiment_hash[:8]}-*.pth"), key=lambda path: path.stat().st_mtime,
+                   reverse=True)
+    return next((path for path in named if is_checkpoint_of(path, experiment_hash)), None)
 
 
 def is_checkpoint_of(path, expected_hash):

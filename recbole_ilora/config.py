@@ -14,6 +14,7 @@ read-only from then on, so nothing a run does later can make its hash lie.
 """
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -49,6 +50,10 @@ class PropertyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<:", read by no loader of config files in one way
+                raise yaml.constructor.ConstructorError(
+                    None, None, "YAML merge keys (<<) are not allowed in config files: write the keys out",
+                    key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (list, dict)):  # YAML's complex keys ("? [a, b]"), which no config key is
                 raise yaml.constructor.ConstructorError(None, None, f"a key must be a name, got {key!r}",
@@ -112,6 +117,68 @@ def parse_cmd_args(cmd_args):
             raise ConfigurationError(f"Command-line key --{key} is given twice with different values.")
         parsed[key] = value
     return parsed
+
+
+# A config file above this size is refused before YAML reads it (a 4 MB list took 91 s and 1.8 GB to refuse).
+MAX_CONFIG_FILE_BYTES = 1 << 20
+
+# Keys whose values are paths: "~" is expanded in every one, once, so that the checks and the run use one folder.
+PATH_KEYS = ("data_path", "checkpoint_dir", "results_dir", "llm_path", "llm_cache_dir", "resume_checkpoint",
+             "sasrec_checkpoint", "transfer_checkpoint")
+
+
+def read_config_file(file, several=False):
+    """``{key: value}`` of one of the user's YAML files (``several``: one of a ``--config_files`` list, which is split
+    at spaces); a missing file or bad YAML is one error naming it."""
+    path = Path(file)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "is not a regular file" if path.exists() else "does not exist"
+        split = " (--config_files is split at spaces: a path cannot contain one)" if several else ""
+        raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML file{split}.")
+    if path.stat().st_size > MAX_CONFIG_FILE_BYTES:
+        raise ConfigurationError(f"Config file {file} is {path.stat().st_size:,} bytes: a config file holds key: value "
+                                 f"lines (the largest of this package's is 4 KB); at most {MAX_CONFIG_FILE_BYTES:,} "
+                                 f"bytes are read.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[:error.start].count(b"\n") + 1
+        raise ConfigurationError(f"Config file {file}, line {line}: not UTF-8 text ({error.reason}); save it as "
+                                 f"UTF-8.") from None
+    if "\xa0" in text:  # YAML reads a non-breaking space as text, so an indented line becomes a new key
+        line = text[:text.index("\xa0")].count("\n") + 1
+        raise ConfigurationError(f"Config file {file}, line {line}: a non-breaking space (U+00A0), which YAML does "
+                                 f"not read as a space: replace it with an ordinary space.")
+    try:
+        values = yaml.load(text, Loader=PropertyLoader)
+    except RecursionError:
+        raise ConfigurationError(f"Config file {file}: nested too deeply to read (YAML); a config file holds "
+                                 f"key: value lines with small lists and mappings.") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigurationError(f"Config file {file}{where}: {problem} (YAML syntax).") from None
+    if values is not None and not isinstance(values, dict):
+        raise ConfigurationError(f"Config file {file} must hold key: value lines, not a {type(values).__name__}.")
+    keys = [key for key in values or {} if not isinstance(key, str)]
+    if keys:
+        raise ConfigurationError(f"Config file {file}: key {keys[0]!r} is not a name; config keys are names such as "
+                                 f"learning_rate.")
+    return values or {}
+
+
+def refuse_keys_set_elsewhere(cmd_keys, file_list, refused):
+    """``ConfigurationError`` for the first command-line key (``cmd_keys``) or key of a YAML file of ``file_list`` that
+    ``refused`` holds (``{key: "set by WHO: what to do instead"}``): a command that sets a key for each run would
+    override the file's value without a word, or run under a name that the user's value makes untrue."""
+    for key in cmd_keys:
+        if key in refused:
+            raise ConfigurationError(f"--{key} is {refused[key]}.")
+    for file in file_list:
+        for key in read_config_file(file, several=len(file_list) > 1):
+            if key in refused:
+                raise ConfigurationError(f"Config file {file} (--config_files) sets {key}, which is {refused[key]}.")
 
 
 # What a run trains and on what when neither the arguments nor the config files say (run_recbole's defaults).
@@ -180,7 +247,7 @@ class Config(RecBoleConfig):
     def _derive_values(self):
         """Values that follow from others, set before the identity is taken: ``dtype: auto`` as the dtype this
         machine computes fast (``devices.auto_dtype``: the identity holds what ran), values that mean the same run
-        in one spelling (metric names, an LLM model's ``canonical_values``), and ``eval_batch_users`` users' rows
+        in one spelling (metric names, topk's cut-offs, an LLM model's ``canonical_values``), and ``eval_batch_users`` users' rows
         per evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts
         users)."""
         if self.final_config_dict.get("dtype") == "auto":
@@ -189,6 +256,8 @@ class Config(RecBoleConfig):
         values = self.final_config_dict
         if isinstance(values.get("metrics"), list):
             values["metrics"] = [config_schema.canonical_metric(name) for name in values["metrics"]]
+        if isinstance(values.get("topk"), list):  # the same cut-offs, in any order or repeated, are one run
+            values["topk"] = sorted(dict.fromkeys(values["topk"]))
         if isinstance(values.get("valid_metric"), str):
             values["valid_metric"] = config_schema.canonical_metric(values["valid_metric"])
         if issubclass(self.model_class, LLMRecommender):
@@ -204,9 +273,10 @@ class Config(RecBoleConfig):
         ``gradient_accumulation_steps``: how a step's micro-batches are shared between processes and accumulation
         is how it runs, like threads, not what it computes) and the identity of each run it needs first (its
         encoder) and the content of its backbone's files."""
-        identity = {"data_fingerprint": dataset_fingerprint(self["data_path"], self.dataset)}
+        identity = {"data_fingerprint": dataset_fingerprint(self["data_path"], self.dataset, self["llm_cache_dir"])}
         if issubclass(self.model_class, LLMRecommender):
-            identity["backbone_fingerprint"] = backbone_fingerprint(resolve_llm_path(self["llm_path"]))
+            identity["backbone_fingerprint"] = backbone_fingerprint(resolve_llm_path(self["llm_path"]),
+                                                                  self["llm_cache_dir"])
             identity["global_train_batch"] = (distributed.launched_world_size() * self["train_batch_size"]
                                               * self["gradient_accumulation_steps"])
             identity["prerequisites"] = {key: self._prerequisite_hash(key, required, identity)
@@ -260,45 +330,10 @@ class Config(RecBoleConfig):
         return {key: parse_value(value) for key, value in config_dict.items()}
 
     def _load_config_files(self, file_list):
-        """The user's YAML files merged, later ones winning; a missing file or bad YAML is one error naming it."""
+        """The user's YAML files merged, later ones winning."""
         merged = {}
         for file in file_list or []:
-            path = Path(file)
-            if not path.is_file():
-                what = ("is a folder" if path.is_dir() else "is not a regular file" if path.exists()
-                        else "does not exist")
-                split = " (--config_files is split at spaces: a path cannot contain one)" if len(file_list) > 1 \
-                    else ""
-                raise ConfigurationError(f"Config file {file} (--config_files) {what}: give the path of a YAML "
-                                         f"file{split}.")
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as error:
-                line = path.read_bytes()[:error.start].count(b"\n") + 1
-                raise ConfigurationError(f"Config file {file}, line {line}: not UTF-8 text ({error.reason}); save it "
-                                         f"as UTF-8.") from None
-            if "\xa0" in text:  # YAML reads a non-breaking space as text, so an indented line becomes a new key
-                line = text[:text.index("\xa0")].count("\n") + 1
-                raise ConfigurationError(f"Config file {file}, line {line}: a non-breaking space (U+00A0), which YAML "
-                                         f"does not read as a space: replace it with an ordinary space.")
-            try:
-                values = yaml.load(text, Loader=PropertyLoader)
-            except RecursionError:
-                raise ConfigurationError(f"Config file {file}: nested too deeply to read (YAML); a config file "
-                                         f"holds key: value lines with small lists and mappings.") from None
-            except yaml.YAMLError as error:
-                mark = getattr(error, "problem_mark", None)
-                where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-                raise ConfigurationError(f"Config file {file}{where}: {problem} (YAML syntax).") from None
-            if values is not None and not isinstance(values, dict):
-                raise ConfigurationError(f"Config file {file} must hold key: value lines, not a "
-                                         f"{type(values).__name__}.")
-            keys = [key for key in values or {} if not isinstance(key, str)]
-            if keys:
-                raise ConfigurationError(f"Config file {file}: key {keys[0]!r} is not a name; config keys are names "
-                                         f"such as learning_rate.")
-            merged.update(values or {})
+            merged.update(read_config_file(file, several=len(file_list) > 1))
         return merged
 
     def set_prerequisite(self, key, checkpoint_file):
@@ -338,13 +373,32 @@ class Config(RecBoleConfig):
         self._update_internal_config_dict(path)
 
     def _get_model_and_dataset(self, model, dataset):
-        model = self.external_config_dict.get("model", DEFAULT_MODEL) if model is None else model
-        dataset = self.external_config_dict.get("dataset", DEFAULT_DATASET) if dataset is None else dataset
+        """The run's model and dataset: the arguments', else the config files' (``~`` there means the default)."""
+        model = model if model is not None else self.external_config_dict.get("model") or DEFAULT_MODEL
+        dataset = dataset if dataset is not None else self.external_config_dict.get("dataset") or DEFAULT_DATASET
+        for key, value in (("model", model), ("dataset", dataset)):
+            if not isinstance(value, str) and not (key == "model" and isinstance(value, type)):
+                raise ConfigurationError(f"{key} must be a name (e.g. {DEFAULT_MODEL if key == 'model' else DEFAULT_DATASET}"
+                                         f"), got {config_schema.shown(value)}: quote it in the config file if it "
+                                         f"is a name YAML reads as a number.")
         if isinstance(model, str):
             model = get_model(model)  # this package first, then RecBole
         found = super()._get_model_and_dataset(model, dataset)
         check_plain_name("dataset", found[2])
         return found
+
+    def _get_final_config_dict(self):
+        """RecBole's merge (the user's keys over the layers'), except ``eval_args``: a partial one (``{mode: uni39}``)
+        sets the sub-keys it names over the protocol's, where RecBole would fill the others from its own defaults
+        (a random split in place of the protocol's leave-one-out); and ``~`` expanded in the paths."""
+        final = super()._get_final_config_dict()
+        layered, given = self.internal_config_dict.get("eval_args"), self.external_config_dict.get("eval_args")
+        if isinstance(layered, dict) and isinstance(given, dict):
+            final["eval_args"] = {**layered, **given}
+        for key in PATH_KEYS:
+            if isinstance(final.get(key), str) and final[key].startswith("~"):
+                final[key] = os.path.expanduser(final[key])
+        return final
 
     def _set_default_parameters(self):
         problems = config_schema.structure_problems(self.final_config_dict, self.internal_config_dict)
@@ -354,7 +408,8 @@ class Config(RecBoleConfig):
         for part in self.final_config_dict.get("benchmark_filename") or []:
             check_plain_name("benchmark_filename", part)
         super()._set_default_parameters()
+        given = "benchmark_filename" in self.external_config_dict
         self.final_config_dict["data_path"] = resolve_data_path(
             self.dataset, data_root, self.final_config_dict.get("allow_download", False),
-            self.final_config_dict.get("benchmark_filename"),
+            self.final_config_dict.get("benchmark_filename"), None if given else self.final_config_dict["protocol"],
         )

@@ -73,10 +73,15 @@ RANGES.update({key: (_fraction, "in [0, 1)") for key in ("lora_dropout", "warmup
 RANGES["min_lr_ratio"] = (_unit_interval, "in [0, 1]")
 RANGES["train_user_share"] = (lambda value: 0 < value <= 1, "in (0, 1]")
 RANGES["gate_temperature"] = (lambda value: value >= 1e-3, "at least 0.001 (below, the gate's logits overflow to NaN)")
+RANGES["metric_decimal_place"] = (lambda value: isinstance(value, int) and 4 <= value <= 16, "an integer from 4 to 16 "
+                                  "(the JSON's metrics are rounded to it and checked against the per-user ranks)")
 RANGES["seed"] = (lambda value: isinstance(value, int) and 0 <= value < 2**32, "an integer in [0, 2**32)")
 
-# RecBole's optimizers (its Trainer falls back to Adam, with only a log line, for any other name).
-LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop", "sparse_adam")
+# RecBole's optimizers (its Trainer falls back to Adam, with only a log line, for any other name), but sparse_adam,
+# which takes sparse gradients only: no model here has them (torch raises at the first step).
+LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop")
+# rm_dup_inter: which of a repeated (user, item) interaction RecBole keeps; None keeps all.
+DUPLICATE_RULES = (None, "first", "last")
 # RecBole's log levels (its logger falls back to INFO, silently, for any other name).
 STATES = ("info", "debug", "warning", "error", "critical")
 # An eval_args mode that samples N negatives per evaluated user: uniN (uniform) or popN (by popularity).
@@ -92,6 +97,13 @@ TRANSFORMS = ("mask_itemseq", "inverse_itemseq", "crop_itemseq", "reorder_itemse
 INTERVAL = re.compile(r"^\s*[\[(]\s*-?(inf|\d+(\.\d*)?)\s*,\s*-?(inf|\d+(\.\d*)?)\s*[\])]\s*$")
 INTERVAL_KEYS = ("user_inter_num_interval", "item_inter_num_interval")
 LOSS_TYPES = ("CE", "BPR")  # RecBole's sequential models' losses
+
+
+def shown(value, limit=200):
+    """``repr(value)`` for a message, cut at ``limit`` characters: a message names a bad value, it does not echo a
+    two-million-element list."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]} ... ({len(text):,} characters)"
 
 
 def _topk_values(topk):
@@ -117,23 +129,25 @@ def structure_problems(values, defaults):
     are the merged settings, ``defaults`` the model's and dataset's own values."""
     problems = []
     if values.get("topk") is not None and _topk_values(values["topk"]) is None:
-        problems.append(f"topk must be a positive integer or a non-empty list of them, got {values['topk']!r}")
+        problems.append(f"topk must be a positive integer or a non-empty list of them, got {shown(values['topk'])}")
     metrics = values.get("metrics")
     names = [metrics] if isinstance(metrics, str) else metrics if isinstance(metrics, (list, tuple)) else None
     if metrics is not None and (names is None or not all(isinstance(m, str) for m in names)):
-        problems.append(f"metrics must be a list of RecBole metric names (e.g. ['Hit', 'NDCG']), got {metrics!r}")
+        problems.append(f"metrics must be a list of RecBole metric names (e.g. ['Hit', 'NDCG']), got {shown(metrics)}")
     elif names:
         unknown = [m for m in names if m.lower() not in metric_types]
-        kinds = {metric_types[m.lower()].name for m in names if m.lower() in metric_types}
+        other = [m for m in names if m.lower() in metrics_dict and not issubclass(metrics_dict[m.lower()], TopkMetric)]
         if unknown:
             problems.append(f"metrics {unknown} are not RecBole metrics; known: {', '.join(sorted(metric_types))}")
-        elif len(kinds) > 1:
-            problems.append(f"metrics {list(names)} mix ranking and value metrics, which RecBole evaluates in different "
-                            f"runs; this package's protocols rank candidates: use ranking metrics (Hit, NDCG, MRR, "
-                            f"Recall, Precision, MAP)")
+        elif other:
+            problems.append(f"metrics {other} are not top-k ranking metrics: this package's runs rank each user's "
+                            f"candidates and record the target's rank, from which Hit, NDCG, MRR, Recall, Precision "
+                            f"and MAP come; RecBole 1.2.1's evaluator fails after training on the item-level metrics "
+                            f"(ItemCoverage, AveragePopularity, GiniIndex, ShannonEntropy, TailPercentage), and GAUC "
+                            f"and the value metrics (AUC, LogLoss, MAE, RMSE) need labelled pairs: use top-k metrics")
     eval_args = values.get("eval_args")
     if eval_args is not None and not isinstance(eval_args, dict):
-        problems.append(f"eval_args must be a dict (split, order, group_by, mode), got {eval_args!r}")
+        problems.append(f"eval_args must be a dict (split, order, group_by, mode), got {shown(eval_args)}")
     elif eval_args:
         problems += _eval_args_problems(eval_args)
     transform = values.get("transform")
@@ -144,10 +158,10 @@ def structure_problems(values, defaults):
         interval = values.get(key)
         if interval is not None and not all(INTERVAL.match(part) for part in str(interval).split(";")):
             problems.append(f"{key} must be intervals such as '[5,inf)' or '[0,10];(100,200]' (RecBole skips a "
-                            f"malformed one and filters nothing), got {interval!r}")
+                            f"malformed one and filters nothing), got {shown(interval)}")
     loss = values.get("loss_type")
     if defaults.get("loss_type") in LOSS_TYPES and loss not in LOSS_TYPES:
-        problems.append(f"loss_type must be one of {', '.join(LOSS_TYPES)} for this model, got {loss!r}")
+        problems.append(f"loss_type must be one of {', '.join(LOSS_TYPES)} for this model, got {shown(loss)}")
     return problems
 
 
@@ -167,12 +181,25 @@ def _eval_args_problems(eval_args):
             isinstance(r, (int, float)) and not isinstance(r, bool) and r >= 0 for r in how) and sum(how) > 0
         if not (ratios_ok or how in EVAL_SPLITS.get(kind, ())):
             problems.append(f"eval_args split must be {{LS: valid_and_test}} or {{LS: test_only}} (leave-one-out) or "
-                            f"{{RS: [train, valid, test]}} (ratios), got {split!r}")
+                            f"{{RS: [train, valid, test]}} (ratios), got {shown(split)}")
+        elif ratios_ok and not all(how):
+            problems.append(f"eval_args split {shown(split)} leaves no {'train' if not how[0] else 'valid' if not how[1] else 'test'} "
+                            f"data: every ratio of RS [train, valid, test] must be above 0 (validation picks the "
+                            f"best epoch, test is what the result reports)")
+        group_by = eval_args.get("group_by", "user")
+        if kind == "LS" and group_by != "user":
+            problems.append(f"eval_args group_by {shown(group_by)} with split LS: leave-one-out holds out each user's "
+                            f"last interactions, so it groups by user whatever group_by says; write group_by: user "
+                            f"(or leave it out)")
     modes = eval_args.get("mode")
     for mode in dict.fromkeys(modes.values() if isinstance(modes, dict) else [modes]) if modes is not None else []:
         sampled = SAMPLED_MODE.match(mode) if isinstance(mode, str) else None
-        if not sampled and mode not in UNSAMPLED_MODES:
-            problems.append(f"eval_args mode {mode!r} is not one of RecBole's: full, labeled, uniN or popN (N sampled "
+        if mode == "labeled":
+            problems.append("eval_args mode labeled scores labelled pairs with value metrics (context-aware models); "
+                            "this package's protocols rank each user's candidates: use full, uniN or popN (e.g. "
+                            "uni19)")
+        elif not sampled and mode not in UNSAMPLED_MODES:
+            problems.append(f"eval_args mode {shown(mode)} is not one of RecBole's: full, labeled, uniN or popN (N sampled "
                             f"negatives per user, e.g. uni19)")
         elif sampled and int(sampled.group(2)) < 1:
             problems.append(f"eval_args mode {mode!r} samples {sampled.group(2)} negatives per user: use "
@@ -186,11 +213,16 @@ def _value_problems(values):
     problems = []
     learner = values.get("learner")
     if isinstance(learner, str) and learner.lower() not in LEARNERS:
-        problems.append(f"learner must be one of {', '.join(LEARNERS)}, got {learner!r}")
+        sparse = " (sparse_adam takes sparse gradients only, which no model here has)" \
+            if learner.lower() == "sparse_adam" else ""
+        problems.append(f"learner must be one of {', '.join(LEARNERS)}, got {shown(learner)}{sparse}")
+    if values.get("rm_dup_inter") not in DUPLICATE_RULES:
+        problems.append(f"rm_dup_inter must be ~ (keep repeated interactions), first or last (which one RecBole "
+                        f"keeps), got {shown(values.get('rm_dup_inter'))}")
     ks = _topk_values(values.get("topk")) or []  # checked with the structured keys, before RecBole read it
     state = values.get("state")
     if state is not None and str(state).lower() not in STATES:
-        problems.append(f"state must be one of {', '.join(STATES)} (the log level), got {state!r}")
+        problems.append(f"state must be one of {', '.join(STATES)} (the log level), got {shown(state)}")
     eval_args = values.get("eval_args") if isinstance(values.get("eval_args"), dict) else {}
     metrics = [str(m).lower() for m in (values.get("metrics") or [])]
     valid_metric = values.get("valid_metric")
@@ -202,7 +234,7 @@ def _value_problems(values):
                             f"topk {list(ks)}): early stopping would fail after the first epoch")
     order = eval_args.get("order")
     if order not in (None, "RO", "TO"):
-        problems.append(f"eval_args order must be RO (random) or TO (time), got {order!r}")
+        problems.append(f"eval_args order must be RO (random) or TO (time), got {shown(order)}")
     elif order == "RO" and values.get("MODEL_TYPE") == ModelType.SEQUENTIAL:
         problems.append("eval_args order RO shuffles each history; a sequential model needs TO (time order)")
     clip = values.get("clip_grad_norm")
@@ -213,7 +245,7 @@ def _value_problems(values):
                 and max_norm > 0 and set(clip) <= {"max_norm", "norm_type"}
                 and (norm_type == "inf" or (isinstance(norm_type, (int, float)) and norm_type > 0))):
             problems.append(f"clip_grad_norm must be ~ or {{max_norm: a positive number[, norm_type: a positive "
-                            f"number]}}, got {clip!r} (a negative max_norm flips every gradient)")
+                            f"number]}}, got {shown(clip)} (a negative max_norm flips every gradient)")
     problems += _model_kind_problems(values)
     if values.get("log_wandb") and importlib.util.find_spec("wandb") is None:
         problems.append("log_wandb=True logs to Weights & Biases, whose wandb package is not installed: pip install "
@@ -330,16 +362,16 @@ def _type_problem(key, value, types, defaults):
     if types is None or (value is None and None in defaults):
         return None
     ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-    return None if ok else f"{key} must be {_type_names(types)}, got {value!r}"
+    return None if ok else f"{key} must be {_type_names(types)}, got {shown(value)}"
 
 
 def _range_problem(key, value):
     if key not in RANGES or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if not math.isfinite(value):
-        return f"{key} must be a finite number, got {value!r}"
+        return f"{key} must be a finite number, got {shown(value)}"
     test, wanted = RANGES[key]
-    return None if test(value) else f"{key} must be {wanted}, got {value!r}"
+    return None if test(value) else f"{key} must be {wanted}, got {shown(value)}"
 
 
 def check_config(config, properties_dir):
@@ -374,6 +406,12 @@ def check_config(config, properties_dir):
             problem = _range_problem(key, config.final_config_dict[key])
             if problem:
                 problems.append(problem)
+    given_bigger = config.external_config_dict.get("valid_metric_bigger")
+    if given_bigger is not None and given_bigger != config.final_config_dict.get("valid_metric_bigger"):
+        problems.append(f"valid_metric_bigger={given_bigger!r} is not used: RecBole derives it from valid_metric "
+                        f"({config.final_config_dict.get('valid_metric')!r}: "
+                        f"{'bigger' if config.final_config_dict.get('valid_metric_bigger') else 'smaller'} is better); "
+                        f"leave valid_metric_bigger out")
     for key in ignored:  # out of the run's values, so out of its identity: the same run whatever other models get
         config.final_config_dict.pop(key, None)
     if not problems:

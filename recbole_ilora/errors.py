@@ -55,7 +55,12 @@ class OutOfMemoryError(UserError, MemoryError):
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGINT) during a run; the message names the last checkpoint and the command that resumes it."""
+    """Ctrl-C (SIGINT, or SIGTERM) during a run; the message names the last checkpoint and the command that resumes
+    it, ``checkpoint`` the file (None before any was written)."""
+
+    def __init__(self, message, checkpoint=None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
 
 
 def add_debug_flag(parser):

@@ -41,9 +41,18 @@ def is_experiment_key(key, value):
     return key not in RUNTIME_KEYS and not (key in OPTIONAL_KEYS and value is None)
 
 
+# Keys whose value is the config of another run (iLoRA's encoder, a transfer's source run): their runtime keys say
+# how that run executes, not what it is, and stay out of the identity like the run's own.
+NESTED_RUN_KEYS = ("encoder_config", "transfer_from")
+
+
 def experiment_config(values):
     """The keys of a config's final values (``{key: value}``) that determine a run's results, as JSON-safe values."""
-    return json_safe({key: value for key, value in values.items() if is_experiment_key(key, value)})
+    kept = {key: value for key, value in values.items() if is_experiment_key(key, value)}
+    for key in NESTED_RUN_KEYS:
+        if isinstance(kept.get(key), dict):
+            kept[key] = {inner: value for inner, value in kept[key].items() if is_experiment_key(inner, value)}
+    return json_safe(kept)
 
 
 def config_hash(experiment):

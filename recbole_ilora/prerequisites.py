@@ -14,6 +14,7 @@ from recbole.utils import set_color
 from recbole_ilora import checkpoint as checkpoints
 from recbole_ilora import run_info
 from recbole_ilora.config import Config
+from recbole_ilora.errors import UserError
 from recbole_ilora.experiment import result_path
 
 # Below checkpoint_dir: the results of prerequisite runs retrained because their published checkpoint is missing.
@@ -49,7 +50,8 @@ def _checkpoint_of(config, key, needed, run):
     result whose checkpoint is not on this machine (a fresh clone holds the JSON files only) is retrained beside
     it, in ``<checkpoint_dir>/retrained/``, so that the published record is kept as it is."""
     model, dataset = needed.model, needed.dataset or config["dataset"]
-    published = result_path(Config(model, dataset, config_dict=needed.config_dict))
+    required = Config(model, dataset, config_dict=needed.config_dict)
+    published = result_path(required)
     checkpoint = finished_checkpoint(published)
     if checkpoint is not None:
         return checkpoint, "reused finished run"
@@ -61,9 +63,17 @@ def _checkpoint_of(config, key, needed, run):
             return checkpoint, f"reused the retrained copy of {published}"
     on = f" on {dataset}" if dataset != config["dataset"] else ""
     again = f" again (the checkpoint of {published} is not on this machine; that result is kept)" if kept else ""
+    stopped = checkpoints.latest_of(required["checkpoint_dir"], model, required.experiment_hash)
+    if stopped is not None:  # an earlier try of this command was stopped in this stage
+        config_dict = {**config_dict, "resume_checkpoint": str(stopped)}
+        again += f", resuming from {stopped}"
     print(set_color(f"Stage: training {model}{on}{again} for {config['model']}'s {key}", "yellow"), flush=True)
     with run_info.started_inside(model, dataset, config_dict):
-        result = run(model, dataset, config_dict=config_dict)
+        try:
+            result = run(model, dataset, config_dict=config_dict)
+        except UserError as error:  # named as the required run's, which the user configured through one key
+            raise type(error)(f"The {model} run behind {key}{on} (configured by {needed.settings_key}): "
+                              f"{error}") from None
     if kept:
         _compare_with_published(result, published)
     return result["checkpoint"], f"trained {model}{on} first"

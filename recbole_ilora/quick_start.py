@@ -8,6 +8,7 @@ import ``recbole.quick_start`` (which drags in ray and its tune loggers).
 """
 
 import os
+import shlex
 from logging import getLogger
 from pathlib import Path
 
@@ -97,7 +98,11 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         with clock.stage("data"):
             dataset = check_inputs(config, runner)
         with clock.stage("prerequisites"):  # under torchrun: rank 0 trains them, the other ranks then find them
-            prerequisites = runner.ensure_prerequisites(run)
+            try:
+                prerequisites = runner.ensure_prerequisites(run)
+            except KeyboardInterrupt as stopped:  # the required run's own command is not what the user typed
+                raise RunInterrupted(prerequisite_hint(
+                    stopped.checkpoint if isinstance(stopped, RunInterrupted) else None)) from None
         configure_cpu_threads(config["cpu_threads"])  # a prerequisite run may have set its own
 
         init_seed(config["seed"], config["reproducibility"])
@@ -133,7 +138,7 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
         except RunInterrupted:
             raise
         except KeyboardInterrupt:
-            raise RunInterrupted(resume_hint(trainer.saved_model_file)) from None
+            raise RunInterrupted(resume_hint(trainer.saved_model_file), trainer.saved_model_file) from None
         except RuntimeError as error:
             raise_if_out_of_memory(error, config, f"; the last checkpoint: {trainer.saved_model_file}")
             raise
@@ -159,14 +164,29 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
     return result
 
 
-def resume_hint(checkpoint_file):
-    """What to do after an interrupt: the command again, resuming from the last checkpoint if one was written."""
+def _command():
+    """This run's command line, without its ``--resume_checkpoint``, as words a shell gives back."""
     program, *arguments = run_info.command_line()
-    program = "python -m recbole_ilora" if program == "__main__.py" else program
-    command = " ".join([program, *(arg for arg in arguments if not arg.startswith("--resume_checkpoint="))])
+    head = ["python", "-m", "recbole_ilora"] if program == "__main__.py" else [program]
+    return [*head, *(arg for arg in arguments if not arg.startswith("--resume_checkpoint="))]
+
+
+def resume_hint(checkpoint_file):
+    """What to do after an interrupt: the command again (shell-quoted), resuming from the last checkpoint if one was
+    written."""
     if Path(checkpoint_file).is_file():
-        return f"the last checkpoint is {checkpoint_file}; continue with: {command} --resume_checkpoint={checkpoint_file}"
-    return f"no checkpoint was written yet; run again with: {command}"
+        return (f"the last checkpoint is {checkpoint_file}; continue with: "
+                f"{shlex.join([*_command(), f'--resume_checkpoint={checkpoint_file}'])}")
+    return f"no checkpoint was written yet; run again with: {shlex.join(_command())}"
+
+
+def prerequisite_hint(checkpoint_file):
+    """What to do after an interrupt in a run this one needs first (iLoRA's SASRec encoder stage): this command
+    again, which resumes that run from its last checkpoint (``prerequisites``)."""
+    saved = f"its last checkpoint is {checkpoint_file}" if checkpoint_file and Path(checkpoint_file).is_file() \
+        else "no checkpoint of it was written yet"
+    return (f"stopped while training a run this one needs first ({saved}); continue with: {shlex.join(_command())} "
+            f"(it resumes that run from its last checkpoint)")
 
 
 def rebuilt_config(path, checkpoint):

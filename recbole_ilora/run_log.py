@@ -8,7 +8,9 @@ exit. Under torchrun only rank 0 writes the log (and the console); the other ran
 """
 
 import logging
+import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 from recbole.utils import init_logger
 
@@ -39,6 +41,25 @@ def early_records():
         root.removeHandler(buffer)
 
 
+def _own_file(root):
+    """Move RecBole's log file handler to a file of this run's own, and return its path. RecBole names the file by
+    model, dataset, second and a digest of the config: two runs of one experiment started in the same second would
+    write one file (and, named after it, one tensorboard folder)."""
+    handler = next((h for h in root.handlers if isinstance(h, logging.FileHandler)), None)
+    if handler is None:
+        return None
+    shared = Path(handler.baseFilename)
+    own = logging.FileHandler(shared.with_name(f"{shared.stem}-{uuid.uuid4().hex[:6]}{shared.suffix}"))
+    own.setLevel(handler.level)
+    own.setFormatter(handler.formatter)
+    root.removeHandler(handler)
+    handler.close()
+    root.addHandler(own)
+    if shared.is_file() and shared.stat().st_size == 0:  # nothing was logged to it: only its name was taken
+        shared.unlink(missing_ok=True)
+    return own.baseFilename
+
+
 @contextmanager
 def run_log(config, earlier=()):
     """The run's log for the duration of the block; yields its file path (None on ranks other than 0). ``earlier``
@@ -51,7 +72,7 @@ def run_log(config, earlier=()):
     try:
         if distributed.is_main():
             init_logger(config)
-            log_file = next((h.baseFilename for h in root.handlers if isinstance(h, logging.FileHandler)), None)
+            log_file = _own_file(root)
         else:
             logging.basicConfig(level=logging.WARNING, format=f"rank {distributed.rank()}: %(levelname)s %(message)s")
         for record in earlier:

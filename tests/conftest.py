@@ -6,6 +6,7 @@ the end-to-end ones (whole runs through ``quick_start.run`` or the CLIs, subproc
 and datasets).
 """
 
+import json
 import math
 from pathlib import Path
 
@@ -108,6 +109,44 @@ def build_tiny_llama(folder, corpus, vocab_size=400, seed=0, initializer_range=0
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return Path(folder)
+
+
+def write_tiny_gguf(path, llama, architecture="llama", leave_out=(), tokenizer_keys=("tokens", "merges")):
+    """The Llama folder ``llama`` (``build_tiny_llama``) as a float32 GGUF file at ``path``, as llama.cpp names its
+    keys and tensors, with a byte-level BPE tokenizer; ``architecture`` is the one the file declares, ``leave_out``
+    the tensors it lacks, ``tokenizer_keys`` the tokenizer's arrays it holds (tokens, merges)."""
+    import gguf
+    from safetensors.torch import load_file
+
+    settings = json.loads((llama / "config.json").read_text())
+    tokenizer = json.loads((llama / "tokenizer.json").read_text())
+    writer = gguf.GGUFWriter(path, architecture)
+    writer.add_block_count(settings["num_hidden_layers"])
+    writer.add_context_length(settings["max_position_embeddings"])
+    writer.add_embedding_length(settings["hidden_size"])
+    writer.add_feed_forward_length(settings["intermediate_size"])
+    writer.add_head_count(settings["num_attention_heads"])
+    writer.add_head_count_kv(settings["num_key_value_heads"])
+    writer.add_layer_norm_rms_eps(settings["rms_norm_eps"])
+    writer.add_tokenizer_model("gpt2")
+    if "tokens" in tokenizer_keys:  # GPT-2's <|endoftext|> in [UNK]'s place, as transformers adds it otherwise
+        added = {token["content"]: token["id"] for token in tokenizer["added_tokens"]}
+        vocab = {**tokenizer["model"]["vocab"], **added}
+        writer.add_token_list(["<|endoftext|>" if token == "[UNK]" else token
+                               for token, _ in sorted(vocab.items(), key=lambda item: item[1])])
+    if "merges" in tokenizer_keys:
+        writer.add_token_merges([" ".join(merge) for merge in tokenizer["model"]["merges"]])
+    writer.add_eos_token_id(settings["eos_token_id"])
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, settings["num_hidden_layers"])
+    for name, tensor in load_file(llama / "model.safetensors").items():
+        gguf_name = names.get_name(name, try_suffixes=(".weight",))
+        if gguf_name not in leave_out:
+            writer.add_tensor(gguf_name, tensor.float().numpy())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return Path(path)
 
 
 TINY_CORPUS = [

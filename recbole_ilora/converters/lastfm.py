@@ -15,7 +15,7 @@ from functools import cache
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import HEADER, parse_lines, split_fields, timestamp
+from recbole_ilora.converters.rawfiles import read_fields, timestamp
 
 NAME = "lastfm"
 SUMMARY = "HetRec 2011 Last.fm-2k: user_taggedartists[-timestamps].dat + artists.dat (+ user_artists.dat)"
@@ -23,7 +23,7 @@ ENCODING = "utf-8"
 FALLBACK_ENCODING = "latin-1"  # artists.dat lines that are not UTF-8
 DAY = 86400.0
 LISTEN_ORDER_OFFSET = 10**9  # listen-only pairs sort after every tag line when times tie
-HEADERS = {  # first line of each file, and its layout for messages
+HEADERS = {  # each file's columns, as its header names them (in any order: the lines are read by these names)
     "artists.dat": ("id", "name", "url", "pictureURL"),
     "user_taggedartists.dat": ("userID", "artistID", "tagID", "day", "month", "year"),
     "user_taggedartists-timestamps.dat": ("userID", "artistID", "tagID", "timestamp"),
@@ -40,36 +40,35 @@ def add_arguments(group):
                             "of per (user, artist)")
 
 
-def _rows(path, kind, issues, encoding, fallback=None, progress=False):
-    """``(where, order, fields)`` per data line of a tab-separated HetRec file (its header line skipped)."""
-    header = HEADERS[kind]
-    layout = "\\t".join(header)
-
-    def fields(text, where, first):
-        if first and [f.strip().lower() for f in text.split("\t")] == [h.lower() for h in header]:
-            return HEADER
-        return split_fields(text, "\t", len(header), where, issues, layout, first=first)
-
-    return parse_lines(path, encoding, issues, fields, fallback_encoding=fallback, progress=progress)
+def _rows(path, kind, issues, encoding, record, fallback=None, progress=False):
+    """``(where, order, record)`` per data line of a tab-separated HetRec file, read by its header's column names
+    (``rawfiles.read_fields``: a ``ValueError`` of ``record`` makes a malformed line)."""
+    return read_fields(path, encoding, issues, "\t", HEADERS[kind], record, header=True, fallback_encoding=fallback,
+                       progress=progress)
 
 
-def _ids(where, issues, *values):
+def _ids(*values):
+    """User and artist ids, which are numbers."""
     if all(value.strip().isdigit() for value in values):
         return [value.strip() for value in values]
-    issues.warn("malformed line", where, "user and artist ids must be numbers")
-    return None
+    raise ValueError("user and artist ids must be numbers")
+
+
+def _artist(artist, name, _url, _picture):
+    """An artists.dat line's id and name; ``ValueError`` unless the id is a number."""
+    if not artist.strip().isdigit():
+        raise ValueError(f"artist id {artist!r} is not a number")
+    return artist.strip(), name
 
 
 def read_artists(path, encoding, issues):
     rows, seen = [], set()
-    for where, _, (artist, name, _url, _picture) in _rows(path, "artists.dat", issues, encoding, FALLBACK_ENCODING):
-        if not artist.strip().isdigit():
-            issues.warn("malformed line", where, f"artist id {artist!r} is not a number")
-        elif artist.strip() in seen:
-            issues.warn("duplicate artist id (first kept)", where, artist.strip())
+    for where, _, (artist, name) in _rows(path, "artists.dat", issues, encoding, _artist, FALLBACK_ENCODING):
+        if artist in seen:
+            issues.warn("duplicate artist id (first kept)", where, artist)
         else:
-            seen.add(artist.strip())
-            rows.append((artist.strip(), name))
+            seen.add(artist)
+            rows.append((artist, name))
     return pd.DataFrame(rows, columns=["item", "artist_name"])
 
 
@@ -78,33 +77,35 @@ def _date_seconds(day, month, year):
     return datetime(int(year), int(month), int(day), tzinfo=timezone.utc).timestamp()
 
 
+def _assignment(timestamped):
+    """What makes a tag assignment line ``(user, artist, seconds)``: its time from milliseconds, or from day, month
+    and year."""
+    def record(user, artist, _tag, *time):
+        ids = _ids(user, artist)
+        try:
+            seconds = timestamp(time[0]) / 1000 if timestamped else _date_seconds(*time)
+        except (ValueError, OverflowError) as error:
+            raise ValueError(f"bad date or timestamp: {error}") from None
+        return (*ids, seconds)
+
+    return record
+
+
 def read_tag_assignments(path, encoding, issues, progress):
     """user, item, timestamp (seconds), order (line number) of every tag assignment."""
     timestamped = path.name.startswith("user_taggedartists-timestamps")
     kind = "user_taggedartists-timestamps.dat" if timestamped else "user_taggedartists.dat"
-    users, items, times, orders = [], [], [], []
-    for where, number, fields in _rows(path, kind, issues, encoding, progress=progress):
-        ids = _ids(where, issues, fields[0], fields[1])
-        if ids is None:
-            continue
-        try:
-            seconds = timestamp(fields[3]) / 1000 if timestamped else _date_seconds(*fields[3:6])
-        except (ValueError, OverflowError) as error:
-            issues.warn("malformed line", where, f"bad date or timestamp: {error}")
-            continue
-        users.append(ids[0])
-        items.append(ids[1])
-        times.append(seconds)
-        orders.append(number)
-    return pd.DataFrame({"user": users, "item": items, "timestamp": times, "order": orders})
+    rows = [(*assignment, number) for _, number, assignment
+            in _rows(path, kind, issues, encoding, _assignment(timestamped), progress=progress)]
+    return pd.DataFrame(rows, columns=["user", "item", "timestamp", "order"])
+
+
+def _listen(user, artist, _weight):
+    return _ids(user, artist)
 
 
 def read_listens(path, encoding, issues):
-    rows = []
-    for where, number, (user, artist, _weight) in _rows(path, "user_artists.dat", issues, encoding):
-        ids = _ids(where, issues, user, artist)
-        if ids is not None:
-            rows.append((*ids, number))
+    rows = [(*ids, number) for _, number, ids in _rows(path, "user_artists.dat", issues, encoding, _listen)]
     return pd.DataFrame(rows, columns=["user", "item", "order"])
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from recbole_ilora.converters.atomic import Table
 from recbole_ilora.converters.pipeline import Converted, clean_titles
-from recbole_ilora.converters.rawfiles import parse_lines
+from recbole_ilora.converters.rawfiles import BadLine, parse_lines
 from recbole_ilora.converters.stats import split_stats
 from recbole_ilora.errors import ConfigurationError, RawDataError
 
@@ -58,17 +58,35 @@ def add_arguments(group):
                             "and test histories (not the papers' training data)")
 
 
+def _catalogue_variants(folder):
+    """``{catalogue file: [variants]}`` of the catalogue files ``folder`` holds (lastfm and steam share one name)."""
+    found = {}
+    for variant, spec in VARIANTS.items():
+        if (folder / spec.titles).is_file():
+            found.setdefault(spec.titles, []).append(variant)
+    return found
+
+
 def _locate(raw, options):
-    """``(variant, folder)``: from --variant, the folder's name, or the catalogue file it holds."""
+    """``(variant, folder, how)``: from --variant, the folder's name, or the catalogue file it holds when that file
+    is one variant's; ``how`` says which, for the report. A folder holding catalogues of several variants is
+    refused."""
     for folder in raw.folders:
         if options.variant and (folder / options.variant).is_dir():
-            return options.variant, folder / options.variant
+            return options.variant, folder / options.variant, "--variant"
         if options.variant:
-            return options.variant, folder
+            return options.variant, folder, "--variant"
         if folder.name in VARIANTS:
-            return folder.name, folder
-        if (folder / "u.item").is_file():
-            return "movielens", folder
+            return folder.name, folder, f"the folder's name, {folder.name}"
+        found = _catalogue_variants(folder)
+        variants = [variant for names in found.values() for variant in names]
+        if len(variants) == 1:
+            (titles,) = found
+            return variants[0], folder, f"{folder / titles}, the catalogue of {variants[0]} only"
+        if variants:
+            held = "; ".join(f"{titles} ({' or '.join(names)})" for titles, names in found.items())
+            raise RawDataError(f"Cannot tell which of the papers' datasets {folder} holds: its catalogue files fit "
+                               f"several ({held}). Pass --variant {'|'.join(variants)}.")
     inside = sorted(path.name for folder in raw.folders for path in folder.iterdir() if path.name in VARIANTS)
     hint = f" It holds {', '.join(inside)}: pass one of them, e.g. --raw {raw.folders[0] / inside[0]}." if inside \
         else ""
@@ -94,13 +112,11 @@ def read_catalogue(path, variant, encoding, issues):
             fields = text.split("|")
             if len(fields) >= 2 and fields[0].strip().isdigit():
                 return str(int(fields[0]) - 1), movielens_title(fields[1])
-            issues.warn("malformed line", where, "expected u.item's 'id|title|...'")
-            return None
+            raise BadLine("expected u.item's 'id|title|...'")
         fields = text.split("::", 1)  # a name holding '::' keeps it (the papers' loader cut it there)
         if len(fields) == 2 and fields[0].strip().isdigit():
             return fields[0].strip(), fields[1].strip()
-        issues.warn("malformed line", where, "expected 'id::name'")
-        return None
+        raise BadLine("expected 'id::name'")
 
     rows = [row for _, _, row in parse_lines(path, encoding, issues, entry)]
     catalogue = pd.DataFrame(rows, columns=["item", VARIANTS[variant].text_field]).drop_duplicates("item")
@@ -139,8 +155,7 @@ def read_samples(path, padding, issues):
         try:
             return parse_sample(json.loads(text), padding, where, issues)
         except ValueError as error:  # json.JSONDecodeError is a ValueError too
-            issues.warn("malformed sample", where, str(error))
-            return None
+            raise BadLine(str(error), "malformed sample") from None
 
     return [(number, *history_target) for _, number, history_target in parse_lines(path, "utf-8", issues, sample)]
 
@@ -169,7 +184,7 @@ def _check_options(options):
 
 def convert(raw, options, issues):
     _check_options(options)
-    variant, folder = _locate(raw, options)
+    variant, folder, how = _locate(raw, options)
     spec = VARIANTS[variant]
     for pickle in sorted(folder.glob("*.df")):
         if not (folder / f"{pickle.stem}.jsonl").is_file():
@@ -192,7 +207,7 @@ def convert(raw, options, issues):
         paths.append(path)
         parts[part] = read_samples(path, padding, issues)
         raw_counts[f"{part} samples"] = len(parts[part])
-    notes = []
+    notes = [f"variant {variant}, from {how}"]
     if "train" not in parts:
         if not options.train_from_histories:
             raise RawDataError(

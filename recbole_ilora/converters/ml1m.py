@@ -12,16 +12,16 @@ import re
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import parse_lines, split_fields, timestamp
+from recbole_ilora.converters.rawfiles import read_fields, timestamp
 from recbole_ilora.errors import RawDataError
 
 NAME = "ml-1m"
 SUMMARY = "MovieLens-1M: ratings.dat + movies.dat (+ users.dat), latin-1, '::'-separated"
 ENCODING = "latin-1"  # GroupLens' documented encoding for ML-1M
 SEPARATOR = "::"
-RATINGS_LAYOUT = "UserID::MovieID::Rating::Timestamp"
-MOVIES_LAYOUT = "MovieID::Title::Genres"
-USERS_LAYOUT = "UserID::Gender::Age::Occupation::Zip-code"
+RATINGS_COLUMNS = ("UserID", "MovieID", "Rating", "Timestamp")
+MOVIES_COLUMNS = ("MovieID", "Title", "Genres")
+USERS_COLUMNS = ("UserID", "Gender", "Age", "Occupation", "Zip-code")
 TITLE_YEAR = re.compile(r"^(.*\S)\s*\((\d{4})\)\s*$")
 STARS = frozenset(range(1, 6))  # GroupLens' README: "a 5-star scale (whole-star ratings only)"
 
@@ -30,24 +30,18 @@ def add_arguments(parser):
     """ml-1m has only the shared options."""
 
 
-def _records(path, encoding, issues, count, layout, progress=False):
-    """``(where, fields)`` for each well-formed line; checks that most lines parsed."""
-    def fields(text, where, first):
-        return split_fields(text, SEPARATOR, count, where, issues, layout, first=first)
-
-    for where, _, record in parse_lines(path, encoding, issues, fields, progress=progress):
-        yield where, record
+def _movie(movie, title, genres):
+    """A movies.dat line's fields; ``ValueError`` unless its id is a number."""
+    if not movie.strip().isdigit():
+        raise ValueError(f"movie id {movie!r} is not a number")
+    return movie.strip(), title, genres
 
 
 def read_movies(path, encoding, issues):
     """One row per movie id: item, movie_title, release_year, genre (list). A movie id repeated with another title
     or genres is an error: which one is right cannot be told (an exact repeat is a counted warning)."""
     rows, seen = [], {}  # movie id -> (where, title, genres) of its first line
-    for where, (movie, title, genres) in _records(path, encoding, issues, 3, MOVIES_LAYOUT):
-        if not movie.strip().isdigit():
-            issues.warn("malformed line", where, f"movie id {movie!r} is not a number: {MOVIES_LAYOUT}")
-            continue
-        movie = movie.strip()
+    for where, _, (movie, title, genres) in read_fields(path, encoding, issues, SEPARATOR, MOVIES_COLUMNS, _movie):
         if movie in seen:
             first, *entry = seen[movie]
             if entry != [title, genres]:
@@ -79,25 +73,15 @@ def _rating(user, movie, rating, stamp):
 
 def read_ratings(path, encoding, issues, progress):
     """Interactions: user, item, rating, timestamp, order."""
-    users, items, ratings, times, orders = [], [], [], [], []
-    for order, (where, fields) in enumerate(_records(path, encoding, issues, 4, RATINGS_LAYOUT, progress)):
-        try:
-            user, movie, stars, seconds = _rating(*fields)
-        except ValueError as error:
-            issues.warn("malformed line", where, f"{error}; {RATINGS_LAYOUT}: numeric ids, whole stars 1-5, "
-                                                 f"seconds since 1970")
-            continue
-        users.append(user)
-        items.append(movie)
-        ratings.append(stars)
-        times.append(seconds)
-        orders.append(order)
-    return pd.DataFrame({"user": users, "item": items, "rating": ratings, "timestamp": times, "order": orders})
+    rows = [record for _, _, record in read_fields(path, encoding, issues, SEPARATOR, RATINGS_COLUMNS, _rating,
+                                                   progress=progress)]
+    ratings = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+    return ratings.assign(order=range(len(ratings)))
 
 
 def read_users(path, encoding, issues):
-    rows = [(user, age, gender, occupation, zip_code)
-            for _, (user, gender, age, occupation, zip_code) in _records(path, encoding, issues, 5, USERS_LAYOUT)]
+    rows = [(user, age, gender, occupation, zip_code) for _, _, (user, gender, age, occupation, zip_code)
+            in read_fields(path, encoding, issues, SEPARATOR, USERS_COLUMNS)]
     return pd.DataFrame(rows, columns=["user", "age", "gender", "occupation", "zip_code"])
 
 

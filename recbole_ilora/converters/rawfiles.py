@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from recbole_ilora.converters.issues import EXAMPLES_PER_KIND
 from recbole_ilora.errors import RawDataError
 
 # Separators a raw file may use instead of the expected one: named in the wrong-separator message.
@@ -114,8 +115,46 @@ def _decode(line, encoding, fallback_encoding, latin1, where, issues):
     return text
 
 
-def split_fields(text, separator, count, where, issues, layout, first=False):
-    """``text`` split into exactly ``count`` fields, else ``None`` and a counted "malformed line" warning.
+class BadLine(ValueError):
+    """What a ``parse_lines`` parser raises for a line to skip: a counted warning of ``kind`` whose detail is the
+    message, and one bad line more against the file (a file of mostly bad lines is an error)."""
+
+    def __init__(self, detail, kind="malformed line"):
+        super().__init__(detail)
+        self.kind = kind
+
+
+class Tally:
+    """The units (lines, or records inside them) read from one file: how many were used and how many skipped, with
+    the first skipped ones, so that a file of mostly bad units is an error naming them rather than a pile of warnings
+    (each converter's files by the same rule)."""
+
+    def __init__(self, path, issues, unit="lines"):
+        self.path, self.issues, self.unit = path, issues, unit
+        self.used = self.skipped = 0
+        self.examples = []
+
+    def use(self):
+        self.used += 1
+
+    def skip(self, kind, where, detail=""):
+        """Count one skipped unit at ``where``, as a warning of ``kind``."""
+        self.issues.warn(kind, where, detail)
+        self.skipped += 1
+        if len(self.examples) < EXAMPLES_PER_KIND:
+            self.examples.append(f"{where} ({detail})" if detail else where)
+
+    def check(self):
+        """Units that mostly failed mean the file is in another format: an error naming the first bad ones."""
+        if self.skipped and (self.used == 0 or self.skipped > self.used):
+            raise RawDataError(
+                f"{self.path}: {self.skipped:,} of {self.used + self.skipped:,} {self.unit} could not be parsed, so "
+                f"this is not the expected format. First bad {self.unit}: {'; '.join(self.examples)}"
+            )
+
+
+def split_fields(text, separator, count, where, layout, first=False):
+    """``text`` split into exactly ``count`` fields, else a ``BadLine``.
 
     On the first data line (``first``) a line without ``separator`` that uses another known separator is an
     error: the whole file is in another format, and skipping every line would hide that.
@@ -131,8 +170,22 @@ def split_fields(text, separator, count, where, issues, layout, first=False):
                 f"({layout}), but the line has none and looks {others[0]}-separated: this is not the expected "
                 f"file format (a CSV export or another release of the dataset?)."
             )
-    issues.warn("malformed line", where, f"{len(fields)} field(s) where {count} were expected: {layout}")
-    return None
+    raise BadLine(f"{len(fields)} field(s) where {count} were expected: {layout}")
+
+
+def header_positions(text, separator, columns, where):
+    """Where each of ``columns`` (a raw format's documented header) is in a first line that is a header, or None for
+    a first line of data. A header names the columns in any order (case and spaces aside); one that names others is
+    an error, as reading its lines by position would take one column for another."""
+    names = [name.strip().lower() for name in text.split(separator)]
+    expected = [column.lower() for column in columns]
+    if not set(names) & set(expected):
+        return None
+    if sorted(names) != sorted(expected):
+        raise RawDataError(f"{where}: the header names the columns {text.split(separator)}, not the documented "
+                           f"{list(columns)} (in any order): this is not the expected file (another release of the "
+                           f"dataset?); name its columns so, or convert it to that layout.")
+    return [names.index(name) for name in expected]
 
 
 HEADER = object()  # what a ``parse_lines`` parser returns for a header line: skipped, counted neither way
@@ -141,34 +194,48 @@ HEADER = object()  # what a ``parse_lines`` parser returns for a header line: sk
 def parse_lines(path, encoding, issues, parse, fallback_encoding=None, progress=False):
     """Yield ``(where, number, record)`` for each line of ``path`` that ``parse`` turns into a record.
 
-    ``parse(text, where, first)`` returns the record, ``None`` for a bad line (after counting its warning in
-    ``issues``) or ``HEADER``; ``first`` is true until a data line has been seen. Once the file is read,
-    ``check_enough_parsed`` turns a file of mostly bad lines into an error. Other arguments: see ``read_lines``.
+    ``parse(text, where, first)`` returns the record or ``HEADER``, or raises ``BadLine`` for a line to skip;
+    ``first`` is true until a data line has been seen. Once the file is read, a file without data lines or of mostly
+    bad ones is an error (``Tally.check``). Other arguments: see ``read_lines``.
     """
-    parsed = skipped = 0
+    tally = Tally(path, issues)
     for number, text in read_lines(path, encoding, issues, fallback_encoding=fallback_encoding, progress=progress):
         where = f"{path}:{number}"
-        record = parse(text, where, parsed + skipped == 0)
-        if record is HEADER:
+        try:
+            record = parse(text, where, tally.used + tally.skipped == 0)
+        except BadLine as bad:
+            tally.skip(bad.kind, where, str(bad))
             continue
-        if record is None:
-            skipped += 1
-            continue
-        parsed += 1
-        yield where, number, record
-    check_enough_parsed(path, parsed, skipped, issues)
-
-
-def check_enough_parsed(path, parsed, skipped, issues):
-    """A file whose lines mostly failed to parse is in the wrong format: an error, not a pile of warnings."""
-    if parsed + skipped == 0:
+        if record is not HEADER:
+            tally.use()
+            yield where, number, record
+    if tally.used + tally.skipped == 0:
         raise RawDataError(f"{path}: no data lines (an empty or truncated file); download it again.")
-    if parsed == 0 or skipped > parsed:
-        examples = "; ".join(issues.examples.get("malformed line", []))
-        raise RawDataError(
-            f"{path}: {skipped:,} of {parsed + skipped:,} lines could not be parsed, so this is not the expected "
-            f"format. First bad lines: {examples}"
-        )
+    tally.check()
+
+
+def read_fields(path, encoding, issues, separator, columns, record=lambda *fields: fields, header=False,
+                fallback_encoding=None, progress=False):
+    """Yield ``(where, number, record)`` per line of ``path`` of ``len(columns)`` fields separated by ``separator``
+    (``columns``: the raw format's documented ones): ``record(*fields)`` of its fields in that order, where a
+    ``ValueError`` makes the line a malformed one. With ``header``, a first line naming the columns is the file's
+    header, and the lines are read by its names (``header_positions``)."""
+    layout = separator.encode("unicode_escape").decode().join(columns)
+    order = list(range(len(columns)))
+
+    def parse(text, where, first):
+        nonlocal order
+        positions = header_positions(text, separator, columns, where) if header and first else None
+        if positions is not None:
+            order = positions
+            return HEADER
+        fields = split_fields(text, separator, len(columns), where, layout, first=first)
+        try:
+            return record(*(fields[position] for position in order))
+        except ValueError as error:
+            raise BadLine(f"{error}; {layout}") from None
+
+    return parse_lines(path, encoding, issues, parse, fallback_encoding=fallback_encoding, progress=progress)
 
 
 # Timestamps become 64-bit numbers in RecBole's float columns and in pandas; anything beyond is no timestamp.

@@ -1,8 +1,9 @@
 """Dataset statistics: after a conversion, or for any folder of atomic files (``prepare_dataset --stats``).
 
 A leave-one-out dataset (``NAME.inter``) is described by users, items, interactions, sparsity and sequence
-lengths; a pre-split one (``NAME.train.inter`` ...: one sample a row, protocol llara) by its samples per part,
-their history lengths and the items they reference. A folder's files are first checked as run_recbole checks them.
+lengths; a pre-split one (``NAME.train.inter`` ...: protocol llara) by its samples per part, their history lengths
+and the items they reference, or, for plain interactions, by the leave-one-out statistics per part and for all
+parts together. A folder's files are first checked as run_recbole checks them.
 """
 
 from pathlib import Path
@@ -74,9 +75,31 @@ def _read(path):
 def _check(folder, name, parts):
     """run_recbole's checks of the atomic files (a malformed line: a ``DataError`` naming file and line)."""
     check_atomic_files({"data_path": str(folder), "dataset": name, "benchmark_filename": parts, "encoding": "utf-8",
-                        "field_separator": "\t", "load_col": None, "USER_ID_FIELD": "user_id",
-                        "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp", "eval_args": {}, "strict_data": False,
+                        "field_separator": "\t", "seq_separator": " ", "load_col": None, "USER_ID_FIELD": "user_id",
+                        "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp", "item_text_field": None,
+                        "eval_args": {}, "strict_data": False,
                         "rm_dup_inter": "first"})  # statistics describe repeats; they are run_recbole's to refuse
+
+
+def _pre_split_stats(folder, name):
+    """Statistics of a pre-split dataset: per part, of its samples (``item_id_list``, as llara-ref writes them) or of
+    its plain interactions (then also of all parts together, the users' whole sequences)."""
+    parts = {part: _read(folder / f"{name}.{part}.inter") for part in SPLIT_PARTS}
+    samples = {part for part, inter in parts.items() if "item_id_list" in inter}
+    if not samples:
+        rows = [{"part": part, **sequence_stats(inter["user_id"], inter["item_id"])} for part, inter in parts.items()]
+        whole = pd.concat(parts.values())
+        return rows + [{"part": "all", **sequence_stats(whole["user_id"], whole["item_id"])}]
+    if samples != set(SPLIT_PARTS):
+        plain = next(part for part in SPLIT_PARTS if part not in samples)
+        raise DataError(f"{folder / f'{name}.{plain}.inter'} has no item_id_list column (each sample's history), but "
+                        f"{folder / f'{name}.{min(samples)}.inter'} has: the parts of a pre-split dataset are all "
+                        f"samples (user_id, item_id_list, item_id, as prepare_dataset llara-ref writes them) or all "
+                        f"plain interactions.")
+    item_file = folder / f"{name}.item"
+    catalogue = len(_read(item_file)) if item_file.is_file() else 0
+    return [split_stats(part, [h.split() for h in inter["item_id_list"]], list(inter["item_id"]), catalogue)
+            for part, inter in parts.items()]
 
 
 def folder_stats(folder):
@@ -89,18 +112,7 @@ def folder_stats(folder):
         return sequence_stats(inter["user_id"], inter["item_id"])
     if all((folder / f"{name}.{part}.inter").is_file() for part in SPLIT_PARTS):
         _check(folder, name, list(SPLIT_PARTS))
-        item_file = folder / f"{name}.item"
-        catalogue = len(_read(item_file)) if item_file.is_file() else 0
-        rows = []
-        for part in SPLIT_PARTS:
-            path = folder / f"{name}.{part}.inter"
-            inter = _read(path)
-            if "item_id_list" not in inter:
-                raise DataError(f"{path} has no item_id_list column (each sample's history); a pre-split part has "
-                                f"user_id, item_id_list and item_id, as prepare_dataset llara-ref writes it.")
-            rows.append(split_stats(part, [h.split() for h in inter["item_id_list"]], list(inter["item_id"]),
-                                    catalogue))
-        return rows
+        return _pre_split_stats(folder, name)
     raise RawDataError(
         f"--stats {folder}: no {name}.inter nor {name}.train.inter / .valid.inter / .test.inter there; pass a "
         f"dataset folder such as dataset/ml-1m (the folder is named after the dataset)."

@@ -1,8 +1,9 @@
 """Steam (Kang & McAuley): reviews as time-ordered sequences, game names as titles -> ``steam.inter`` / ``.item``.
 
 Interactions come from ``steam_reviews.json.gz`` (the SASRec paper's file: ``username``, ``product_id``, ``date``)
-or, failing that, ``australian_user_reviews.json.gz`` (``user_id``, ``reviews: [{item_id, posted}]``; a review
-dated without a year, "Posted July 15.", cannot be placed in time and is skipped, counted). One interaction per
+or, failing that, ``australian_user_reviews.json.gz`` (``user_id``, ``reviews: [{item_id, posted}]``, months whole
+or cut: "Posted June 19, 2012." or "Posted Jun 19, 2012."; a review dated without a year, "Posted July 15.", cannot
+be placed in time and is skipped, counted). One interaction per
 (user, game), at the earliest review; same-day reviews keep their file order. Titles: ``app_name`` of
 ``steam_games.json.gz`` (``title`` where ``app_name`` is absent), field ``app_name``. All three files hold one
 Python dict literal per line: parsed with ``ast.literal_eval`` (literals only), never ``eval``.
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from recbole_ilora.converters.pipeline import Source, to_sequences
-from recbole_ilora.converters.rawfiles import parse_lines
+from recbole_ilora.converters.rawfiles import BadLine, Tally, parse_lines
 
 NAME = "steam"
 SUMMARY = "Steam (Kang & McAuley): steam_reviews.json.gz or australian_user_reviews.json.gz + steam_games.json.gz"
@@ -24,6 +25,8 @@ ENCODING = "utf-8"
 GAMES = "steam_games.json"
 REVIEW_FILES = ("steam_reviews.json", "australian_user_reviews.json")
 POSTED = re.compile(r"Posted\s+([A-Za-z]+)\s+(\d{1,2})(?:,\s*(\d{4}))?")
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
 
 
 def add_arguments(group):
@@ -32,33 +35,35 @@ def add_arguments(group):
                             "australian_user_reviews.json; plain or .gz)")
 
 
-def _dicts(path, issues, encoding, progress=False):
-    """``(where, order, dict)`` per line that is a Python dict literal (or JSON); others count as malformed."""
-    def record(text, where, _first):
+def _dicts(path, issues, encoding, record, progress=False):
+    """``(where, order, record(dict))`` per line that is a Python dict literal (or JSON); other lines are malformed,
+    and ``record`` raises ``BadLine`` for a dict to skip."""
+    def parse(text, where, _first):
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
             try:  # a JSON-lines re-export of the same data (true / false / null) is fine too
                 value = json.loads(text)
             except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
-                issues.warn("malformed line", where, f"neither a Python dict literal nor JSON: {error}")
-                return None
+                raise BadLine(f"neither a Python dict literal nor JSON: {error}") from None
         if not isinstance(value, dict):
-            issues.warn("malformed line", where, f"a {type(value).__name__}, not a dict")
-            return None
-        return value
+            raise BadLine(f"a {type(value).__name__}, not a dict")
+        return record(value)
 
-    return parse_lines(path, encoding, issues, record, progress=progress)
+    return parse_lines(path, encoding, issues, parse, progress=progress)
+
+
+def _game(game):
+    game_id = str(game.get("id", "")).strip()
+    if not game_id:
+        raise BadLine("", "game without an id (skipped)")
+    return game_id, game.get("app_name") or game.get("title")
 
 
 def read_games(path, encoding, issues):
     rows, names = [], {}
-    for where, _, game in _dicts(path, issues, encoding):
-        game_id = str(game.get("id", "")).strip()
-        name = game.get("app_name") or game.get("title")
-        if not game_id:
-            issues.warn("game without an id (skipped)", where)
-        elif game_id in names:
+    for where, _, (game_id, name) in _dicts(path, issues, encoding, _game):
+        if game_id in names:
             if names[game_id] != name:
                 issues.warn("duplicate game id with another name (first kept)", where, game_id)
         else:
@@ -71,6 +76,14 @@ def _day(text):
     return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp()
 
 
+def _month(name):
+    """1-12 of an English month name, whole or cut ("June", "Jun", "Sept"): Steam writes both."""
+    for number, month in enumerate(MONTHS, start=1):
+        if len(name) >= 3 and month.startswith(name.lower()):
+            return number
+    raise ValueError(f"unknown month {name!r}")
+
+
 def _posted(text):
     """Seconds of a "Posted November 5, 2011." date; None when it has no year."""
     match = POSTED.search(text or "")
@@ -79,45 +92,55 @@ def _posted(text):
     month, day, year = match.groups()
     if year is None:
         return None
-    return datetime.strptime(f"{year} {month} {day}", "%Y %B %d").replace(tzinfo=timezone.utc).timestamp()
+    return datetime(int(year), _month(month), int(day), tzinfo=timezone.utc).timestamp()
+
+
+def _steam_review(review):
+    """``(user, item, seconds)`` of a steam_reviews.json line."""
+    user, item = review.get("username"), review.get("product_id")
+    if not isinstance(user, str) or item is None:
+        raise BadLine("", "review without username or product_id (skipped)")
+    try:
+        seconds = _day(str(review.get("date")))
+    except ValueError:
+        raise BadLine(f"date {review.get('date')!r}, expected YYYY-MM-DD", "review with a bad date (skipped)") \
+            from None
+    return user, str(item).strip(), seconds
 
 
 def read_steam_reviews(path, encoding, issues, progress):
-    rows = []
-    for where, number, review in _dicts(path, issues, encoding, progress):
-        user, item = review.get("username"), review.get("product_id")
-        if not isinstance(user, str) or item is None:
-            issues.warn("review without username or product_id (skipped)", where)
-            continue
-        try:
-            seconds = _day(str(review.get("date")))
-        except ValueError:
-            issues.warn("review with a bad date (skipped)", where, f"date {review.get('date')!r}, expected YYYY-MM-DD")
-            continue
-        rows.append((user, str(item).strip(), seconds, number))
+    rows = [(*review, number) for _, number, review in _dicts(path, issues, encoding, _steam_review, progress)]
     return pd.DataFrame(rows, columns=["user", "item", "timestamp", "order"])
 
 
+def _user_reviews(record):
+    user, reviews = record.get("user_id"), record.get("reviews")
+    if not isinstance(user, str) or not isinstance(reviews, list):
+        raise BadLine("", "record without user_id or reviews (skipped)")
+    return user, reviews
+
+
 def read_australian_reviews(path, encoding, issues, progress):
-    rows = []
-    for where, number, record in _dicts(path, issues, encoding, progress):
-        user, reviews = record.get("user_id"), record.get("reviews")
-        if not isinstance(user, str) or not isinstance(reviews, list):
-            issues.warn("record without user_id or reviews (skipped)", where)
-            continue
+    """One row per review; the reviews are tallied as lines are (``rawfiles.Tally``): a file whose reviews mostly
+    cannot be read (dates in an unknown format) is an error."""
+    rows, reviews_read = [], Tally(path, issues, unit="reviews")
+    for where, number, (user, reviews) in _dicts(path, issues, encoding, _user_reviews, progress):
         for index, review in enumerate(reviews):
             item = review.get("item_id") if isinstance(review, dict) else None
-            try:
-                seconds = _posted(review.get("posted")) if item is not None else None
-            except ValueError as error:
-                issues.warn("review with a bad date (skipped)", where, str(error))
-                continue
             if item is None:
-                issues.warn("review without item_id (skipped)", where)
-            elif seconds is None:
+                reviews_read.skip("review without item_id (skipped)", where)
+                continue
+            try:
+                seconds = _posted(review.get("posted"))
+            except ValueError as error:
+                reviews_read.skip("review with a bad date (skipped)", where, str(error))
+                continue
+            if seconds is None:
                 issues.warn("review dated without a year (skipped: cannot be placed in time)", where)
             else:
+                reviews_read.use()
                 rows.append((user, str(item).strip(), seconds, number * 1000 + index))
+    reviews_read.check()
     return pd.DataFrame(rows, columns=["user", "item", "timestamp", "order"])
 
 

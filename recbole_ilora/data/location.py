@@ -41,7 +41,7 @@ def _dataset_folder(data_root, dataset):
     return folder
 
 
-def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filename=None):
+def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filename=None, protocol=None):
     """Return the folder holding ``<dataset>.inter`` (and its other atomic files).
 
     Args:
@@ -50,6 +50,8 @@ def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filena
         allow_download: leave a missing dataset to RecBole's own download (needs network).
         benchmark_filename: the config's ``benchmark_filename`` (e.g. ``[train, valid, test]``): the dataset must
             then hold ``<dataset>.train.inter`` etc. instead of ``<dataset>.inter``.
+        protocol: the protocol whose YAML set ``benchmark_filename``; None where the user's settings set it. The
+            message for a dataset of the other kind names what to change: the protocol, or benchmark_filename.
     """
     folder = _dataset_folder(data_root, dataset)
     if _has_atomic_files(folder, dataset, benchmark_filename):
@@ -58,11 +60,16 @@ def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filena
     if _has_atomic_files(embedded, dataset, benchmark_filename):
         return str(embedded)
     if benchmark_filename and any(_has_atomic_files(place, dataset) for place in (folder, embedded)):
+        if protocol:
+            reader = f"the protocol {protocol!r}"
+            fix = "Run it with a leave-one-out protocol (--protocol=candidates20 or full)"
+        else:
+            reader = f"benchmark_filename={benchmark_filename}"
+            fix = f"Leave benchmark_filename unset to have the protocol split {dataset}.inter"
         raise DatasetNotFoundError(
-            f"Dataset '{dataset}' has one interaction file ({dataset}.inter), but the protocol reads a pre-split "
-            f"dataset ({', '.join(inter_files(dataset, benchmark_filename))}; benchmark_filename). Run it with a "
-            f"leave-one-out protocol (--protocol=candidates20 or full), or prepare the papers' split with "
-            f"`python run_scripts/prepare_dataset.py llara-ref --raw PATH`."
+            f"Dataset '{dataset}' has one interaction file ({dataset}.inter), but {reader} reads a pre-split dataset "
+            f"({', '.join(inter_files(dataset, benchmark_filename))}; benchmark_filename). {fix}, or prepare the "
+            f"papers' split with `python run_scripts/prepare_dataset.py llara-ref --raw PATH`."
         )
     if not benchmark_filename and _has_atomic_files(folder, dataset, ["train", "valid", "test"]):
         raise DatasetNotFoundError(

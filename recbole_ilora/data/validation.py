@@ -17,6 +17,7 @@ import pandas as pd
 from recbole_ilora.data.candidates import candidates_per_user
 from recbole_ilora.data.datasets import holds_samples
 from recbole_ilora.data.location import inter_files
+from recbole_ilora.data.titles import TEXT_TYPES
 from recbole_ilora.errors import DataError
 
 
@@ -35,6 +36,8 @@ def _encoding_error(path, encoding):
 
 
 FIELD_TYPES = ("token", "token_seq", "float", "float_seq")  # RecBole's FeatureType names in atomic headers
+# A header field whose type runs on into another column: the file is separated by another character (group 1).
+SEPARATOR_INSIDE = re.compile(r"^(?:token_seq|token|float_seq|float)([^\w:])")
 FIELD_LIMIT = csv.field_size_limit()  # the longest field RecBole's reader (pandas' python engine, csv) accepts
 
 
@@ -80,6 +83,14 @@ def _header(path, config):
         if not sep or not name or not ftype:
             raise DataError(f"{path}, line 1: column {column!r} is not of the form name:type (e.g. user_id:token, "
                             f"timestamp:float), separated by {config['field_separator']!r} (field_separator).")
+        inner = SEPARATOR_INSIDE.match(ftype)
+        if inner:
+            found = inner.group(1)
+            fix = "leave field_separator unset (a tab, RecBole's default)" if found == "\t" else \
+                f"set field_separator to {found!r}"
+            raise DataError(f"{path}, line 1: the header splits into {len(columns)} field(s) with field_separator "
+                            f"{config['field_separator']!r}, and {column!r} holds several columns separated by "
+                            f"{found!r}: {fix}.")
         if ftype not in FIELD_TYPES:
             raise DataError(f"{path}, line 1: column {column!r} has type {ftype!r}; RecBole's types are "
                             f"{', '.join(FIELD_TYPES)} (a timestamp is float).")
@@ -131,18 +142,51 @@ def _check_field_counts(path, config, expected):
         raise _encoding_error(path, encoding) from None
 
 
+# Per config key naming a column the run needs: what the column is, why the run needs it (beyond the ids), the type
+# RecBole needs it to have, and why.
+ID_TYPE = ("token", "RecBole maps ids as tokens")
+FIELD_KEYS = {
+    "USER_ID_FIELD": ("user id", "", *ID_TYPE),
+    "ITEM_ID_FIELD": ("item id", "", *ID_TYPE),
+    "TIME_FIELD": ("timestamp", " (the split orders each user's interactions by time: eval_args order TO)", "float",
+                   "RecBole would order a token column by first appearance, not by time"),
+}
+
+
+def _column_type(column):
+    """The type of a header column ``name:type``."""
+    return column.partition(":")[2]
+
+
 def _required_fields(config, header):
-    """The id fields, and the timestamp where the split or the pre-split files' samples are built by time (pre-split
-    samples with their history, ``item_id_list``, need none)."""
-    fields = {"user id": config["USER_ID_FIELD"], "item id": config["ITEM_ID_FIELD"]}
+    """The keys of the columns a run needs: the ids, and the timestamp where the split or the pre-split files' samples
+    are built by time (pre-split samples with their history, ``item_id_list``, need none)."""
+    keys = ["USER_ID_FIELD", "ITEM_ID_FIELD"]
     if (config["eval_args"] or {}).get("order") == "TO" and not (config["benchmark_filename"]
                                                                   and holds_samples(header, config)):
-        fields["timestamp (the split orders each user's interactions by time: eval_args order TO)"] = config["TIME_FIELD"]
-    return fields
+        keys.append("TIME_FIELD")
+    return keys
+
+
+def _check_required_column(path, config, header, loaded, key):
+    """The column ``key`` names is in the header, loaded, and of the type RecBole needs: a wrong one is named by its
+    key, since the key may name the wrong column as well as the header give the wrong type."""
+    field, (what, why_needed, ftype, why_type) = config[key], FIELD_KEYS[key]
+    if field not in header:
+        raise DataError(f"{path} has no {field} column ({what}{why_needed}); its columns are {', '.join(header)}. Add "
+                        f"it, or name the right column with {key}.")
+    if loaded is not None and field not in loaded:
+        raise DataError(f"load_col's inter list {loaded} does not load {field} ({what}{why_needed}) from {path}: add "
+                        f"it.")
+    if _column_type(header[field]) != ftype:
+        raise DataError(f"{path}, line 1: {key} names column {header[field]!r} as the {what}, which must have type "
+                        f"{ftype} ({why_type}): set {key} to the {what} column, or write {field}:{ftype} if this "
+                        f"column is it.")
 
 
 def check_inter_file(path, config):
-    """An interaction file: not empty, a well-formed header with the id and time fields, numeric timestamps."""
+    """An interaction file: not empty, a well-formed header with the id and time fields of their types, values of
+    the header's types. Returns the header and the needed columns' values (a DataFrame of text, one row a line)."""
     check_regular_file(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty: an atomic .inter file starts with a header line such as "
@@ -150,46 +194,51 @@ def check_inter_file(path, config):
     header = _header(path, config)
     loaded = (config["load_col"] or {}).get("inter") if config["load_col"] else None
     _check_loaded_columns(path, header, loaded, "inter")
-    for role, field in _required_fields(config, header).items():
-        if field not in header:
-            raise DataError(f"{path} has no {field} column ({role}); its columns are {', '.join(header)}. Add it, or "
-                            f"name the right column with {_field_key(config, field)}.")
-        if loaded is not None and field not in loaded:
-            raise DataError(f"load_col's inter list {loaded} does not load {field} ({role}) from {path}: add it.")
-    ids = (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"])
-    for field in ids:
-        if not header[field].endswith(":token"):
-            raise DataError(f"{path}, line 1: {header[field]!r}: an id column has type token (RecBole maps ids as "
-                            f"tokens): write {field}:token.")
+    keys = _required_fields(config, header)
+    for key in keys:
+        _check_required_column(path, config, header, loaded, key)
     _check_field_counts(path, config, len(header))
+    ids = (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"])
     columns = {}
-    for role, field in _required_fields(config, header).items():
+    for key in keys:
+        field, (what, why_needed, _, _) = config[key], FIELD_KEYS[key]
         values = columns[field] = _read_column(path, config, header[field])
         if values.empty:
             raise DataError(f"{path} has a header but no interactions.")
         empty = np.flatnonzero((values.str.strip() == "").to_numpy())
         if len(empty):
             raise DataError(
-                f"{path}, line {empty[0] + 2}: empty {field} ({role}; {len(empty)} such line(s), e.g. a truncated "
-                f"last line). RecBole would fill it (a timestamp with the column mean, which moves the line to the "
-                f"end of its user's sequence, where it becomes the test target): complete or remove these lines.")
+                f"{path}, line {empty[0] + 2}: empty {field} ({what}{why_needed}; {len(empty)} such line(s), e.g. a "
+                f"truncated last line). RecBole would fill it (a timestamp with the column mean, which moves the line "
+                f"to the end of its user's sequence, where it becomes the test target): complete or remove these "
+                f"lines.")
         padded = np.flatnonzero((values != values.str.strip()).to_numpy()) if field in ids else []
         if len(padded):
             raise DataError(f"{path}, line {padded[0] + 2}: {field} {values.iloc[padded[0]]!r} has spaces around it "
                             f"({len(padded)} such line(s)), which RecBole reads as another id than "
                             f"{values.iloc[padded[0]].strip()!r}: remove them.")
+    _check_values(path, config, header)
+    return header, pd.DataFrame(columns)
+
+
+def _check_values(path, config, header):
+    """Every value of a number column parses as its type (RecBole stops at the first that does not, naming neither
+    file nor line): finite numbers, in a float_seq column separated by seq_separator. Text, inf or nan in a timestamp
+    would sort a line anywhere in its user's sequence."""
     for field, column in header.items():
-        if column.endswith(":float"):
-            values = _read_column(path, config, column)
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = np.flatnonzero(~np.isfinite(numbers.to_numpy(dtype=float)) & (values.str.strip() != "").to_numpy())
-            if len(bad):  # text, or inf / nan: either sorts a line anywhere in its user's sequence
-                raise DataError(f"{path}, line {bad[0] + 2}: {field} {values.iloc[bad[0]]!r} is not a finite number "
-                                f"({len(bad)} such line(s)); a :float column holds finite numbers only (a timestamp: "
-                                f"e.g. seconds since 1970).")
-    if not config["rm_dup_inter"]:
-        _check_repeated_interactions(path, pd.DataFrame(columns))
-    return header
+        ftype = _column_type(column)
+        if ftype not in ("float", "float_seq"):
+            continue
+        values = _read_column(path, config, column)
+        cells = values.str.split(config["seq_separator"]).explode() if ftype == "float_seq" else values
+        numbers = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
+        bad = cells.index[~np.isfinite(numbers) & (cells.str.strip() != "").to_numpy()].unique()
+        if len(bad):
+            expected = "a finite number" if ftype == "float" else \
+                f"a list of finite numbers separated by {config['seq_separator']!r} (seq_separator)"
+            example = " (a timestamp: e.g. seconds since 1970)" if field == config["TIME_FIELD"] else ""
+            raise DataError(f"{path}, line {bad[0] + 2}: {field} {values.iloc[bad[0]]!r} is not {expected} "
+                            f"({len(bad)} such line(s)); a :{ftype} column holds finite numbers only{example}.")
 
 
 def _check_loaded_columns(path, header, loaded, kind):
@@ -200,22 +249,80 @@ def _check_loaded_columns(path, header, loaded, kind):
                         f"{', '.join(header)}): remove them or correct their names.")
 
 
-def _check_repeated_interactions(path, columns):
-    """No line repeats another's user, item and timestamp: RecBole keeps both, and a user's repeated last
-    interaction becomes a test target that is also the last item of its history, inflating every metric."""
-    repeated = np.flatnonzero(columns.duplicated().to_numpy())
-    if len(repeated):
-        first = columns.iloc[repeated[0]]
-        original = int(np.flatnonzero((columns == first).all(axis=1).to_numpy())[0])
-        raise DataError(f"{path}, line {repeated[0] + 2} repeats line {original + 2} ({', '.join(columns)}: "
-                        f"{', '.join(map(str, first))}; {len(repeated)} repeated line(s)): remove the repeats, or "
-                        f"set rm_dup_inter: first to have RecBole keep each user's first interaction with an item.")
+def _check_repeated_interactions(parts):
+    """No line repeats another's user, item and timestamp, in its own file or in another part of a pre-split dataset
+    (``parts``: ``{path: needed columns}``): RecBole keeps both, and a repeated interaction becomes a test target that
+    is also in its history or in the training data, inflating every metric."""
+    values = pd.concat(parts.values(), ignore_index=True)
+    repeated = np.flatnonzero(values.duplicated().to_numpy())
+    if not len(repeated):
+        return
+    paths = np.repeat(np.array(list(parts), dtype=object), [len(columns) for columns in parts.values()])
+    lines = np.concatenate([np.arange(len(columns)) + 2 for columns in parts.values()])
+    first = values.iloc[repeated[0]]
+    original = int(np.flatnonzero((values == first).all(axis=1).to_numpy())[0])
+    path = paths[repeated[0]]
+    other = f"line {lines[original]}" if paths[original] == path else f"{paths[original]}, line {lines[original]}"
+    fix = "remove the repeats" if len(parts) > 1 else ("remove the repeats, or set rm_dup_inter: first to have "
+                                                       "RecBole keep each user's first interaction with an item")
+    raise DataError(f"{path}, line {lines[repeated[0]]} repeats {other} ({', '.join(values.columns)}: "
+                    f"{', '.join(map(str, first))}; {len(repeated)} repeated line(s)): {fix}.")
 
 
-def _field_key(config, field):
-    keys = {config["USER_ID_FIELD"]: "USER_ID_FIELD", config["ITEM_ID_FIELD"]: "ITEM_ID_FIELD",
-            config["TIME_FIELD"]: "TIME_FIELD"}
-    return keys.get(field, "load_col")
+def _check_pre_split_parts(config, parts):
+    """Pre-split files of plain interactions (``parts``: ``{path: needed columns}``, train first) become samples as
+    leave-one-out makes them (``datasets.PreSplitInteractions``): each user's lines in time order across the parts,
+    a line's history being the user's earlier lines. So each part must follow the earlier ones in time, and give
+    samples."""
+    uid, time = config["USER_ID_FIELD"], config["TIME_FIELD"]
+    seen = pd.DataFrame({"user": pd.Series(dtype=object), "time": pd.Series(dtype=float), "written": "", "line": 0,
+                         "path": None})  # the lines of the parts before
+    for part, (path, columns) in zip(config["benchmark_filename"], parts.items()):
+        lines = pd.DataFrame({"user": columns[uid], "time": pd.to_numeric(columns[time]), "written": columns[time],
+                              "line": np.arange(len(columns)) + 2, "path": path})
+        _check_after_earlier_parts(path, lines, seen)
+        _check_histories(config, part, path, lines, seen)
+        seen = pd.concat([seen, lines], ignore_index=True)
+
+
+def _check_after_earlier_parts(path, lines, seen):
+    """No line of a part is dated before a line of its user in an earlier part (``seen``): its own future would enter
+    that part's histories, and it would have none of its own (a test file of such lines tested nobody)."""
+    early = lines["time"] < lines["user"].map(seen.groupby("user")["time"].max())
+    if early.any():
+        line = lines[early].iloc[0]
+        later = seen[(seen["user"] == line["user"]) & (seen["time"] > line["time"])].iloc[0]
+        raise DataError(f"{path}, line {line['line']}: the interaction of user {line['user']!r} at {line['written']} "
+                        f"is dated before the user's line {later['line']} in {later['path']} (at {later['written']}): "
+                        f"a part of a pre-split dataset holds each user's interactions after those in the parts "
+                        f"before it. Fix the timestamps, or move the lines to the part they belong to.")
+
+
+def _check_histories(config, part, path, lines, seen):
+    """A part's line with no earlier line of its user (in it or in ``seen``) has no history, and sequential models
+    drop it: normal in the first part, counted in a later one (``_report_dropped``); a part left with no sample is
+    refused."""
+    firsts = lines.sort_values("time", kind="stable").drop_duplicates("user")  # each user's first line here
+    cold = firsts[~firsts["user"].isin(seen["user"])]
+    before = ", ".join(dict.fromkeys(Path(earlier).name for earlier in seen["path"])) or "no earlier part"
+    if len(cold) == len(lines):
+        raise DataError(f"{path} gives no {part} sample: each of its {len(lines)} line(s) is the first interaction of "
+                        f"its user (none in {before}), which has no history to predict it from. A part of a pre-split "
+                        f"dataset holds each user's later interactions, after those in the parts before it.")
+    if len(seen) and len(cold):
+        example = cold.sort_values("line").iloc[0]
+        _report_dropped(config, f"{len(cold)} line(s) of {path} are the first interaction of their user (none in "
+                                f"{before}), so they have no history and sequential models drop them (e.g. line "
+                                f"{example['line']}, user {example['user']!r}).",
+                        f"Add the users' earlier interactions to {before}, or remove these lines")
+
+
+def _report_dropped(config, message, fix):
+    """Data RecBole would drop (``message`` says which, ``fix`` how to keep it): a warning, or with ``strict_data``
+    an error."""
+    if config["strict_data"]:
+        raise DataError(f"{message} {fix}, or run without --strict_data to drop them with a warning.")
+    getLogger().warning(f"{message} (--strict_data=True refuses such data)")
 
 
 def check_items_have_metadata(path, item_file, config):
@@ -228,12 +335,9 @@ def check_items_have_metadata(path, item_file, config):
     count = int(unknown.sum())
     if not count:
         return 0
-    message = (f"{count} of {len(inter_items)} interactions in {path} name items absent from {item_file} (e.g. "
-               f"{inter_items[unknown].iloc[0]!r}); RecBole drops them.")
-    if config["strict_data"]:
-        raise DataError(f"{message} Add the items to {item_file.name}, or run without --strict_data to drop them "
-                        f"with a warning.")
-    getLogger().warning(f"{message} (--strict_data=True refuses such data)")
+    _report_dropped(config, f"{count} of {len(inter_items)} interactions in {path} name items absent from {item_file} "
+                            f"(e.g. {inter_items[unknown].iloc[0]!r}); RecBole drops them.",
+                    f"Add the items to {item_file.name}")
     return count
 
 
@@ -250,23 +354,49 @@ def check_sequence_cells(path, config):
                                 f"the column from load_col.")
 
 
+def _check_text_field(item_file, header, config):
+    """The titles' column (``item_text_field``) is text: RecBole would read a float one as numbers, or fail."""
+    field = config["item_text_field"]
+    if field in header and _column_type(header[field]) not in {ftype.value for ftype in TEXT_TYPES}:
+        raise DataError(f"{item_file}, line 1: column {header[field]!r} holds the item titles (item_text_field), "
+                        f"which are text: write {field}:token_seq (or {field}:token, one token a title).")
+
+
+def _loaded_feature_file(config, kind):
+    """The dataset's ``.item`` or ``.user`` file (``kind``) if RecBole loads it, else None (RecBole skips one that is
+    not a regular file without a word)."""
+    path = Path(config["data_path"]) / f"{config['dataset']}.{kind}"
+    if path.exists():
+        check_regular_file(path)
+    return path if path.is_file() and (not config["load_col"] or kind in config["load_col"]) else None
+
+
+def _check_feature_file(path, config, kind, header):
+    """A ``.item`` or ``.user`` file: load_col's columns, whole lines, values of their types."""
+    _check_loaded_columns(path, header, (config["load_col"] or {}).get(kind), kind)
+    _check_field_counts(path, config, len(header))
+    check_sequence_cells(path, config)
+    _check_values(path, config, header)
+
+
 def check_atomic_files(config):
     """Run before RecBole loads ``config``'s dataset."""
-    item_file = Path(config["data_path"]) / f"{config['dataset']}.item"
-    if item_file.exists():  # RecBole skips a .item that is not a regular file without a word
-        check_regular_file(item_file)
-    loads_items = item_file.is_file() and (not config["load_col"] or "item" in config["load_col"])
+    item_file = _loaded_feature_file(config, "item")
+    parts = {}
     for path in (Path(config["data_path"]) / name for name in inter_files(config["dataset"],
                                                                           config["benchmark_filename"])):
-        header = check_inter_file(path, config)
+        header, parts[path] = check_inter_file(path, config)
         check_sequence_cells(path, config)
-        if loads_items and config["ITEM_ID_FIELD"] in header:
+        if item_file and config["ITEM_ID_FIELD"] in header:
             check_items_have_metadata(path, item_file, config)
-    if loads_items:
+    if not config["rm_dup_inter"]:
+        _check_repeated_interactions(parts)
+    if config["benchmark_filename"] and all(config["TIME_FIELD"] in columns for columns in parts.values()):
+        _check_pre_split_parts(config, parts)
+    if item_file:
         item_header = _header(item_file, config)
-        _check_loaded_columns(item_file, item_header, (config["load_col"] or {}).get("item"), "item")
-        _check_field_counts(item_file, config, len(item_header))
-        check_sequence_cells(item_file, config)
+        _check_text_field(item_file, item_header, config)
+        _check_feature_file(item_file, config, "item", item_header)
         if config["ITEM_ID_FIELD"] in item_header:
             ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
             if ids.empty:
@@ -277,6 +407,9 @@ def check_atomic_files(config):
                 raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "
                                 f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
                                 f"line per item.")
+    user_file = _loaded_feature_file(config, "user")
+    if user_file:
+        _check_feature_file(user_file, config, "user", _header(user_file, config))
 
 
 def _column(dataset, field):

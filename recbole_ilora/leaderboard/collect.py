@@ -1,19 +1,22 @@
 """Read the JSON results of a leaderboard and check that they are well formed and comparable.
 
-Well formed: the schema's keys, finite metrics in [0, 1], one per-user rank (or None) per evaluated user.
+Well formed: the schema's keys, finite metrics in [0, 1], one per-user rank (or None) per evaluated user, each user
+id a distinct string, and every other field the tables read of its type and range (times, memory, parameters,
+epochs: numbers >= 0; ``FIELDS``).
 Consistent: what one run wrote together still agrees (ranks within the candidates, test metrics recomputed from the
 ranks, the config hash of the config and of the file name), so that a hand-edited or corrupt file is not published.
 A file that is neither is one error naming it. Comparable: within one dataset and seed, every model ranked the same
-candidates (``candidates_sha256``), and the runs of one model differ only in their seed. Results over different
-candidates are refused unless explicitly allowed, and are then marked in every table, because a table over unequal
-candidates looks just as convincing as a fair one; mixed settings are a warning at the report's top.
+candidates (``candidates_sha256``) for the same test users, and the runs of one model differ only in their seed.
+Results over different candidates or users are refused unless explicitly allowed, and are then marked in every
+table, because a table over unequal candidates looks just as convincing as a fair one; mixed settings are a warning
+at the report's top.
 """
 
 import json
 import math
 import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +31,7 @@ class ResultFileError(UserError, ValueError):
 
 
 class IncomparableResultsError(UserError, ValueError):
-    """Models of one dataset and seed ranked different candidates."""
+    """Models of one dataset and seed ranked different candidates, or were tested on different users."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class Collection:
     missing: list = field(default_factory=list)  # (model, dataset, seed) without a result
     warnings: list = field(default_factory=list)
     ignored: list = field(default_factory=list)  # why each result file found was not used (also among warnings)
-    incomparable: set = field(default_factory=set)  # datasets whose models ranked different candidates (allowed)
+    incomparable: set = field(default_factory=set)  # datasets whose models ranked different candidates or users
+    # (allowed)
 
     def of(self, dataset, model):
         return self.runs.get((dataset, model), [])
@@ -144,6 +148,9 @@ def _structure_problem(result):
     per_user = result["per_user_test"]
     if not isinstance(per_user, dict) or not isinstance(per_user.get("user"), list):
         return "per_user_test has no user list"
+    problem = _users_problem(per_user["user"])
+    if problem:
+        return problem
     ranks = per_user.get("rank")
     if ranks is not None and (not isinstance(ranks, list) or len(ranks) != len(per_user["user"]) or not ranks):
         return (f"per_user_test holds {len(ranks) if isinstance(ranks, list) else 'no list of'} ranks for "
@@ -151,6 +158,18 @@ def _structure_problem(result):
     if ranks is not None and not (type(per_user.get("max_rank")) is int and per_user["max_rank"] >= 1):
         return "per_user_test has no max_rank (a positive integer)"
     return _metadata_problem(result)
+
+
+def _users_problem(users):
+    """What keeps ``per_user_test.user`` from pairing runs user by user (ids are RecBole's tokens: distinct strings),
+    or None: an integer id matches no other run's, a repeated one counts a user twice in the paired tests."""
+    odd = next((user for user in users if not isinstance(user, str)), None)
+    if odd is not None:
+        return f"per_user_test user {_shown(odd)} is a {type(odd).__name__}, not a user id (a string)"
+    repeated = [(user, count) for user, count in Counter(users).items() if count > 1]
+    if repeated:
+        return f"per_user_test names user {repeated[0][0]!r} {repeated[0][1]} times; each test user appears once"
+    return None
 
 
 def _number(value):
@@ -161,17 +180,69 @@ def _number(value):
         return False
 
 
+def _at_least_zero(value):
+    return _number(value) and value >= 0
+
+
+def _count(value):
+    return type(value) is int and value >= 0
+
+
+def _texts(value):
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+# What the tables and the report read of a result besides its metrics and ranks: (path of keys, whether it must be
+# there, the test of its value, what it must be). A value that fails is one error, never a traceback, a negative
+# time or memory in the cost table, or a seed silently dropped from an average.
+FIELDS = (
+    (("time_s", "train"), True, _at_least_zero, "a number of seconds >= 0"),
+    (("time_s", "test"), True, _at_least_zero, "a number of seconds >= 0"),
+    (("time_s", "total"), True, _at_least_zero, "a number of seconds >= 0"),
+    (("time_s", "prerequisites"), False, lambda v: v is None or _at_least_zero(v), "null or a number of seconds >= 0"),
+    (("peak_memory_mb", "rss"), True, _at_least_zero, "a number of MiB >= 0"),
+    (("peak_memory_mb", "cuda"), False, lambda v: v is None or _at_least_zero(v), "null or a number of MiB >= 0"),
+    (("parameters", "trainable"), True, _count, "an integer >= 0"),
+    (("parameters", "total"), True, _count, "an integer >= 0"),
+    (("epochs_trained",), True, _count, "an integer >= 0"),
+    (("finished_at",), False, lambda v: v is None or isinstance(v, str), "a time stamp"),
+    (("machine",), False, _texts, "a list of lines of text"),
+    (("command",), False, _texts, "a list of arguments (text)"),
+    (("versions",), False, lambda v: isinstance(v, dict), "an object of package versions"),
+)
+
+
+def _shown(value):
+    """``value`` as an error message shows it: its repr, cut short (an edited number may have 400 digits)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _field_problem(result, path, required, valid, what):
+    """What is wrong with the field at ``path`` of ``result`` (see ``FIELDS``), or None."""
+    value = result
+    for depth, key in enumerate(path):
+        if not isinstance(value, dict):
+            return f"{'.'.join(path[:depth])} is {_shown(value)}, not an object"
+        if key not in value:
+            return f"{'.'.join(path[:depth + 1])} is missing" if required else None
+        value = value[key]
+    return None if valid(value) else f"{'.'.join(path)} is {_shown(value)}, not {what}"
+
+
 def _metadata_problem(result):
-    """What the tables read besides the metrics: the config, the stage times, the candidates' digests, the gate."""
+    """What the tables read besides the metrics: the config, the stage times, memory, parameters, the candidates'
+    digests, the gate."""
     if not isinstance(result["config"], dict):
         return f"its config is a {type(result['config']).__name__}, not an object"
     if not isinstance(result["config"].get("prerequisites") or {}, dict):
         return "its config's prerequisites are not an object"
-    if not isinstance(result.get("finished_at") or "", str):
-        return "finished_at is not a time stamp"
-    times = result.get("time_s")
-    if not isinstance(times, dict) or not all(_number(times.get(stage)) for stage in ("train", "test", "total")):
-        return "time_s lacks the train, test and total seconds"
+    problem = next(filter(None, (_field_problem(result, *field) for field in FIELDS)), None)
+    if problem:
+        return problem
+    if result["parameters"]["trainable"] > result["parameters"]["total"]:
+        return (f"parameters.trainable {result['parameters']['trainable']} is above parameters.total "
+                f"{result['parameters']['total']}")
     digests = result.get("candidates_sha256")
     if digests is not None and not (isinstance(digests, dict) and all(isinstance(v, str) for v in digests.values())):
         return "candidates_sha256 is not an object of digests per phase"
@@ -230,8 +301,9 @@ def collect(results_dir, models, datasets, seeds, protocols, files=None, warn=No
     ``files`` maps ``(model, dataset, seed)`` to the exact result file to read (what the leaderboard just planned:
     the config hash is known). Without it, every file of the combination is a candidate and the most recently
     finished one is taken, with a warning naming the others (``--report_only`` over a folder of older runs).
-    ``warn`` receives each warning (default: stderr). Runs of one dataset and seed over different candidates raise
-    ``IncomparableResultsError`` unless ``allow_different_candidates``; then they are noted and marked.
+    ``warn`` receives each warning (default: stderr). Runs of one dataset and seed over different candidates (or
+    test users) raise ``IncomparableResultsError`` unless ``allow_different_candidates``; then they are noted and
+    marked.
     """
     warn = warn or (lambda message: print(f"WARNING: {message}", file=sys.stderr, flush=True))
     collection = Collection(list(models), list(datasets), list(seeds), {d: protocols[d] for d in datasets})
@@ -301,19 +373,28 @@ def _pick(paths, key, protocol, note, ignore):
 
 
 def check_candidates(collection):
-    """``[(dataset, message)]`` for each dataset and seed whose runs did not rank the same test candidates."""
+    """``[(dataset, message)]`` for each dataset and seed whose runs did not rank the same test candidates, or not for
+    the same test users (their per-user ranks then pair on some users only, or on none)."""
     messages = []
     for dataset in collection.datasets:
         for seed in collection.seeds:
             runs = [run for model in collection.models for run in collection.of(dataset, model) if run.seed == seed]
-            fingerprints = defaultdict(list)
+            fingerprints, users = defaultdict(list), defaultdict(list)
             for run in runs:
                 fingerprints[(run.result.get("candidates_sha256") or {}).get("test")].append(run.model)
+                users[frozenset(run.result["per_user_test"]["user"])].append(run.model)
             if len(fingerprints) > 1:
                 groups = "; ".join(f"{', '.join(models)}: {str(sha)[:12]}" for sha, models in fingerprints.items())
                 messages.append((dataset,
                     f"CANDIDATES DIFFER on {dataset}, seed {seed} (test candidates sha256 {groups}). These models "
                     f"did not rank the same candidates, so their numbers are not comparable."
+                ))
+            elif len(users) > 1:
+                groups = "; ".join(f"{', '.join(models)}: {len(group)} users" for group, models in users.items())
+                messages.append((dataset,
+                    f"TEST USERS DIFFER on {dataset}, seed {seed} ({groups}; "
+                    f"{len(frozenset.intersection(*users))} in common). These models were not tested on the same "
+                    f"users, so their numbers are not comparable and their per-user tests pair only the common ones."
                 ))
     return messages
 

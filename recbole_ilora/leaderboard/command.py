@@ -24,10 +24,13 @@ def build_parser():
         prog="leaderboard",
         allow_abbrev=False,  # "--model=x" must stay a pass-through config key, not become --models
         description="Run every model x dataset x seed through run_recbole (one subprocess each; finished runs, "
-                    "found by their config hash, are skipped; a failed run is reported and the others go on), then "
-                    "write Markdown / LaTeX / CSV tables, PNG plots and LEADERBOARD.md.",
+                    "found by their config hash, are skipped; a failed run is reported and the others go on, but a "
+                    "combination the input makes impossible, such as an unknown model, stops it before any run), "
+                    "then write Markdown / LaTeX / CSV tables, PNG plots and LEADERBOARD.md.",
         epilog="Any other --key=value is passed to every run and is part of its config hash, e.g. --epochs=5 "
-               "--cpu_threads=1. Exit status: 0, or 1 when a run failed or no result was found, 2 on bad arguments.",
+               "--cpu_threads=1; the keys the leaderboard sets (seed, model, dataset, protocol, results_dir, "
+               "config_files) are refused there and in --config_files. Exit status: 0, or 1 when a run failed or no "
+               "result was found, 2 on bad arguments.",
     )
     parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated (default: %(default)s)")
     parser.add_argument("--datasets", default="ml-100k,lastfm",
@@ -53,8 +56,8 @@ def build_parser():
                                          "markers, from the same results")
     parser.add_argument("--notes", default=None, help="Markdown file with the analysis, copied into the report")
     parser.add_argument("--allow_different_candidates", action="store_true",
-                        help="report models of one dataset and seed that ranked different candidates (refused "
-                             "otherwise), marked in every table")
+                        help="report models of one dataset and seed that ranked different candidates or were "
+                             "tested on different users (refused otherwise), marked in every table")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--report_only", action="store_true",
                       help="run nothing; render from the results in OUT (with overrides or --config_files: exactly "
@@ -107,19 +110,18 @@ def _dataset_protocols(parser, text, protocol, known):
 def parse_arguments(argv):
     """``(args, overrides, models, protocols, seeds)``, ``protocols`` mapping each dataset to its protocol; exits
     with status 2 on bad arguments."""
-    from recbole_ilora.config import available_protocols, parse_cmd_args
+    from recbole_ilora.config import available_protocols, parse_cmd_args, refuse_keys_set_elsewhere
     from recbole_ilora.errors import ConfigurationError
 
     parser = build_parser()
     args, overrides = parser.parse_known_args(argv)
+    refuse_empty(parser, {"--config_files": args.config_files})
     try:
-        parsed = parse_cmd_args(overrides)
+        refuse_keys_set_elsewhere(parse_cmd_args(overrides), args.config_files.split() if args.config_files else [],
+                                  {key: f"set by the leaderboard for each run: use {option}"
+                                   for key, option in runs.LEADERBOARD_KEYS.items()})
     except ConfigurationError as error:
         parser.error(str(error))
-    reserved = sorted(set(parsed) & set(runs.LEADERBOARD_KEYS))
-    if reserved:
-        parser.error(f"--{reserved[0]} is set by the leaderboard for each run; use --models, --datasets, --seeds, "
-                     f"--protocol, --config_files or --out.")
     if args.protocol not in available_protocols():
         parser.error(f"unknown protocol {args.protocol!r}; available: {', '.join(available_protocols())}")
     models = _split(args.models)
@@ -131,7 +133,6 @@ def parse_arguments(argv):
     if not (models and datasets and seeds):
         parser.error("--models, --datasets and --seeds each need at least one value")
     refuse_repeated(parser, {"--models": models, "--seeds": seeds})
-    refuse_empty(parser, {"--config_files": args.config_files})
     if args.reference is None:
         args.reference = DEFAULT_REFERENCE
     elif args.reference not in models:
@@ -206,7 +207,8 @@ def _main(args, overrides, models, protocols, seeds, argv, runner):
     if not args.report_only or overrides or config_files:
         jobs = [job for dataset, protocol in protocols.items()
                 for job in runs.plan(models, [dataset], seeds, protocol, args.out, config_files, overrides)]
-        runs.refuse_if_no_job_can_start(jobs)
+        runs.refuse_unplannable((f"--models {job.model} on --datasets {job.dataset} (seed {job.seed})", job)
+                                for job in jobs)
         files = {(job.model, job.dataset, job.seed): job.result_file for job in jobs if job.result_file}
         if args.dry_run:
             print("\n".join(runs.describe(jobs)))
@@ -284,4 +286,5 @@ def _print_failures(failures):
     if failures:
         print(f"{len(failures)} run(s) FAILED:", file=sys.stderr)
         for failure in failures:
-            print(f"  {failure.job.name}: {runs.short(failure.reason)}\n    log: {failure.log_file}", file=sys.stderr)
+            print(f"  {failure.job.name}: {runs.first_line(failure.reason)}\n    log: {failure.log_file}",
+                  file=sys.stderr)

@@ -8,6 +8,7 @@ out-of-memory kill ends that run only, its peak memory is its own, and its outpu
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -19,8 +20,11 @@ from pathlib import Path
 from recbole_ilora.experiment import differing_keys, result_path
 from recbole_ilora.errors import UserError
 
-# Set by the leaderboard for every run; an override of one of them would make the plan lie.
-LEADERBOARD_KEYS = ("model", "dataset", "seed", "protocol", "results_dir", "config_files")
+# Set by the leaderboard for every run, each from its option; an override or a config file's value of one of them
+# would make the plan lie (a config file's value is overridden: a run recorded seed 2020 where the file said 5).
+LEADERBOARD_KEYS = {"model": "--models", "dataset": "--datasets", "seed": "--seeds",
+                    "protocol": "--protocol (or --datasets NAME:PROTOCOL)", "results_dir": "--out",
+                    "config_files": "--config_files"}
 
 
 @dataclass
@@ -118,11 +122,18 @@ def _take_other_machines_result(job, config_class, alternatives):
                 return
 
 
-def refuse_if_no_job_can_start(jobs):
-    """Raise the input error that stops every job (a bad --key=value, a missing dataset everywhere), instead of
-    reporting each job's failure."""
-    if jobs and all(job.user_error is not None for job in jobs):
-        raise jobs[0].user_error
+class PlanningError(UserError, ValueError):
+    """A combination the command asks for cannot be planned because of its input (an unknown model, a missing
+    dataset, a bad --key=value): the command's mistake, refused before any run, not one run's failure."""
+
+
+def refuse_unplannable(named_jobs):
+    """Raise ``PlanningError`` for the first job whose config the user's input makes impossible (``named_jobs``:
+    ``(name, job)`` pairs, the name as the message shows it), before any job runs: the others would run for hours
+    while the table the command was for could never be complete."""
+    for name, job in named_jobs:
+        if job.user_error is not None:
+            raise PlanningError(f"{name} cannot be planned, so nothing was run: {job.user_error}")
 
 
 def log_path(job, log_dir):
@@ -153,10 +164,27 @@ class Outcome:
     failed: list = field(default_factory=list)  # [Failure]
 
 
+def first_line(text):
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
 def short(text, limit=160):
     """First line of a failure reason, cut at ``limit`` characters (the run's log holds the whole message)."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    line = first_line(text)
     return line if len(line) <= limit else line[:limit].rstrip() + " …"
+
+
+# The line a command of this package ends with when its input is at fault (errors.exit_on_user_error).
+ERROR_LINE = re.compile(r"^\S+: error: .+")
+
+
+def logged_error(log_file):
+    """The last ``PROG: error: ...`` line of a run's log (what the run said was wrong), or None."""
+    try:
+        lines = Path(log_file).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    return next((line.strip() for line in reversed(lines) if ERROR_LINE.match(line.strip())), None)
 
 
 def _exit_reason(code):
@@ -172,7 +200,8 @@ def _run_one(job, log_file, runner):
     except Exception as error:  # noqa: BLE001 (e.g. the interpreter cannot start: this run's failure, not all)
         return f"could not run: {type(error).__name__}: {error}"
     if code != 0:
-        return _exit_reason(code)
+        error = logged_error(log_file)
+        return _exit_reason(code) + (f": {error}" if error else "")
     if not job.done():
         return (f"exited 0 but wrote no result at {job.result_file}: the run's config hash differs from the planned "
                 f"one{_differing(job, log_file)}")

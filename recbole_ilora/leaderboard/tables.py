@@ -268,7 +268,8 @@ def latex_document(boards):
     parts = []
     for board in boards:
         if not board.same_candidates:
-            parts.append(f"% WARNING: on {board.dataset} the models ranked DIFFERENT candidates: not comparable")
+            parts.append(f"% WARNING: on {board.dataset} the models ranked DIFFERENT candidates or users: not "
+                         f"comparable")
         parts.append(f"% {board.dataset} ({board.protocol}): mean $\\pm$ std over seeds; best bold, second underlined")
         parts.append(render(*metric_rows(board, LATEX), LATEX))
         if board.reference:

@@ -114,12 +114,12 @@ class iLoRAChecks(ModelChecks):
                             f"{', '.join(dataset.id2token(dataset.iid_field, placeholders[:5]))}): edit them in the "
                             f".item file ({config['item_text_field']}).")
         folder = backbone_folder(config)
-        targets, max_positions = architecture(folder)
-        unknown = [name for name in config["lora_target_modules"] if name not in targets]
+        backbone = architecture(folder)
+        unknown = [name for name in config["lora_target_modules"] if name not in backbone.linear_layers]
         if unknown:
             raise ConfigurationError(f"lora_target_modules {unknown} are not linear layers of the backbone; "
-                                     f"available: {', '.join(targets)}.")
-        prompts = PromptBuilder(load_tokenizer(folder), titles, prompt_template(config),
+                                     f"available: {', '.join(backbone.linear_layers)}.")
+        prompts = PromptBuilder(load_tokenizer(folder, backbone.embedding_rows), titles, prompt_template(config),
                                 bool(config["use_item_embeddings"]), config["max_title_tokens"])
         if prompts.truncated_titles:
             getLogger().warning(f"{prompts.truncated_titles} title(s) of dataset '{dataset.dataset_name}' are longer "
@@ -136,12 +136,12 @@ class iLoRAChecks(ModelChecks):
         listed = max(config["train_negatives"] + 1, config["rerank_top_n"],
                      *(candidates_per_user(config, phase) for phase in ("valid", "test")))
         longest = prompts.longest_prompt(config["history_length"], listed)
-        if max_positions and longest > max_positions:
+        if backbone.max_positions and longest > backbone.max_positions:
             raise ConfigurationError(
                 f"The longest prompt this run can build ({config['history_length']} history items and {listed} "
                 f"candidates, each with the dataset's longest title cut to max_title_tokens="
                 f"{config['max_title_tokens']}: {max(map(len, prompts.title_ids))} tokens, and the answer) has "
-                f"{longest} tokens, beyond the backbone's {max_positions} positions: lower max_title_tokens, "
+                f"{longest} tokens, beyond the backbone's {backbone.max_positions} positions: lower max_title_tokens, "
                 f"history_length or the number of candidates (train_negatives, rerank_top_n, the protocol's "
                 f"candidate lists).")
         interacted = items_per_user(dataset).max()

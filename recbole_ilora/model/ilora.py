@@ -11,6 +11,7 @@ experts per sequence. Only the projector, the gate and the LoRA weights train.
 """
 
 import os
+from logging import getLogger
 
 import numpy as np
 import torch
@@ -41,9 +42,6 @@ class iLoRA(LLMRecommender):
     r"""Instance-wise MoE-LoRA over a frozen LLM, scoring the candidates listed in its prompt."""
 
     checks = iLoRAChecks
-    # Keys whose values make this model what it is (an ablation of iLoRA): another value is refused, not run under
-    # this model's name.
-    defining_keys = {}
 
     @staticmethod
     def needs_encoder(config):
@@ -67,8 +65,9 @@ class iLoRA(LLMRecommender):
 
     @classmethod
     def canonical_values(cls, values):
-        """``lora_target_modules`` once each, in a decoder layer's order (peft adapts a set of layers), and a
-        backbone path given through a link as the path it leads to (its files are fingerprinted anyway)."""
+        """``lora_target_modules`` once each, in a decoder layer's order (peft adapts a set of layers), a backbone
+        path given through a link as the path it leads to (its files are fingerprinted anyway), and ``curriculum``
+        off without item embeddings (TALLRec: every prompt is text-only either way)."""
         targets = values.get("lora_target_modules")
         if isinstance(targets, list) and all(isinstance(name, str) for name in targets):
             values["lora_target_modules"] = sorted(dict.fromkeys(targets), key=lambda name: (
@@ -76,6 +75,10 @@ class iLoRA(LLMRecommender):
         path = values.get("llm_path")
         if isinstance(path, str) and path and os.path.exists(path):
             values["llm_path"] = os.path.realpath(path)
+        if values.get("curriculum") and values.get("use_item_embeddings") is False:
+            getLogger().warning("curriculum alternates hybrid and text-only prompts; without item embeddings every "
+                                "prompt is text-only: curriculum ignored (the run is the one without it).")
+            values["curriculum"] = False
 
     @classmethod
     def trains(cls, config):

@@ -69,6 +69,9 @@ class LLMRecommender(SequentialRecommender):
 
     input_type = InputType.POINTWISE
     checks = ModelChecks
+    # Keys whose values make this model what it is (an ablation of iLoRA: TALLRec, LoRARec): another value is refused,
+    # not run under this model's name; a study may not vary them across its arms either.
+    defining_keys = {}
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)

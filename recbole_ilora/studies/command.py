@@ -9,8 +9,11 @@
 Every arm x dataset x seed is one ``run_recbole`` subprocess (``--results_dir``, default ``docs/studies/results``,
 shared by all studies: an arm that another study or an earlier session ran is found by its config hash and
 skipped). The baselines are the leaderboard's own runs (``--baselines_dir``), run there if missing. Any other
-``--key=value`` goes to every run and into its hash. Writes ``OUT/NAME/NAME.md`` (tables with 95% intervals,
-Wilcoxon tests, n), ``NAME.csv``, ``NAME.png``, ``summary.json`` and the index ``OUT/README.md``.
+``--key=value`` goes to every run and into its hash, except a key the study sets itself (its options, the spec's
+keys, an arm's keys, the keys that define an arm's model), which is refused there and in --config_files. Writes
+``OUT/NAME/NAME.md`` (tables with 95% intervals, Wilcoxon tests, n), ``NAME.csv``, ``NAME.png``, ``summary.json``
+and the index ``OUT/README.md``; a file there that no run of the same spec wrote (a hand-written page or README, the
+page of another spec of the same name) is refused, not replaced, before any run.
 """
 
 import argparse
@@ -19,14 +22,17 @@ import shlex
 import sys
 from pathlib import Path
 
-from recbole_ilora.errors import ConfigurationError, OutputFolderError, add_debug_flag, exit_on_user_error, refuse_empty
+from recbole_ilora.config import parse_cmd_args, refuse_keys_set_elsewhere
+from recbole_ilora.errors import (ConfigurationError, OutputExistsError, OutputFolderError, add_debug_flag,
+                                  exit_on_user_error, refuse_empty)
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.leaderboard.command import refuse_repeated, refuse_unusable_folders
+from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name
 from recbole_ilora.quick_start import run
 from recbole_ilora.studies import arms, conflict, gates
-from recbole_ilora.studies.index import write_index
-from recbole_ilora.studies.plan import describe_plan, plan_study
+from recbole_ilora.studies.index import check_index, write_index
+from recbole_ilora.studies.plan import describe_plan, keys_the_study_sets, plan_study
 from recbole_ilora.studies.spec import available_studies, load_spec
 
 
@@ -70,6 +76,12 @@ def parse_args(argv):
     except ValueError:
         parser.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     args.datasets = None if args.datasets is None else _list(args.datasets)
+    for dataset in args.datasets or []:
+        try:
+            check_plain_name("--datasets", dataset)
+        except ConfigurationError as error:
+            parser.error(f"{error} The study takes dataset names only: each arm's protocol is in the study spec "
+                         f"(NAME:PROTOCOL is the leaderboard's form).")
     args.arms = None if args.arms is None else _list(args.arms)
     if args.datasets == [] or not args.seeds or args.arms == []:
         parser.error("--datasets, --seeds and --arms each need at least one value (--arms: an arm or 'all')")
@@ -102,12 +114,19 @@ def chosen_arms(spec, wanted):
     return wanted
 
 
+def refuse_overridden_keys(spec, args, extra):
+    """``ConfigurationError`` for an extra --key=value or a key of --config_files that the study sets itself
+    (``plan.keys_the_study_sets``): refused before any run."""
+    refuse_keys_set_elsewhere(parse_cmd_args(extra), args.config_files.split() if args.config_files else [],
+                              keys_the_study_sets(spec))
+
+
 def run_study(spec, args, extra):
     args.chosen = chosen_arms(spec, args.arms)
     planned = plan_study(spec, args.datasets, args.seeds, args.results_dir, args.baselines_dir, extra,
                          arms=args.chosen, reuse_dirs=args.reuse_dirs,
                          config_files=args.config_files.split() if args.config_files else ())
-    runs.refuse_if_no_job_can_start([entry.job for entry in planned])
+    runs.refuse_unplannable((f"arm {entry.arm}: {entry.job.name}", entry.job) for entry in planned)
     folders = [args.results_dir, args.baselines_dir]
     if args.dry_run:
         print("\n".join(describe_plan(planned, folders)))
@@ -157,8 +176,46 @@ def page(spec, args, extra, analyses, missing, sections=()):
 
 
 def spec_location(spec):
-    path = Path(spec.path).resolve()
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+    """Which spec a page comes from, as the page records it: a built-in study's ``properties/study/NAME.yaml`` (the
+    same in every checkout), else the spec file's path from the package's root or, outside it, its absolute path
+    (two specs of one name in two folders are two studies)."""
+    path, root = Path(spec.path).resolve(), PROPERTIES_DIR.parent
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+# The line of a page that says which spec wrote it (see ``page``): what makes a file this command's to replace.
+PAGE_SPEC = re.compile(r"^Command: `study .*` \(spec: `([^`\n]+)`\)\.$", re.MULTILINE)
+
+
+def output_files(spec, folder):
+    """The files a study's report replaces in its folder (besides the section figures its page links)."""
+    return [folder / f"{spec.name}.md", folder / f"{spec.name}.csv", folder / f"{spec.name}.png",
+            folder / "summary.json"]
+
+
+def check_outputs(spec, out):
+    """Raise ``OutputExistsError`` when the report would replace a file that no run of this spec wrote: a
+    hand-written page or README, or the page of another spec of the same name. The folder ``OUT/NAME/`` is the
+    spec's whose page ``NAME.md`` names it (its Command line); without that page, none of the report's files may
+    be there."""
+    folder = Path(out) / spec.name
+    page_file, *others = output_files(spec, folder)
+    if page_file.exists():
+        found = PAGE_SPEC.search(page_file.read_text(errors="replace")) if page_file.is_file() else None
+        if found is None:
+            raise OutputExistsError(f"--out {out}: {page_file} is not a study page (it has no line 'Command: "
+                                    f"`study ...` (spec: ...).'), so it would be lost: give another --out, or move "
+                                    f"it away")
+        if found[1] != spec_location(spec):
+            raise OutputExistsError(f"--out {out}: {page_file} is the page of the study spec {found[1]}, not of "
+                                    f"{spec_location(spec)}, so it would be lost: give another --out, rename one of "
+                                    f"the spec files, or delete {folder} if that page is not needed")
+    else:
+        present = [path for path in others if path.exists()]
+        if present:
+            raise OutputExistsError(f"--out {out}: {present[0]} exists without the study page {page_file} it "
+                                    f"belongs to, so it would be lost: give another --out, or move it away")
+    check_index(out)
 
 
 def summary(spec, analyses, section_verdicts=()):
@@ -198,10 +255,11 @@ def report(spec, args, extra, planned):
     sections, section_verdicts = SECTIONS[spec.analysis][1].section(spec, finished, folder, run) \
         if spec.analysis in SECTIONS else ([], [])
     text = page(spec, args, extra, analyses, missing, sections)
-    write_text_atomic(text, folder / f"{spec.name}.md")
-    write_text_atomic(arms.csv_text(spec, analyses), folder / f"{spec.name}.csv")
-    arms.figure(spec, [a for a in analyses if a.rows], folder / f"{spec.name}.png")
-    write_json_atomic(summary(spec, analyses, section_verdicts), folder / "summary.json")
+    page_file, csv_file, figure_file, summary_file = output_files(spec, folder)
+    write_text_atomic(text, page_file)
+    write_text_atomic(arms.csv_text(spec, analyses), csv_file)
+    arms.figure(spec, [a for a in analyses if a.rows], figure_file)
+    write_json_atomic(summary(spec, analyses, section_verdicts), summary_file)
     write_index(args.out)
     print(text)
     return True
@@ -212,6 +270,8 @@ def main(argv=None):
     with exit_on_user_error(parser.prog, args.debug):
         spec = load_spec(args.name)
         args.datasets = args.datasets or list(spec.datasets)
+        refuse_overridden_keys(spec, args, extra)
+        check_outputs(spec, args.out)
         status, planned = run_study(spec, args, extra)
         if args.dry_run:
             return status

@@ -3,7 +3,8 @@ the Config ``run_recbole`` would build, hence the result's path and hash), plus 
 baselines, and what each unfinished run is expected to cost.
 
 An LLM arm gets the study's ``keys`` and ``llm_keys`` (its CPU budget), a RecBole model's arm the ``keys`` only
-(``llm_keys`` are not RecBole's). Baselines are ordinary leaderboard runs (no study keys), reused by hash from the
+(``llm_keys`` are not RecBole's); a budget key the user sets (``--key=value``, ``--config_files`` such as
+properties/budget/gpu_full.yaml) replaces the spec's, so that the study scales to another budget. Baselines are ordinary leaderboard runs (no study keys), reused by hash from the
 leaderboard's results folder, and compared on the arms' test users through their per-user ranks.
 """
 
@@ -12,10 +13,12 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from recbole_ilora.config import parse_cmd_args, read_config_file
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.registry import get_model
 from recbole_ilora.run_info import machine_description
+from recbole_ilora.studies.spec import RUN_KEYS
 
 # Fallback costs when no finished run of the model on the dataset says better: iLoRA's main job on this 2-core box
 # (float32, two processes; docs/execution), and a classic model's early-stopped run on ml-100k (one thread).
@@ -34,6 +37,24 @@ def is_llm(model):
     return issubclass(get_model(model), LLMRecommender)
 
 
+def keys_the_study_sets(spec):
+    """``{key: "set by WHO: what to do instead"}``: what each run of the study gets from the study itself (its options,
+    every arm's keys, the keys that define an arm's model). An extra --key=value would override one of them under a
+    label it makes untrue (K=4, "the default", run with 8 experts), and a config file's value would be overridden
+    without a word: both are refused. The spec's ``keys`` and ``llm_keys`` are its budget, which the user may
+    replace (``plan_study``)."""
+    setters = {}
+    for arm in spec.arms.values():
+        for key in arm.keys:
+            setters.setdefault(key, []).append(f"arm {arm.name}")
+        for key in (get_model(arm.model).defining_keys if is_llm(arm.model) else {}):
+            setters.setdefault(key, []).append(f"arm {arm.name}'s model {arm.model}")
+    refused = {key: f"set by {', '.join(who)} in study {spec.name} ({spec.path}): edit the study spec (or a copy of "
+                    f"it, run as study COPY.yaml), or give the value as an arm's key"
+               for key, who in setters.items()}
+    return {**refused, **{key: f"set by the study for each run: use {where}" for key, where in RUN_KEYS.items()}}
+
+
 def _arguments(keys):
     return [f"--{key}={value}" for key, value in keys.items()]
 
@@ -44,11 +65,13 @@ def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms
     the spec's order, then the baselines. An arm's finished result is looked for in ``results_dir``, then
     ``baselines_dir``, then ``reuse_dirs``."""
     chosen = [spec.arms[name] for name in spec.arms if name in (arms or spec.default_arms)]
+    replaced = set(parse_cmd_args(extra)).union(*(read_config_file(file) for file in config_files))
     planned = []
     for dataset in datasets:
         for seed in seeds:
             for arm in (arm for arm in chosen if arm.runs_on(dataset)):
-                keys = {**spec.keys, **(spec.llm_keys if is_llm(arm.model) else {}), **arm.keys}
+                budget = {**spec.keys, **(spec.llm_keys if is_llm(arm.model) else {})}
+                keys = {**{key: value for key, value in budget.items() if key not in replaced}, **arm.keys}
                 [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir, config_files,
                                   overrides=[*_arguments(keys), *extra])
                 planned.append(StudyRun(arm.name, _found_in(job, results_dir, [baselines_dir, *reuse_dirs])))

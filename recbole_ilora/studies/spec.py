@@ -11,13 +11,20 @@ import yaml
 
 from recbole_ilora.config import PropertyLoader, available_protocols
 from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.leaderboard.runs import LEADERBOARD_KEYS
+from recbole_ilora.leaderboard.stats import has_per_user_form
 from recbole_ilora.paths import PROPERTIES_DIR, check_plain_name, read_user_text
+from recbole_ilora.registry import get_model
 
 STUDY_DIR = PROPERTIES_DIR / "study"
 SPEC_KEYS = {"title", "claim", "source", "datasets", "metrics", "keys", "llm_keys", "arms", "default_arms", "reference",
              "claims", "baselines", "notes", "analysis"}
 ARM_KEYS = {"model", "protocol", "keys", "label", "datasets"}
 ANALYSES = ("arms", "gates", "conflict")  # gates, conflict: also that section (recbole_ilora.studies.gates, .conflict)
+# Keys the study sets for each of its runs, as the leaderboard does, and where each one comes from: a spec's keys, an
+# extra --key=value or a config file may not set them (the study's value would win, or the two would clash).
+RUN_KEYS = {**LEADERBOARD_KEYS, "model": "an arm's model", "protocol": "an arm's protocol",
+            "results_dir": "--results_dir (--baselines_dir for the baselines)"}
 
 
 @dataclass(frozen=True)
@@ -74,16 +81,29 @@ def _fail(path, message):
 
 
 def _mapping(path, where, value):
+    """The config keys of ``where`` (the spec's keys, llm_keys, an arm's keys), none of them one the study sets."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         _fail(path, f"{where} must be a mapping of config keys to values, got {value!r}.")
+    reserved = [key for key in value if key in RUN_KEYS]
+    if reserved:
+        _fail(path, f"{where} may not set {reserved[0]}: the study sets it ({RUN_KEYS[reserved[0]]}).")
     return dict(value)
 
 
 def _names(path, where, value):
     if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
         _fail(path, f"{where} must be a non-empty list of dataset names, got {value!r}.")
+    return tuple(value)
+
+
+def _metrics(path, value):
+    """The spec's metrics: ranking metrics whose per-user values the runs' ranks give (the tables and tests are over
+    users)."""
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) and has_per_user_form(m) for m in value):
+        _fail(path, f"metrics must be a non-empty list of hit@K and ndcg@K (what the runs' per-user ranks give), got "
+                    f"{value!r}.")
     return tuple(value)
 
 
@@ -94,6 +114,10 @@ def _arm(path, name, entry, protocols):
     protocol = entry.get("protocol", "candidates20")
     if protocol not in protocols:
         _fail(path, f"arm {name!r}: unknown protocol {protocol!r}; known: {', '.join(protocols)}.")
+    try:
+        get_model(str(entry["model"]))
+    except ConfigurationError as error:
+        _fail(path, f"arm {name!r}: {error}")
     datasets = _names(path, f"arm {name!r} datasets", entry["datasets"]) if "datasets" in entry else None
     return Arm(str(name), str(entry["model"]), protocol, _mapping(path, f"arm {name!r} keys", entry.get("keys")),
                str(entry.get("label", name)), datasets)
@@ -113,7 +137,7 @@ def parse_spec(name, data, path):
     if not isinstance(data["arms"], dict) or not data["arms"]:
         _fail(path, "arms must be a non-empty mapping of arm name -> {model, protocol, keys}.")
     arms = {str(arm): _arm(path, arm, entry, protocols) for arm, entry in data["arms"].items()}
-    metrics = tuple(data.get("metrics", ("hit@1", "ndcg@5")))
+    metrics = _metrics(path, data.get("metrics", ["hit@1", "ndcg@5"]))
     if data["reference"] not in arms:
         _fail(path, f"reference {data['reference']!r} is not one of the arms {list(arms)}.")
     default_arms = tuple(str(arm) for arm in data.get("default_arms") or arms)
@@ -129,6 +153,9 @@ def parse_spec(name, data, path):
         for side in ("better", "worse"):
             if entry[side] not in arms:
                 _fail(path, f"claim {entry!r}: {entry[side]!r} is not one of the arms {list(arms)}.")
+        if entry.get("metric", metrics[0]) not in metrics:
+            _fail(path, f"claim {entry!r}: metric {entry['metric']!r} is not one of the study's metrics "
+                        f"{list(metrics)}: add it to metrics, or name one of them.")
         claims.append(Claim(entry["better"], entry["worse"], entry.get("metric", metrics[0])))
     analysis = data.get("analysis", "arms")
     if analysis not in ANALYSES:

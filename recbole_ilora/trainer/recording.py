@@ -72,9 +72,11 @@ class RunRecordingMixin:
         # Data-parallel: an LLM model's run under torchrun, or a RecBole model's under RecBole's own DDP. Not a
         # prerequisite run that rank 0 makes alone inside a torchrun job.
         self.parallel = distributed.active() and (isinstance(model, LLMRecommender) or not config["single_spec"])
-        # RecBole names checkpoints by the second: two runs started together would share one file. Absolute, as
-        # JSON results and prerequisite runs refer to it from anywhere; rank 0's name on every rank.
-        name = str(Path(self.saved_model_file.replace(".pth", f"-{uuid.uuid4().hex[:6]}.pth")).resolve())
+        # RecBole names checkpoints by the second: two runs started together would share one file. The experiment's
+        # hash in the name finds a stopped run's checkpoints (checkpoints.latest_of). Absolute, as JSON results and
+        # prerequisite runs refer to it from anywhere; rank 0's name on every rank.
+        name = str(Path(checkpoints.file_name(self.saved_model_file, config.experiment_hash,
+                                              uuid.uuid4().hex[:6])).resolve())
         self.saved_model_file = distributed.broadcast(name) if self.parallel else name
         self.evaluator = RankRecordingEvaluator(config)
         self.train_epoch_seconds = []

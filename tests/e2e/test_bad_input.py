@@ -18,7 +18,7 @@ from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_datas
 from recbole_ilora.cli import main as run_recbole
 from recbole_ilora.converters.cli import main as prepare_dataset
 from recbole_ilora.leaderboard.command import main as leaderboard
-from recbole_ilora.model.parts.backbone import default_gguf_path
+from recbole_ilora.model.parts.backbone import default_gguf_path, gguf_cache_folder
 
 PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 TINY_ARGS = [f"--{key}={value}" for key, value in TINY_RUN.items()]
@@ -75,6 +75,8 @@ DATASETS = {
     "repeated": {"inter": lambda text: text + text.split("\n")[7] + "\n"},  # a line given twice
     "padded_id": {"inter": lines_where(lambda line: line.startswith("u7\t"), lambda line: line.replace("u7", "u7 "))},
     "float_id": {"inter": lambda text: text.replace("user_id:token", "user_id:float", 1)},
+    "token_time": {"inter": lambda text: text.replace("timestamp:float", "timestamp:token", 1)},
+    "float_title": {"item": lambda text: text.replace("movie_title:token_seq", "movie_title:float", 1)},
     "long_title": {"item": lines_where(lambda line: line.startswith("i3\t"), lambda line: line + "x" * 200_000)},
     "lone_quote": {"item": lines_where(lambda line: line.startswith("i3\t"), lambda line: 'i3\t"Movie number 3')},
     "no_items": {"item": lambda text: text.split("\n")[0] + "\n"},
@@ -214,7 +216,17 @@ RUN_CASES = [
     ("no_items", "SASRec", [], "no_items.item has a header but no items"),  # was 'max() arg is an empty sequence'
     ("repeated", "SASRec", [], "repeated.inter, line 430 repeats line 8 (user_id, item_id, timestamp:"),
     ("padded_id", "SASRec", [], "user_id 'u7 ' has spaces around it"),
-    ("float_id", "SASRec", [], "'user_id:float': an id column has type token"),
+    ("float_id", "SASRec", [], "USER_ID_FIELD names column 'user_id:float' as the user id, which must have type "
+                               "token"),
+    # the split ordered a token timestamp by first appearance: wrong test targets on a shuffled file
+    ("token_time", "SASRec", [], "token_time.inter, line 1: TIME_FIELD names column 'timestamp:token' as the "
+                                 "timestamp, which must have type float"),
+    ("tiny", "SASRec", ["--USER_ID_FIELD=rating"], "USER_ID_FIELD names column 'rating:float' as the user id"),
+    ("tiny", "SASRec", ["--field_separator=,"], "the header splits into 1 field(s) with field_separator ','"),
+    ("tiny", "SASRec", ["--benchmark_filename=['train', 'valid', 'test']"],
+     "but benchmark_filename=['train', 'valid', 'test'] reads a pre-split dataset"),
+    # RecBole: "Unable to convert column movie_title:float to type float64", naming no file
+    ("float_title", "iLoRA", [], "float_title.item, line 1: column 'movie_title:float' holds the item titles"),
     ("long_title", "iLoRA", [], "long_title.item, line 4: a field longer than 131,072 characters"),
     ("tiny", "SASRec", ["--load_col={'inter': ['user_id', 'item_id', 'nope', 'timestamp']}"],
      "load_col's inter list names ['nope'], which"),
@@ -240,7 +252,7 @@ RUN_CASES = [
      "attn_implementation=flash_attention_2 is not available here"),
     ("tiny", "SASRec", ["--config_files="], "--config_files is empty (an unset shell variable?)"),
     ("tiny", "SASRec", ["--n_layers=0"], "n_layers must be a positive number (a size of the model), got 0"),
-    ("tiny", "SASRec", ["--metrics=['Hit', 'AUC']"], "mix ranking and value metrics"),
+    ("tiny", "SASRec", ["--metrics=['Hit', 'AUC']"], "metrics ['AUC'] are not top-k ranking metrics"),
     ("tiny", "FM", [], "FM is context-aware (it predicts a label from features)"),
     ("tiny", "BPR", [], "BPR with its pairwise loss trains on (positive, negative) pairs"),
 ]
@@ -274,6 +286,15 @@ def test_a_file_where_the_backbone_cache_should_be_is_refused(data, broken_backb
     fails(run_recbole, ["--model=iLoRA", "--dataset=tiny", f"--data_path={data}",
                         f"--llm_cache_dir={broken_backbones / 'cache_is_a_file'}", *with_extra(LLM_ARGS)],
           capsys, tmp_path, "must be a folder, but a file is there")
+
+
+def test_another_model_in_the_default_backbones_cache_folder_is_refused(data, llm, tmp_path, capsys):
+    """The tiny Llama copied where the default GGUF's dequantised copy goes must not run under SmolLM2's identity."""
+    cache = tmp_path / "cache"
+    planted = shutil.copytree(llm, gguf_cache_folder(default_gguf_path(), cache))
+    fails(run_recbole, ["--model=TALLRec", "--dataset=tiny", f"--data_path={data}", f"--llm_cache_dir={cache}",
+                        *with_extra(LLM_ARGS)], capsys, tmp_path,
+          f"{planted} is not what {default_gguf_path()} dequantises to (it has no dequantised_from.json")
 
 
 def test_a_diverging_run_stops_at_once_naming_the_batch_and_the_key(data, tmp_path, capsys):

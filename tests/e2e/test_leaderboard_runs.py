@@ -27,6 +27,8 @@ def test_a_crashing_run_process_is_reported_with_its_log(tiny_cli_args, tmp_path
     """A real ``python -m recbole_ilora`` process that exits 2 (unknown model) is a failure with its log kept."""
     broken = runs.Job("NoSuchModel", "tiny", 2020, "candidates20", ["--seed=2020", *tiny_cli_args])
     outcome = runs.execute([broken], tmp_path / "logs", echo=lambda line: None)
-    assert [f.reason for f in outcome.failed] == ["exit status 2"] and not outcome.finished
+    [failure] = outcome.failed
+    assert failure.reason.startswith("exit status 2: ") and not outcome.finished
+    assert "error: Unknown model 'NoSuchModel'" in failure.reason  # the run's own error line, from its log
     log = outcome.failed[0].log_file.read_text()
     assert log.startswith("$ ") and "Unknown model 'NoSuchModel'" in log

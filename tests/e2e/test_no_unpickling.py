@@ -1,14 +1,17 @@
-"""No config value, file name or JSON result makes this package unpickle anything: every path that reaches pickle or
-torch.load is tried with a payload that would run a shell command creating a marker file."""
+"""No config value, file name or JSON result makes this package unpickle anything, nor run a backbone's custom code:
+every path that reaches pickle, torch.load or transformers' custom-code loading is tried with a payload that would run
+a shell command creating a marker file."""
 
+import io
 import json
 import os
 import pickle
+import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_RUN
+from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama
 
 from recbole_ilora import prerequisites
 from recbole_ilora.cli import main as run_recbole
@@ -122,3 +125,37 @@ def test_kd_dagfms_teacher_is_never_evaluated_as_code(tmp_path, capsys):
                      "--epochs=1"])
     assert exit_info.value.code == 2 and "KD_DAGFM is context-aware" in capsys.readouterr().err
     assert not marker.exists()
+
+
+# A backbone part mapped to custom code (transformers' auto_map), the file its module is in, and the settings that
+# map it: loading it through transformers would import the module, running the payload at its top.
+CUSTOM_CODE = {
+    "tokenizer": ("tokenizer_config.json", "tokenization_evil",
+                  "from transformers import PreTrainedTokenizerFast\n"
+                  "class EvilTokenizer(PreTrainedTokenizerFast): pass",
+                  {"auto_map": {"AutoTokenizer": [None, "tokenization_evil.EvilTokenizer"]},
+                   "tokenizer_class": "EvilTokenizer"}),
+    "model": ("config.json", "configuration_evil",
+                    "from transformers import LlamaConfig\nclass EvilConfig(LlamaConfig): model_type = 'evil'",
+                    {"auto_map": {"AutoConfig": "configuration_evil.EvilConfig"}, "model_type": "evil"}),
+}
+
+
+@pytest.mark.parametrize("part", CUSTOM_CODE)
+def test_a_backbones_custom_code_is_never_run_even_when_the_user_answers_yes(part, tiny_data_root, tmp_path,
+                                                                            monkeypatch, capsys):
+    """transformers asks "Do you wish to run the custom code? [y/N]" unless told trust_remote_code=False: the question
+    must never come, and an answer of y on stdin must not run the code."""
+    file_name, module, code, settings = CUSTOM_CODE[part]
+    marker = tmp_path / "code-ran"
+    backbone = build_tiny_llama(tmp_path / "llm", TINY_CORPUS)
+    (backbone / f"{module}.py").write_text(f"import os\nos.system('touch {marker}')\n{code}\n")
+    (backbone / file_name).write_text(json.dumps({**json.loads((backbone / file_name).read_text()), **settings}))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n" * 10))
+    with pytest.raises(SystemExit) as exit_info:
+        run_recbole(["--model=iLoRA", *tiny(tiny_data_root, f"--llm_path={backbone}", "--cpu_processes=1",
+                                             "--item_domain=movie", "--item_text_field=movie_title")[1:]])
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and not marker.exists()
+    assert "Do you wish to run the custom code" not in out + err
+    assert f"its {file_name} maps the {part} to custom code (auto_map), which is never run" in err

@@ -3,8 +3,11 @@
 import json
 import os
 import re
+import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,7 @@ def test_full_protocol_run_and_reload_of_best_checkpoint(tiny_data_root):
 
 REEVALUATE = """
 import sys
+import time
 from recbole_ilora.quick_start import load_data_and_model
 from recbole_ilora.runners import get_trainer
 config, model, _, _, _, test_data = load_data_and_model(sys.argv[1])
@@ -192,13 +196,31 @@ def test_an_interrupt_is_one_line_naming_the_checkpoint_and_the_resume_command(t
     args = ["--model=SASRec", "--dataset=tiny", *tiny_args(tiny_data_root, epochs=3), "--state=WARNING",
             f"--checkpoint_dir={tmp_path / 'saved'}"]
     killed_at_epoch(2, monkeypatch)
+    monkeypatch.setattr(sys, "argv", ["run_recbole", *args])
     with pytest.raises(SystemExit) as exit_info:
         cli_main(args)
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 130 and len(err.splitlines()) == 1 and "Traceback" not in err
     [checkpoint] = (tmp_path / "saved").glob("SASRec-*.pth")
-    assert f"the last checkpoint is {checkpoint}; continue with: " in err and \
-        err.endswith(f"--resume_checkpoint={checkpoint}")
+    assert f"the last checkpoint is {checkpoint}; continue with: " in err
+    command = shlex.split(err.split("continue with: ")[1])  # pasted into a shell, the words come back as typed
+    assert command == ["run_recbole", *args, f"--resume_checkpoint={checkpoint}"]
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tiny_data_root, tmp_path):
+    """``kill`` or a batch scheduler's stop: one line naming the checkpoint and the resume command."""
+    saved = tmp_path / "saved"
+    process = subprocess.Popen([sys.executable, "-m", "recbole_ilora", "--model=SASRec", "--dataset=tiny",
+                                *tiny_args(tiny_data_root, epochs=500), "--stopping_step=1000",
+                                f"--checkpoint_dir={saved}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(saved.glob("SASRec-*.pth")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    err = process.communicate(timeout=120)[1].strip()
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert "run_recbole: interrupted: the last checkpoint is " in err.splitlines()[-1]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")

@@ -1,5 +1,6 @@
 """Checkpoints: plain data loaded without unpickling, refused when foreign, broken or of another experiment."""
 
+import os
 import resource
 from contextlib import contextmanager
 
@@ -104,3 +105,18 @@ def test_a_checkpoint_that_cannot_be_written_is_named_and_leaves_no_partial_file
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputFolderError, match=r"^Checkpoint .*file/a.pth cannot be written \(.*File exists"):
         checkpoints.save(tmp_path / "file" / "a.pth", config, weights={})
+
+
+def test_a_stopped_runs_newest_checkpoint_is_found_by_its_experiment(config, tmp_path):
+    older = checkpoints.save(tmp_path / checkpoints.file_name("SASRec-a.pth", config.experiment_hash, "1"), config,
+                             weights={})
+    newer = checkpoints.save(tmp_path / checkpoints.file_name("SASRec-b.pth", config.experiment_hash, "2"), config,
+                             weights={})
+    os.utime(older, (1, 1))
+    assert checkpoints.latest_of(tmp_path, "SASRec", config.experiment_hash) == newer
+    assert checkpoints.latest_of(tmp_path, "SASRec", "0" * 16) is None
+
+
+def test_a_device_or_pipe_as_checkpoint_is_named_as_such():
+    with pytest.raises(CheckpointError, match="'/dev/null' is not a regular file"):
+        checkpoints.load("/dev/null")

@@ -2,6 +2,8 @@
 
 import shutil
 
+import re
+
 import pytest
 
 from recbole_ilora import config as config_module
@@ -119,7 +121,19 @@ def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models()
 
 @pytest.mark.parametrize("args, message", [
     (["--topk=['1', '10']"], "topk must be a positive integer or a non-empty list of them, got ['1', '10']"),
-    (["--metrics=['Hit', 'AUC']"], "mix ranking and value metrics"),
+    (["--metrics=['Hit', 'AUC']"], "metrics ['AUC'] are not top-k ranking metrics"),
+    (["--metrics=['Hit', 'NDCG', 'ItemCoverage', 'GiniIndex']"],
+     "metrics ['ItemCoverage', 'GiniIndex'] are not top-k ranking metrics"),
+    (["--metric_decimal_place=0"], "metric_decimal_place must be an integer from 4 to 16"),
+    (["--valid_metric_bigger=False"], "valid_metric_bigger=False is not used: RecBole derives it from valid_metric"),
+    (["--learner=sparse_adam"], "(sparse_adam takes sparse gradients only, which no model here has)"),
+    (["--rm_dup_inter=bogus"], "rm_dup_inter must be ~ (keep repeated interactions), first or last"),
+    (["--eval_args={'split': {'RS': [1, 0, 0]}, 'order': 'TO', 'mode': 'uni19'}"],
+     "eval_args split {'RS': [1, 0, 0]} leaves no valid data"),
+    (["--eval_args={'split': {'LS': 'valid_and_test'}, 'group_by': 'none', 'order': 'TO', 'mode': 'uni19'}"],
+     "eval_args group_by 'none' with split LS"),
+    (["--eval_args={'order': 'TO', 'mode': 'labeled'}"], "eval_args mode labeled scores labelled pairs"),
+    ([f"--topk={['1'] * 300}"], "... (1,500 characters)"),  # a long value is cut in the message
     (["--metrics=['Hit', 'Bogus']"], "metrics ['Bogus'] are not RecBole metrics"),
     (["--eval_args={'split': {'LS': 'bogus'}, 'order': 'TO', 'mode': 'full'}"], "eval_args split must be {LS: "),
     (["--eval_args={'split': {'RS': [0.8, 0.2]}, 'order': 'TO', 'mode': 'full'}"], "eval_args split must be"),
@@ -186,3 +200,49 @@ def test_model_and_dataset_come_from_the_config_files_when_not_given(tmp_path):
 def test_a_missing_file_among_several_says_the_list_is_split_at_spaces(tmp_path):
     with pytest.raises(ConfigurationError, match="split at spaces"):
         Config("SASRec", "ml-100k", [str(tmp_path / "my"), str(tmp_path / "conf.yaml")])
+
+
+def test_a_partial_eval_args_sets_only_its_own_sub_keys_over_the_protocols(tmp_path):
+    """RecBole fills the sub-keys a user's eval_args leaves out from its own defaults (a random 80/10/10 split), not
+    from the protocol's leave-one-out: the result would be filed under a protocol it did not run."""
+    given = tmp_path / "mode.yaml"
+    given.write_text("eval_args: {mode: uni39}\n")
+    config = Config("SASRec", "ml-100k", [str(given)])
+    assert config["eval_args"]["split"] == {"LS": "valid_and_test"} and config["eval_args"]["order"] == "TO"
+    assert config["eval_args"]["mode"] == {"valid": "uni39", "test": "uni39"}
+
+
+def test_one_spelling_of_topk_and_paths_under_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    plain = Config("SASRec", "ml-100k", cmd_args=["--topk=[1, 3, 5, 10]"])
+    shuffled = Config("SASRec", "ml-100k", cmd_args=["--topk=[10, 1, 10, 5, 3]", "--results_dir=~/res",
+                                                      "--checkpoint_dir=~/ck"])
+    assert shuffled["topk"] == [1, 3, 5, 10] and shuffled.experiment_hash == plain.experiment_hash
+    assert shuffled["results_dir"] == str(tmp_path / "res") and shuffled["checkpoint_dir"] == str(tmp_path / "ck")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("base: &b {epochs: 2}\nother:\n  <<: *b\n", "YAML aliases"),
+    ("<<: {epochs: 2}\n", "YAML merge keys (<<) are not allowed in config files: write the keys out"),
+    ("model: 123\n", "model must be a name (e.g. iLoRA), got 123"),
+    ("dataset: [a]\n", "dataset must be a name (e.g. ml-100k), got ['a']"),
+])
+def test_config_file_structure_is_named(tmp_path, text, message):
+    given = tmp_path / "bad.yaml"
+    given.write_text(text)
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Config(None, None, [str(given)])
+
+
+def test_a_config_files_model_left_empty_is_the_default(tmp_path):
+    given = tmp_path / "empty.yaml"
+    given.write_text("model: ~\ndataset: ~\n")
+    config = Config(None, None, [str(given)])
+    assert (config["model"], config["dataset"]) == ("iLoRA", "ml-100k")
+
+
+def test_a_huge_config_file_is_refused_before_yaml_reads_it(tmp_path):
+    given = tmp_path / "huge.yaml"
+    given.write_text("topk: [" + ", ".join(["1"] * 600_000) + "]\n")
+    with pytest.raises(ConfigurationError, match="at most 1,048,576 bytes are read"):
+        Config("SASRec", "ml-100k", [str(given)])

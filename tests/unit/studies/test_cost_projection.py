@@ -17,7 +17,8 @@ def result(model, data=10.0, prerequisites=0.0, train=100.0, test=20.0):
             "finished_at": "2026-12-04",
             "time_s": {"data": data, "prerequisites": prerequisites, "train": train, "test": test,
                        "total": data + prerequisites + train + test},
-            "peak_memory_mb": {"rss": 2048.0}, "world_size": 1, "threads": 1, "machine": ["CPU: Test CPU"]}
+            "peak_memory_mb": {"rss": 2048.0}, "parameters": {"trainable": 10, "total": 100}, "epochs_trained": 1,
+            "world_size": 1, "threads": 1, "machine": ["CPU: Test CPU"]}
 
 
 def test_classic_stages_scale_with_interactions_and_users():

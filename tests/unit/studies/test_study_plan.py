@@ -61,3 +61,16 @@ def test_an_arm_for_some_datasets_runs_only_there_and_a_transfer_costs_no_traini
     own, transferred = (float(line.split("~")[1].split(" min")[0]) for line in describe_plan(planned, [])[:2])
     assert transferred < own  # the same 943 test users, but no training prompts
     assert [entry.arm for entry in plan_study(spec, ["lastfm"], [2020], tmp_path / "s", tmp_path / "b")] == ["own"]
+
+
+def test_a_budget_the_user_gives_replaces_the_specs(tmp_path):
+    """The spec's keys and llm_keys are its CPU budget: a config file (properties/budget/gpu_full.yaml) or a
+    --key=value replaces them, where an extra argument would otherwise lose to the spec's own (given later)."""
+    budget = tmp_path / "budget.yaml"
+    budget.write_text("train_samples_per_epoch: 256\n")
+    lm = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board", config_files=[budget])[0].job
+    assert not any(arg.startswith("--train_samples_per_epoch") for arg in lm.cmd_args)
+    assert lm.experiment["train_samples_per_epoch"] == 256 and lm.experiment["eval_users"] == 50
+    given = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board",
+                       extra=["--eval_users=20"])[0].job
+    assert given.experiment["eval_users"] == 20 and given.experiment["train_samples_per_epoch"] == 64

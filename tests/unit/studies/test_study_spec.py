@@ -35,6 +35,16 @@ def test_a_minimal_spec_gets_the_defaults():
     ({"default_arms": ["b"]}, "default_arms must be arms of the study and hold the reference 'a'"),
     ({"datasets": "ml-100k"}, "datasets must be a non-empty list of dataset names"),
     ({"arms": {"a": {"model": "iLoRA", "datasets": []}}}, "arm 'a' datasets must be a non-empty list"),
+    # keys the study sets for each run, which an arm's value would clash with (it was a "cannot plan" per run)
+    ({"arms": {"a": {"model": "iLoRA"}, "b": {"model": "SASRec", "keys": {"seed": 7, "dataset": "lastfm"}}}},
+     "arm 'b' keys may not set seed: the study sets it (--seeds)."),
+    ({"llm_keys": {"results_dir": "x"}}, "llm_keys may not set results_dir: the study sets it (--results_dir"),
+    ({"keys": {"protocol": "full"}}, "keys may not set protocol: the study sets it (an arm's protocol)."),
+    # a claim on a metric the tables do not hold was "not testable" after every run
+    ({"metrics": ["hit@1"], "claims": [{"better": "a", "worse": "b", "metric": "mrr@7"}]},
+     "metric 'mrr@7' is not one of the study's metrics ['hit@1']: add it to metrics, or name one of them."),
+    ({"metrics": ["mrr@7"]}, "metrics must be a non-empty list of hit@K and ndcg@K"),
+    ({"arms": {"a": {"model": "SASrec"}}}, "arm 'a': Unknown model 'SASrec' (--model). Did you mean: SASRec"),
 ])
 def test_mistakes_in_a_spec_are_named(change, message):
     with pytest.raises(ConfigurationError, match="s.yaml: ") as error:

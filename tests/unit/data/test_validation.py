@@ -1,0 +1,144 @@
+"""Checks of a dataset's atomic files before RecBole reads them: a column of the wrong type, a value that does not
+parse as its column's type, a header split by the wrong separator, and pre-split files that disagree with each other
+or with time are named by file, line and the key to change."""
+
+import re
+
+import pytest
+from conftest import TINY_RUN, write_atomic_dataset
+from unit.data.test_datasets import split_by_user
+
+from recbole_ilora.config import Config
+from recbole_ilora.data import load_dataset
+from recbole_ilora.data.validation import check_atomic_files
+from recbole_ilora.errors import DataError
+
+PARTS = ["train", "valid", "test"]
+
+
+def edit(path, change):
+    path.write_text(change(path.read_text()))
+
+
+def checked(root, name="tiny", **keys):
+    """Check ``root/name`` as run_recbole does before RecBole reads it."""
+    check_atomic_files(Config("SASRec", name, config_dict={**TINY_RUN, "data_path": str(root), **keys}))
+
+
+@pytest.fixture
+def data(tmp_path):
+    return write_atomic_dataset(tmp_path / "data")
+
+
+def test_a_timestamp_typed_token_is_refused_naming_the_column_and_float(data):
+    """RecBole orders a token column by first appearance: on a shuffled file the test targets were wrong."""
+    edit(data / "tiny" / "tiny.inter", lambda text: text.replace("timestamp:float", "timestamp:token", 1))
+    with pytest.raises(DataError, match=re.escape(f"{data / 'tiny' / 'tiny.inter'}, line 1: TIME_FIELD names column "
+                                                  f"'timestamp:token' as the timestamp, which must have type float")):
+        checked(data)
+
+
+@pytest.mark.parametrize("key, column, what", [("USER_ID_FIELD", "rating:float", "user id"),
+                                               ("ITEM_ID_FIELD", "timestamp:float", "item id"),
+                                               ("TIME_FIELD", "user_id:token", "timestamp")])
+def test_a_key_naming_a_column_of_another_type_is_named(data, key, column, what):
+    """The key may name the wrong column as well as the header give the wrong type: the message names both fixes."""
+    with pytest.raises(DataError, match=re.escape(f"{key} names column '{column}' as the {what}, which must have "
+                                                  f"type") + r".*: set " + key + f" to the {what} column, or write"):
+        checked(data, **{key: column.split(":")[0]})
+
+
+@pytest.mark.parametrize("separator, found, fix", [(",", "\t", "leave field_separator unset"),
+                                                   ("\t", ",", "set field_separator to ','")])
+def test_a_header_read_with_the_wrong_separator_names_field_separator(data, separator, found, fix):
+    if separator == "\t":
+        edit(data / "tiny" / "tiny.inter", lambda text: text.replace("\t", ","))
+    with pytest.raises(DataError, match=re.escape(f"line 1: the header splits into 1 field(s) with field_separator "
+                                                  f"{separator!r}") + ".*" + re.escape(f"by {found!r}: {fix}")):
+        checked(data, field_separator=separator)
+
+
+def test_a_title_column_typed_float_is_refused_before_recbole(data):
+    edit(data / "tiny" / "tiny.item", lambda text: text.replace("movie_title:token_seq", "movie_title:float", 1))
+    with pytest.raises(DataError, match=re.escape(f"{data / 'tiny' / 'tiny.item'}, line 1: column 'movie_title:float' "
+                                                  f"holds the item titles (item_text_field), which are text")):
+        checked(data, item_text_field="movie_title")
+    with pytest.raises(DataError, match=re.escape(f"{data / 'tiny' / 'tiny.item'}, line 2: movie_title 'Movie number "
+                                                  f"1' is not a finite number (60 such line(s))")):
+        checked(data)  # no titles read: still a value RecBole cannot convert
+
+
+def test_values_of_item_and_user_files_parse_as_their_types(data):
+    folder = data / "tiny"
+    header, *lines = (folder / "tiny.item").read_text().splitlines()
+    lines = [f"{line}\t{'1 x' if line.startswith('i7') else '1 2.5'}" for line in lines]
+    (folder / "tiny.item").write_text("\n".join([f"{header}\tscore:float_seq", *lines]) + "\n")
+    load_col = {**TINY_RUN["load_col"], "item": ["item_id", "movie_title", "score"]}
+    with pytest.raises(DataError, match=re.escape("tiny.item, line 8: score '1 x' is not a list of finite numbers "
+                                                  "separated by ' ' (seq_separator) (1 such line(s))")):
+        checked(data, load_col=load_col)
+    edit(folder / "tiny.item", lambda text: text.replace("1 x", "1 3"))
+    checked(data, load_col=load_col)
+    (folder / "tiny.user").write_text("user_id:token\tage:float\nu1\t25\nu2\tunknown\n")
+    with pytest.raises(DataError, match=re.escape("tiny.user, line 3: age 'unknown' is not a finite number")):
+        checked(data, load_col={**load_col, "user": ["user_id", "age"]})
+    checked(data)  # load_col reads no .user file
+
+
+@pytest.fixture
+def split(tmp_path):
+    """The tiny dataset as pre-split files of plain interactions (each user's last two lines held out)."""
+    return split_by_user(write_atomic_dataset(tmp_path / "data"))
+
+
+def add_lines(root, part, lines):
+    with open(root / "tiny" / f"tiny.{part}.inter", "a") as file:
+        file.write("".join(line + "\n" for line in lines))
+
+
+def test_a_pre_split_line_repeated_in_another_part_is_refused_naming_both_files(split):
+    """Every test line also in the training file gave hit@1 0.87 instead of 0.07."""
+    folder = split / "tiny"
+    test_lines = (folder / "tiny.test.inter").read_text().splitlines()[1:]
+    add_lines(split, "train", test_lines)
+    train_length = len((folder / "tiny.train.inter").read_text().splitlines())
+    with pytest.raises(DataError, match=re.escape(f"{folder / 'tiny.test.inter'}, line 2 repeats "
+                                                  f"{folder / 'tiny.train.inter'}, line {train_length - 29} (user_id, "
+                                                  f"item_id, timestamp: ") + ".*; 30 repeated line"):
+        checked(split, benchmark_filename=PARTS)
+
+
+def test_pre_split_lines_dated_before_the_earlier_parts_are_refused(split):
+    """Test lines dated before the users' training lines gave a run with no test user, exit status 0."""
+    test = split / "tiny" / "tiny.test.inter"
+    header, *lines = test.read_text().splitlines()
+    test.write_text("\n".join([header, *("\t".join(line.split("\t")[:3] + ["5"]) for line in lines)]) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"{test}, line 2: the interaction of user 'u1' at 5 is dated before "
+                                                  f"the user's line 2 in {split / 'tiny' / 'tiny.train.inter'} (at "
+                                                  f"1001000)")):
+        checked(split, benchmark_filename=PARTS)
+
+
+def test_a_pre_split_line_without_history_is_counted_and_a_part_without_samples_refused(split, caplog):
+    """A test user with no training or validation line was dropped without a word."""
+    add_lines(split, "test", ["u999\ti5\t3\t5000000"])
+    checked(split, benchmark_filename=PARTS)
+    test = split / "tiny" / "tiny.test.inter"
+    assert f"1 line(s) of {test} are the first interaction of their user (none in tiny.train.inter, " \
+           f"tiny.valid.inter), so they have no history and sequential models drop them (e.g. line 32, user 'u999')" \
+        in caplog.text
+    with pytest.raises(DataError, match=r"u999'\)\. Add the users' earlier interactions .* without --strict_data"):
+        checked(split, benchmark_filename=PARTS, strict_data=True)
+    header, *lines = test.read_text().splitlines()
+    test.write_text("\n".join([header, *(line.replace("\tu", "\tv").replace("u", "new", 1) for line in lines)]) + "\n")
+    with pytest.raises(DataError, match=re.escape(f"{test} gives no test sample: each of its 31 line(s) is the first "
+                                                  f"interaction of its user (none in tiny.train.inter, "
+                                                  f"tiny.valid.inter)")):
+        checked(split, benchmark_filename=PARTS)
+
+
+def test_the_samples_of_a_valid_pre_split_dataset_are_kept(split):
+    config = Config("SASRec", "tiny", config_dict={**TINY_RUN, "data_path": str(split), "benchmark_filename": PARTS})
+    dataset = load_dataset(config)
+    assert len(dataset.inter_feat) == sum(len((split / "tiny" / f"tiny.{part}.inter").read_text().splitlines()) - 1
+                                          for part in PARTS)
