@@ -80,6 +80,9 @@ RANGES["seed"] = (lambda value: isinstance(value, int) and 0 <= value < 2**32, "
 # RecBole's optimizers (its Trainer falls back to Adam, with only a log line, for any other name), but sparse_adam,
 # which takes sparse gradients only: no model here has them (torch raises at the first step).
 LEARNERS = ("adam", "adamw", "sgd", "adagrad", "rmsprop")
+# RecBole's filters, which it skips for pre-split files (Dataset._data_processing: only without benchmark_filename).
+PRE_SPLIT_UNFILTERED = ("rm_dup_inter", "val_interval", "user_inter_num_interval", "item_inter_num_interval",
+                        "filter_inter_by_user_or_item")
 # rm_dup_inter: which of a repeated (user, item) interaction RecBole keeps; None keeps all.
 DUPLICATE_RULES = (None, "first", "last")
 # RecBole's log levels (its logger falls back to INFO, silently, for any other name).
@@ -406,6 +409,15 @@ def check_config(config, properties_dir):
             problem = _range_problem(key, config.final_config_dict[key])
             if problem:
                 problems.append(problem)
+    if config.final_config_dict.get("benchmark_filename"):
+        unapplied = [key for key in PRE_SPLIT_UNFILTERED if config.external_config_dict.get(key) is not None
+                     and config.external_config_dict[key] != config.internal_config_dict.get(key)]
+        if unapplied:
+            problems.append(f"{', '.join(unapplied)} would not be applied: RecBole filters only a dataset it splits "
+                            f"itself, never pre-split files (benchmark_filename "
+                            f"{config.final_config_dict['benchmark_filename']}); filter the files before splitting "
+                            f"them (prepare_dataset's --min_user_inter, --min_item_inter, --min_rating), or leave "
+                            f"{'them' if len(unapplied) > 1 else 'it'} out")
     given_bigger = config.external_config_dict.get("valid_metric_bigger")
     if given_bigger is not None and given_bigger != config.final_config_dict.get("valid_metric_bigger"):
         problems.append(f"valid_metric_bigger={given_bigger!r} is not used: RecBole derives it from valid_metric "

@@ -11,7 +11,7 @@ from unit.data.test_datasets import split_by_user
 from recbole_ilora.config import Config
 from recbole_ilora.data import load_dataset
 from recbole_ilora.data.validation import check_atomic_files
-from recbole_ilora.errors import DataError
+from recbole_ilora.errors import ConfigurationError, DataError
 
 PARTS = ["train", "valid", "test"]
 
@@ -142,3 +142,13 @@ def test_the_samples_of_a_valid_pre_split_dataset_are_kept(split):
     dataset = load_dataset(config)
     assert len(dataset.inter_feat) == sum(len((split / "tiny" / f"tiny.{part}.inter").read_text().splitlines()) - 1
                                           for part in PARTS)
+
+
+@pytest.mark.parametrize("key, value", [("user_inter_num_interval", "[5,inf)"), ("rm_dup_inter", "first"),
+                                        ("val_interval", {"rating": "[3,inf)"})])
+def test_a_filter_recbole_skips_for_pre_split_files_is_refused(split, key, value):
+    """RecBole filters only a dataset it splits itself (Dataset._data_processing): on pre-split files the key would be
+    recorded in the result and change nothing."""
+    with pytest.raises(ConfigurationError, match=f"{key} would not be applied: RecBole filters only a dataset it splits"):
+        Config("SASRec", "tiny", config_dict={**TINY_RUN, "data_path": str(split), "benchmark_filename": PARTS,
+                                              key: value})
