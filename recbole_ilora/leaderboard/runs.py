@@ -2,7 +2,8 @@
 
 Planning builds each combination's ``Config`` exactly as ``run_recbole`` would, without training, to learn the
 path of its JSON result (``experiment.result_path``: the config hash is in the name). A combination whose result
-exists is skipped, so a killed leaderboard resumes where it stopped. Each run is a subprocess: a crash or an
+exists is skipped, and one that left a checkpoint of its hash (a leaderboard killed mid-run) resumes from it, so a
+killed leaderboard resumes where it stopped. Each run is a subprocess: a crash or an
 out-of-memory kill ends that run only, its peak memory is its own, and its output goes to a log file per run.
 """
 
@@ -42,6 +43,7 @@ class Job:
     user_error: UserError | None = None  # that reason, when the input is at fault
     experiment: dict | None = None  # the planned experiment config (what a run that writes elsewhere differs in)
     other_machine: str | None = None  # "dtype bfloat16": the result found is the same command's on another machine
+    resume_from: Path | None = None  # the checkpoint a stopped earlier try of this run left (it resumes from it)
 
     @property
     def name(self):
@@ -50,8 +52,9 @@ class Job:
     def command(self, python=None):
         """The ``python -m recbole_ilora`` command line of this run."""
         files = [f"--config_files={' '.join(map(str, self.config_files))}"] if self.config_files else []
+        resume = [f"--resume_checkpoint={self.resume_from}"] if self.resume_from else []
         return [python or sys.executable, "-m", "recbole_ilora", f"--model={self.model}",
-                f"--dataset={self.dataset}", *files, *self.cmd_args]
+                f"--dataset={self.dataset}", *files, *self.cmd_args, *resume]
 
     def done(self):
         return self.result_file is not None and self.result_file.is_file()
@@ -81,7 +84,11 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
 
     A combination with no result of this machine's experiment, whose keys left at ``auto`` resolve otherwise on
     another kind of machine (``dtype``: bf16 where native), takes the result of the same command run there: its
-    identity (the JSON's config) says which, and ``Job.other_machine`` says so in every listing."""
+    identity (the JSON's config) says which, and ``Job.other_machine`` says so in every listing.
+
+    An unfinished combination whose earlier try was stopped (its checkpoint, named with its hash, is in its
+    ``checkpoint_dir``) resumes from that checkpoint (``Job.resume_from``) unless the overrides name one."""
+    from recbole_ilora import checkpoint as checkpoints
     from recbole_ilora.config import MACHINE_DEPENDENT_KEYS, Config  # imports torch and RecBole: only when planning
 
     jobs = []
@@ -101,6 +108,9 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
                             _take_other_machines_result(job, Config, {
                                 key: [other for other in MACHINE_DEPENDENT_KEYS[key] if other != value]
                                 for key, value in config.machine_resolved.items()})
+                        if not job.done() and not config["resume_checkpoint"]:
+                            job.resume_from = checkpoints.latest_of(config["checkpoint_dir"], model,
+                                                                    config.experiment_hash)
                     except UserError as error:
                         job.error, job.user_error = f"{type(error).__name__}: {error}", error
                     except Exception as error:  # noqa: BLE001 (any broken combination is that job's failure)
@@ -245,7 +255,8 @@ def execute(jobs, log_dir, runner=subprocess_runner, echo=_echo):
             outcome.skipped.append(job)
             echo(f"{prefix}: skipped, {job.finished_note()}")
             continue
-        echo(f"{prefix}: running (log: {log_file})")
+        resuming = f", resuming from {job.resume_from}" if job.resume_from else ""
+        echo(f"{prefix}: running{resuming} (log: {log_file})")
         start = time.perf_counter()
         reason = _run_one(job, log_file, runner)
         seconds = time.perf_counter() - start

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import statistics
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, check_result_schema, ranks_match_metrics
@@ -696,6 +697,29 @@ def test_resume_skips_runs_whose_result_exists(tiny_cli_args, capsys):
     assert [line.split()[0] for line in listing[:3]] == ["skip", "skip", "run"]
     assert listing[3] == "1 to run, 2 finished (skipped), 0 cannot start."
     assert "python -m recbole_ilora --model=Caser --dataset=tiny" in listing[2]
+
+
+def test_a_run_stopped_by_an_earlier_leaderboard_resumes_from_its_checkpoint(tiny_cli_args, tmp_path, capsys):
+    """A leaderboard killed mid-run (the session ended) left that run's checkpoint, named with its hash: the next
+    invocation resumes the run from it instead of starting it again; other runs' checkpoints are not taken."""
+    [job] = runs.plan(["SASRec"], ["tiny"], [2020], "candidates20", "res", overrides=tiny_cli_args)
+    assert job.resume_from is None
+    assert runs.subprocess_runner(job, tmp_path / "first.log") == 0
+    job.result_file.unlink()  # as if it had been stopped after writing its checkpoint
+    [other_seed] = runs.plan(["SASRec"], ["tiny"], [2021], "candidates20", "res", overrides=tiny_cli_args)
+    assert other_seed.resume_from is None
+
+    [again] = runs.plan(["SASRec"], ["tiny"], [2020], "candidates20", "res", overrides=tiny_cli_args)
+    [checkpoint] = Path("saved").glob(f"SASRec-*-{experiment.config_hash(again.experiment)[:8]}-*.pth")
+    assert again.resume_from == checkpoint and f"--resume_checkpoint={checkpoint}" in again.command()
+    outcome = runs.execute([again], tmp_path / "logs")
+    assert outcome.finished == [again] and again.done()
+    assert f"running, resuming from {checkpoint}" in capsys.readouterr().out
+    assert json.loads(again.result_file.read_text())["resumed_from"] == str(checkpoint)
+
+    [given] = runs.plan(["SASRec"], ["tiny"], [2020], "candidates20", "res",
+                        overrides=[*tiny_cli_args, f"--resume_checkpoint={checkpoint}"])
+    assert given.resume_from is None and given.command().count(f"--resume_checkpoint={checkpoint}") == 1
 
 
 def test_a_run_of_the_same_command_on_another_kind_of_machine_is_found(tiny_cli_args, tiny_llama, capsys):
