@@ -31,6 +31,8 @@ RECBOLE_UNDECLARED = {"model", "dataset", "encoding", "nproc", "world_size", "lo
 # Declared types RecBole's own code is wider than: it writes gpu_id with str(), so 0 and '0' both work; it makes a
 # list of one topk.
 WIDER_TYPES = {"gpu_id": (str, int), "topk": (list, tuple, int)}
+# Keys whose declared default is a value but for which RecBole's code reads None as a setting of its own.
+NONE_MEANS = {"load_col": "load every column of every atomic file"}
 
 _DECLARATION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):[^#]*#\s*\(([^)]*)\)")
 _TYPE_WORDS = {"int": (int,), "float": (int, float), "str": (str,), "string": (str,), "bool": (bool,),
@@ -362,7 +364,7 @@ def _type_names(types):
 
 
 def _type_problem(key, value, types, defaults):
-    if types is None or (value is None and None in defaults):
+    if types is None or (value is None and (None in defaults or key in NONE_MEANS)):
         return None
     ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
     return None if ok else f"{key} must be {_type_names(types)}, got {shown(value)}"

@@ -75,6 +75,10 @@ def refuse_empty(parser, options):
             parser.error(f"{option} is empty (an unset shell variable?): give a value, or leave it out")
 
 
+# The exit status of a command stopped by Ctrl-C (128 + SIGINT), as a shell reports a process killed by it.
+INTERRUPTED_STATUS = 130
+
+
 @contextmanager
 def interrupt_while_loading(prog):
     """Around a command's imports (torch, transformers and RecBole take seconds): Ctrl-C there ends the command with
@@ -83,7 +87,7 @@ def interrupt_while_loading(prog):
         yield
     except KeyboardInterrupt:
         print(f"{prog}: interrupted while starting; nothing was run", file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(INTERRUPTED_STATUS) from None
 
 
 @contextmanager
@@ -104,4 +108,4 @@ def exit_on_user_error(prog, debug):
         if debug:
             traceback.print_exc()
         print(f"{prog}: interrupted" + (f": {interrupt}" if str(interrupt) else ""), file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(INTERRUPTED_STATUS) from None

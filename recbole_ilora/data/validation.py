@@ -18,7 +18,7 @@ from recbole_ilora.data.candidates import candidates_per_user
 from recbole_ilora.data.datasets import holds_samples
 from recbole_ilora.data.location import inter_files
 from recbole_ilora.data.titles import TEXT_TYPES
-from recbole_ilora.errors import DataError
+from recbole_ilora.errors import DataError, UserError
 
 
 def _encoding_error(path, encoding):
@@ -377,6 +377,32 @@ def _check_feature_file(path, config, kind, header):
     _check_field_counts(path, config, len(header))
     check_sequence_cells(path, config)
     _check_values(path, config, header)
+
+
+# Every config key ``check_atomic_files`` reads (tested): two configs that agree on them check the same files the
+# same way, so a planner checks each such set once.
+ATOMIC_FILE_KEYS = ("data_path", "dataset", "benchmark_filename", "encoding", "field_separator", "seq_separator",
+                    "load_col", "USER_ID_FIELD", "ITEM_ID_FIELD", "TIME_FIELD", "LIST_SUFFIX", "item_text_field",
+                    "rm_dup_inter", "eval_args", "eval_users", "strict_data", "topk")
+
+
+class AtomicFileChecks:
+    """``check_atomic_files`` for the many runs a planner plans: each way of reading the files is checked once, and
+    its error raised again for every run that reads them so."""
+
+    def __init__(self):
+        self.errors = {}  # {the values of ATOMIC_FILE_KEYS: the error of those files, or None}
+
+    def check(self, config):
+        key = repr([config[key] for key in ATOMIC_FILE_KEYS])
+        if key not in self.errors:
+            try:
+                check_atomic_files(config)
+                self.errors[key] = None
+            except UserError as error:  # a DataError, or a file missing
+                self.errors[key] = error
+        if self.errors[key] is not None:
+            raise self.errors[key]
 
 
 def check_atomic_files(config):

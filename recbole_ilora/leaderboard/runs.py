@@ -86,12 +86,16 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
     another kind of machine (``dtype``: bf16 where native), takes the result of the same command run there: its
     identity (the JSON's config) says which, and ``Job.other_machine`` says so in every listing.
 
+    The atomic files of every unfinished combination are checked now (once per way of reading them), so that a
+    data error stops the command before any run, as a config error does.
+
     An unfinished combination whose earlier try was stopped (its checkpoint, named with its hash, is in its
     ``checkpoint_dir``) resumes from that checkpoint (``Job.resume_from``) unless the overrides name one."""
     from recbole_ilora import checkpoint as checkpoints
     from recbole_ilora.config import MACHINE_DEPENDENT_KEYS, Config  # imports torch and RecBole: only when planning
+    from recbole_ilora.data import validation
 
-    jobs = []
+    jobs, data_checks = [], validation.AtomicFileChecks()
     with _environment_kept():
         if processes > 1:
             os.environ["WORLD_SIZE"] = str(processes)
@@ -108,6 +112,8 @@ def plan(models, datasets, seeds, protocol, results_dir, config_files=None, over
                             _take_other_machines_result(job, Config, {
                                 key: [other for other in MACHINE_DEPENDENT_KEYS[key] if other != value]
                                 for key, value in config.machine_resolved.items()})
+                        if not job.done():
+                            data_checks.check(config)
                         if not job.done() and not config["resume_checkpoint"]:
                             job.resume_from = checkpoints.latest_of(config["checkpoint_dir"], model,
                                                                     config.experiment_hash)

@@ -224,10 +224,15 @@ def summary(spec, analyses, section_verdicts=()):
                                                           f"(p = {v.p_value:.2g})" for v in a.verdicts
                                                           if v.p_value is not None) for a in analyses if a.verdicts)
     # an analysis section tests the study's own claim; the arms' claims are then the runs' quality, for context
-    verdict = "; ".join(section_verdicts) or (arms.overall(verdicts) if spec.claims else "not run yet")
+    measured_rows = sum(len(a.rows) for a in analyses)
+    if section_verdicts or spec.claims:
+        verdict = "; ".join(section_verdicts) or arms.overall(verdicts)
+    else:  # a spec that only measures: its table is the result
+        verdict = "no claim tested: measurements only (the page's table)" if measured_rows else "not run yet"
     budget = next((a.backbone_budget for a in analyses if a.backbone_budget), "")
     return {"name": spec.name, "title": spec.title, "claim": spec.claim, "measured": measured or "-",
-            "verdict": verdict, "runs": budget}
+            "verdict": verdict, "runs": budget or (f"{measured_rows} arm(s) x dataset(s) finished" if measured_rows
+                                                   else "-")}
 
 
 def report(spec, args, extra, planned):

@@ -219,7 +219,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tiny_data_root, tmp_path):
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     err = process.communicate(timeout=120)[1].strip()
-    assert process.returncode == 130 and "Traceback" not in err, err
+    assert process.returncode == 143 and "Traceback" not in err, err  # 128 + SIGTERM, as a shell reports it
     assert "run_recbole: interrupted: the last checkpoint is " in err.splitlines()[-1]
 
 

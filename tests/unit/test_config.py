@@ -163,6 +163,8 @@ def test_well_formed_structured_keys_pass():
     one = Config("SASRec", "ml-100k", cmd_args=["--topk=5", "--valid_metric=NDCG@5"])  # RecBole takes one topk
     assert one["topk"] == [5] and one.experiment_hash == Config(
         "SASRec", "ml-100k", cmd_args=["--topk=[5]", "--valid_metric=NDCG@5"]).experiment_hash
+    every_column = Config("SASRec", "ml-100k", cmd_args=["--load_col=None"])  # RecBole: load every column
+    assert every_column["load_col"] is None and every_column.experiment_hash != one.experiment_hash
 
 
 @pytest.mark.parametrize("model, message", [

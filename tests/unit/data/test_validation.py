@@ -10,7 +10,7 @@ from unit.data.test_datasets import split_by_user
 
 from recbole_ilora.config import Config
 from recbole_ilora.data import load_dataset
-from recbole_ilora.data.validation import check_atomic_files
+from recbole_ilora.data.validation import ATOMIC_FILE_KEYS, AtomicFileChecks, check_atomic_files
 from recbole_ilora.errors import ConfigurationError, DataError
 
 PARTS = ["train", "valid", "test"]
@@ -152,3 +152,39 @@ def test_a_filter_recbole_skips_for_pre_split_files_is_refused(split, key, value
     with pytest.raises(ConfigurationError, match=f"{key} would not be applied: RecBole filters only a dataset it splits"):
         Config("SASRec", "tiny", config_dict={**TINY_RUN, "data_path": str(split), "benchmark_filename": PARTS,
                                               key: value})
+
+
+class KeysRead:
+    """A config that records which of its keys are read."""
+
+    def __init__(self, config):
+        self.config, self.read = config, set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return self.config[key]
+
+
+@pytest.mark.parametrize("dataset, keys", [("data", {}), ("split", {"benchmark_filename": PARTS})])
+def test_the_file_checks_read_only_the_keys_a_planner_checks_them_once_by(dataset, keys, request):
+    """A planner checks each way of reading the files once (``AtomicFileChecks``), keyed by ``ATOMIC_FILE_KEYS``:
+    a key the checks read beyond them would let two different checks pass as one."""
+    root = request.getfixturevalue(dataset)
+    config = KeysRead(Config("SASRec", "tiny", config_dict={**TINY_RUN, "data_path": str(root),
+                                                             **keys}))
+    check_atomic_files(config)
+    assert config.read and config.read <= set(ATOMIC_FILE_KEYS), config.read - set(ATOMIC_FILE_KEYS)
+
+
+def test_a_planner_checks_each_way_of_reading_the_files_once_and_repeats_its_error(data):
+    checks = AtomicFileChecks()
+    good = Config("SASRec", "tiny", config_dict={**TINY_RUN, "data_path": str(data)})
+    checks.check(good)
+    checks.check(Config("GRU4Rec", "tiny", config_dict={**TINY_RUN, "data_path": str(data)}))
+    assert len(checks.errors) == 1
+    bad = Config("SASRec", "tiny", config_dict={**TINY_RUN, "data_path": str(data),
+                                                 "load_col": {"inter": ["user_id", "item_id"]}})
+    for _ in range(2):
+        with pytest.raises(DataError, match="load_col's inter list \\['user_id', 'item_id'\\] does not load timestamp"):
+            checks.check(bad)
+    assert len(checks.errors) == 2

@@ -777,6 +777,21 @@ def test_a_combination_the_input_makes_impossible_stops_the_leaderboard_before_a
     assert err.startswith(f"leaderboard: error: {message}") and len(err.splitlines()) == 2  # the message and the hint
 
 
+@pytest.mark.parametrize("mode", [[], ["--dry_run"]])
+def test_a_data_error_stops_the_leaderboard_before_any_run(tiny_cli_args, capsys, mode):
+    """Every run started and failed the same way after loading (exit status 1): the files are checked when
+    planning, as each run would check them."""
+    args = [arg for arg in tiny_cli_args if not arg.startswith("--load_col=")]
+    runner = FakeRunner()
+    with pytest.raises(SystemExit) as exit_info:
+        main([*mode, *leaderboard_args("SASRec,GRU4Rec", [*args, "--load_col={'inter': ['user_id', 'item_id']}"],
+                                       "2020")], runner=runner)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and runner.launched == []
+    assert err.startswith("leaderboard: error: --models SASRec on --datasets tiny (seed 2020) cannot be planned, so "
+                          "nothing was run: load_col's inter list ['user_id', 'item_id'] does not load timestamp"), err
+
+
 @pytest.mark.parametrize("key, option", list(runs.LEADERBOARD_KEYS.items()))
 def test_keys_the_leaderboard_sets_are_refused_in_config_files_too(tmp_path, capsys, key, option):
     """A config file's seed: 5 was overridden by --seeds without a word: the run recorded seed 2020."""

@@ -141,3 +141,15 @@ def test_an_analysis_sections_verdict_is_the_studys_the_arms_claims_only_context
                                    "claims": [{"better": "a", "worse": "b"}]}, "s.yaml")
     assert summary(spec, [], ["does not hold here (numbers)"])["verdict"] == "does not hold here (numbers)"
     assert summary(spec, [], [])["verdict"] == "not run yet"
+
+
+def test_a_study_without_claims_is_indexed_as_measured_once_its_runs_finished():
+    from recbole_ilora.studies.arms import DatasetAnalysis
+    from recbole_ilora.studies.command import summary
+    from recbole_ilora.studies.spec import parse_spec
+
+    spec = parse_spec("pop", {"title": "t", "claim": "c", "reference": "a", "arms": {"a": {"model": "Pop"}}}, "s.yaml")
+    assert summary(spec, [DatasetAnalysis("tiny", [], [], "")], [])["verdict"] == "not run yet"
+    finished = summary(spec, [DatasetAnalysis("tiny", [["a", "candidates20", 10]], [], "")], [])
+    assert finished["verdict"] == "no claim tested: measurements only (the page's table)"
+    assert finished["runs"] == "1 arm(s) x dataset(s) finished"
