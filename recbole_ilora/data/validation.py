@@ -371,6 +371,24 @@ def _loaded_feature_file(config, kind):
     return path if path.is_file() and (not config["load_col"] or kind in config["load_col"]) else None
 
 
+FEATURE_ID_KEYS = {"item": "ITEM_ID_FIELD", "user": "USER_ID_FIELD"}  # the key naming the id column of each file
+
+
+def _feature_header(path, config, kind):
+    """The header of a loaded ``.item`` or ``.user`` file, which has the id column its key names, loaded: RecBole joins
+    the file to the interactions by it, and fails without it (swapped id keys, or load_col leaving it out)."""
+    header, key = _header(path, config), FEATURE_ID_KEYS[kind]
+    field, loaded = config[key], (config["load_col"] or {}).get(kind)
+    fix = f"name its id column with {key}, or leave {kind} out of load_col to run without the file"
+    if field not in header:
+        raise DataError(f"{path} has no {field} column ({key}), by which RecBole joins it to the interactions (its "
+                        f"columns: {', '.join(header)}): {fix}.")
+    if loaded is not None and field not in loaded:
+        raise DataError(f"load_col's {kind} list {loaded} does not load {field} ({key}), by which RecBole joins "
+                        f"{path} to the interactions: add it.")
+    return header
+
+
 def _check_feature_file(path, config, kind, header):
     """A ``.item`` or ``.user`` file: load_col's columns, whole lines, values of their types."""
     _check_loaded_columns(path, header, (config["load_col"] or {}).get(kind), kind)
@@ -411,31 +429,30 @@ def check_atomic_files(config):
     parts = {}
     for path in (Path(config["data_path"]) / name for name in inter_files(config["dataset"],
                                                                           config["benchmark_filename"])):
-        header, parts[path] = check_inter_file(path, config)
+        _, parts[path] = check_inter_file(path, config)
         check_sequence_cells(path, config)
-        if item_file and config["ITEM_ID_FIELD"] in header:
-            check_items_have_metadata(path, item_file, config)
+    item_header = item_file and _feature_header(item_file, config, "item")
+    for path in parts if item_file else ():
+        check_items_have_metadata(path, item_file, config)
     if not config["rm_dup_inter"]:
         _check_repeated_interactions(parts)
     if config["benchmark_filename"] and all(config["TIME_FIELD"] in columns for columns in parts.values()):
         _check_pre_split_parts(config, parts)
     if item_file:
-        item_header = _header(item_file, config)
         _check_text_field(item_file, item_header, config)
         _check_feature_file(item_file, config, "item", item_header)
-        if config["ITEM_ID_FIELD"] in item_header:
-            ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
-            if ids.empty:
-                raise DataError(f"{item_file} has a header but no items: add one line per item, or remove the file "
-                                f"(or its load_col entry) to run without item features.")
-            twice = np.flatnonzero(ids.duplicated().to_numpy())
-            if len(twice):
-                raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "
-                                f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
-                                f"line per item.")
+        ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
+        if ids.empty:
+            raise DataError(f"{item_file} has a header but no items: add one line per item, or remove the file "
+                            f"(or its load_col entry) to run without item features.")
+        twice = np.flatnonzero(ids.duplicated().to_numpy())
+        if len(twice):
+            raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "
+                            f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
+                            f"line per item.")
     user_file = _loaded_feature_file(config, "user")
     if user_file:
-        _check_feature_file(user_file, config, "user", _header(user_file, config))
+        _check_feature_file(user_file, config, "user", _feature_header(user_file, config, "user"))
 
 
 def _column(dataset, field):

@@ -188,3 +188,15 @@ def test_a_planner_checks_each_way_of_reading_the_files_once_and_repeats_its_err
         with pytest.raises(DataError, match="load_col's inter list \\['user_id', 'item_id'\\] does not load timestamp"):
             checks.check(bad)
     assert len(checks.errors) == 2
+
+
+def test_a_feature_file_without_the_id_column_its_key_names_is_named(data):
+    """Swapped id keys (items as users) ended in a KeyError: RecBole joins a loaded .item file by ITEM_ID_FIELD."""
+    swapped = {"USER_ID_FIELD": "item_id", "ITEM_ID_FIELD": "user_id"}
+    with pytest.raises(DataError, match=re.escape(f"{data / 'tiny' / 'tiny.item'} has no user_id column "
+                                                  f"(ITEM_ID_FIELD), by which RecBole joins it to the interactions")):
+        checked(data, **swapped)
+    with pytest.raises(DataError, match=re.escape("load_col's item list ['movie_title'] does not load item_id "
+                                                  "(ITEM_ID_FIELD), by which RecBole joins")):
+        checked(data, load_col={**TINY_RUN["load_col"], "item": ["movie_title"]})
+    checked(data, **swapped, load_col={"inter": TINY_RUN["load_col"]["inter"]})  # items as users, without titles
