@@ -54,11 +54,17 @@ def check_regular_file(path):
 CLOSED_QUOTE = re.compile(r'"(?:[^"]|"")*"')  # a field RecBole's reader (csv quoting) reads as one quoted value
 
 
-def _unclosed_quote(line, separator):
-    """The first field of ``line`` that opens a double quote it does not close, or None: RecBole's reader would
-    read the following lines into that field, up to the next quote."""
-    return next((value for value in line.split(separator)
-                 if value.startswith('"') and not CLOSED_QUOTE.match(value)), None)
+def _misquoted(line, separator):
+    """The first field of ``line`` that RecBole's reader cannot read as the quoted value it takes it for (it opens with
+    a double quote), and why; or None. An unclosed quote takes the following lines into the field; text after the
+    closing quote stops the reader with an error naming no file or line."""
+    for value in line.split(separator):
+        if value.startswith('"') and not CLOSED_QUOTE.fullmatch(value):
+            closed = CLOSED_QUOTE.match(value)
+            return value, ("has text after its closing quote, which RecBole's reader refuses" if closed else
+                           "opens a double quote it does not close, so RecBole's reader would take the following "
+                           "lines into it")
+    return None
 
 
 def _header(path, config):
@@ -129,11 +135,12 @@ def _check_field_counts(path, config, expected):
                     raise DataError(f"{path}, line {number}: a field longer than {FIELD_LIMIT:,} characters, which "
                                     f"RecBole's reader cannot read: shorten it (an LLM reads at most "
                                     f"max_title_tokens of a title anyway).")
-                unclosed = _unclosed_quote(line, separator)
-                if unclosed is not None:
-                    raise DataError(f"{path}, line {number}: the value {unclosed[:60]!r} opens a double quote it does "
-                                    f"not close, so RecBole's reader would take the following lines into it: remove "
-                                    f"the quote, or quote the whole value with its inner quotes doubled.")
+                misquoted = _misquoted(line, separator)
+                if misquoted is not None:
+                    value, problem = misquoted
+                    quoted = '"' + value.replace('"', '""') + '"'
+                    raise DataError(f"{path}, line {number}: the value {value[:60]!r} {problem}: remove the quotes, "
+                                    f"or quote the whole value with its inner quotes doubled ({quoted[:66]}).")
                 if line and line.count(separator) + 1 != expected:
                     raise DataError(f"{path}, line {number}: {line.count(separator) + 1} fields where the header "
                                     f"has {expected} (separated by {separator!r}, field_separator): a separator "

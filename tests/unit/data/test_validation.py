@@ -200,3 +200,19 @@ def test_a_feature_file_without_the_id_column_its_key_names_is_named(data):
                                                   "(ITEM_ID_FIELD), by which RecBole joins")):
         checked(data, load_col={**TINY_RUN["load_col"], "item": ["movie_title"]})
     checked(data, **swapped, load_col={"inter": TINY_RUN["load_col"]["inter"]})  # items as users, without titles
+
+
+@pytest.mark.parametrize("title, problem", [
+    ('"Heat" (1995)', "has text after its closing quote, which RecBole's reader refuses"),
+    ('"Heat" ', "has text after its closing quote, which RecBole's reader refuses"),
+    ('"Heat (1995)', "opens a double quote it does not close")])
+def test_a_value_that_recbole_reader_cannot_read_as_quoted_is_named_with_its_fix(data, title, problem):
+    """A value opening with a double quote is a quoted one to RecBole's reader: text after the closing quote stopped
+    it with "'\\t' expected after '\"'", naming no file or line."""
+    item = data / "tiny" / "tiny.item"
+    edit(item, lambda text: text.replace("\tMovie number 5\n", f"\t{title}\n"))
+    with pytest.raises(DataError, match=re.escape(f"{item}, line 6: the value {title!r} {problem}")):
+        checked(data)
+    quoted = '"' + title.replace('"', '""') + '"'
+    edit(item, lambda text: text.replace(f"\t{title}\n", f"\t{quoted}\n"))
+    checked(data)  # the fix the message gives
