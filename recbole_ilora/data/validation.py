@@ -106,18 +106,54 @@ def _header(path, config):
     return fields
 
 
-def _read_column(path, config, header):
-    """One column as text; a missing (truncated) cell is an empty string."""
+def _read_column(path, config, header, as_recbole=False):
+    """One column as written; a missing (truncated) cell is an empty string. ``as_recbole``: as RecBole's reader reads
+    it (quotes taken off; a cell pandas takes for a missing value, such as NA or None, is NaN), once the lines are
+    known to be whole and well quoted (``_check_field_counts``)."""
     encoding, separator = config["encoding"] or "utf-8", config["field_separator"]
+    as_written = {} if as_recbole else {"keep_default_na": False, "quoting": csv.QUOTE_NONE}
     try:
-        table = pd.read_csv(path, sep=separator, usecols=[header], dtype=str, keep_default_na=False,
-                            encoding=encoding, engine="python" if len(separator) > 1 else "c", quoting=3)
+        table = pd.read_csv(path, sep=separator, usecols=[header], dtype=str, encoding=encoding,
+                            engine="python" if len(separator) > 1 else "c", **as_written)
     except UnicodeError:
         raise _encoding_error(path, encoding) from None
     except pd.errors.ParserError as error:
         raise DataError(f"{path}: {str(error).strip()} (fields separated by {separator!r}, field_separator); "
                         f"fix that line.") from None
-    return table[header].fillna("")
+    return table[header] if as_recbole else table[header].fillna("")
+
+
+def _check_read_as_written(path, config, column, values, consequence, fix):
+    """No written value of ``column`` (``values``: as written) is one RecBole's reader takes for a missing value:
+    pandas' read_csv does so for NA, null, None, NaN, N/A, #N/A, "" and more (pandas is asked, so the lists agree)."""
+    missing = _read_column(path, config, column, as_recbole=True).isna() & (values.str.strip() != "")
+    rows = np.flatnonzero(missing.to_numpy())
+    if len(rows):
+        raise DataError(f"{path}, line {rows[0] + 2}: {column.partition(':')[0]} {values.iloc[rows[0]]!r} is read by "
+                        f"RecBole's reader as a missing value, as pandas reads NA, null, None, NaN, N/A, #N/A and \"\" "
+                        f"({len(rows)} such line(s)), so {consequence}: {fix}.")
+
+
+def _check_filled(path, field, values, what, consequence):
+    """No cell of a column the run needs is empty (``what``: the column, ``consequence``: what RecBole does then)."""
+    empty = np.flatnonzero((values.str.strip() == "").to_numpy())
+    if len(empty):
+        raise DataError(f"{path}, line {empty[0] + 2}: empty {field} ({what}; {len(empty)} such line(s), e.g. a "
+                        f"truncated last line). {consequence}: complete or remove these lines.")
+
+
+def _check_ids(path, config, column, values):
+    """An id column (``values``: as written) holds ids as RecBole reads them: an empty one or one pandas reads as
+    missing (NA, None, ...) is dropped with its line, and one with spaces around it is another id."""
+    field = column.partition(":")[0]
+    _check_filled(path, field, values, "an id", "RecBole would drop the line")
+    padded = np.flatnonzero((values != values.str.strip()).to_numpy())
+    if len(padded):
+        raise DataError(f"{path}, line {padded[0] + 2}: {field} {values.iloc[padded[0]]!r} has spaces around it "
+                        f"({len(padded)} such line(s)), which RecBole reads as another id than "
+                        f"{values.iloc[padded[0]].strip()!r}: remove them.")
+    _check_read_as_written(path, config, column, values, "RecBole would drop the line",
+                           "rename the id in every file of the dataset (e.g. 'NA' to 'id_NA')")
 
 
 def _check_field_counts(path, config, expected):
@@ -205,25 +241,16 @@ def check_inter_file(path, config):
     for key in keys:
         _check_required_column(path, config, header, loaded, key)
     _check_field_counts(path, config, len(header))
-    ids = (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"])
     columns = {}
     for key in keys:
         field, (what, why_needed, _, _) = config[key], FIELD_KEYS[key]
         values = columns[field] = _read_column(path, config, header[field])
         if values.empty:
             raise DataError(f"{path} has a header but no interactions.")
-        empty = np.flatnonzero((values.str.strip() == "").to_numpy())
-        if len(empty):
-            raise DataError(
-                f"{path}, line {empty[0] + 2}: empty {field} ({what}{why_needed}; {len(empty)} such line(s), e.g. a "
-                f"truncated last line). RecBole would fill it (a timestamp with the column mean, which moves the line "
-                f"to the end of its user's sequence, where it becomes the test target): complete or remove these "
-                f"lines.")
-        padded = np.flatnonzero((values != values.str.strip()).to_numpy()) if field in ids else []
-        if len(padded):
-            raise DataError(f"{path}, line {padded[0] + 2}: {field} {values.iloc[padded[0]]!r} has spaces around it "
-                            f"({len(padded)} such line(s)), which RecBole reads as another id than "
-                            f"{values.iloc[padded[0]].strip()!r}: remove them.")
+        _check_filled(path, field, values, f"{what}{why_needed}", "RecBole would fill it (a timestamp with the column "
+                      "mean, which moves the line to the end of its user's sequence, where it becomes the test target)")
+        if key != "TIME_FIELD":
+            _check_ids(path, config, header[field], values)
     _check_values(path, config, header)
     return header, pd.DataFrame(columns)
 
@@ -349,16 +376,20 @@ def check_items_have_metadata(path, item_file, config):
 
 
 def check_sequence_cells(path, config):
-    """Under pandas >= 3 RecBole 1.2.1 cannot read an empty token_seq / float_seq cell (see compat): refuse it."""
+    """Under pandas >= 3 RecBole 1.2.1 cannot read an empty token_seq / float_seq cell, or one pandas reads as missing
+    (see compat): refuse it."""
     if int(pd.__version__.split(".")[0]) < 3:
         return
     for field, column in _header(path, config).items():
         if column.endswith(("token_seq", "float_seq")):
-            empty = np.flatnonzero((_read_column(path, config, column).str.strip() == "").to_numpy())
+            values = _read_column(path, config, column)
+            empty = np.flatnonzero((values.str.strip() == "").to_numpy())
             if len(empty):
                 raise DataError(f"{path}, line {empty[0] + 2}: empty {field} ({len(empty)} such line(s)), which "
                                 f"RecBole 1.2.1 cannot read under pandas {pd.__version__}: fill the cells, or drop "
                                 f"the column from load_col.")
+            _check_read_as_written(path, config, column, values, f"RecBole 1.2.1 cannot read it under pandas "
+                                   f"{pd.__version__}", "write it otherwise, or drop the column from load_col")
 
 
 def _check_text_field(item_file, header, config):
@@ -367,6 +398,15 @@ def _check_text_field(item_file, header, config):
     if field in header and _column_type(header[field]) not in {ftype.value for ftype in TEXT_TYPES}:
         raise DataError(f"{item_file}, line 1: column {header[field]!r} holds the item titles (item_text_field), "
                         f"which are text: write {field}:token_seq (or {field}:token, one token a title).")
+
+
+def _check_titles(path, config, header):
+    """No title is one RecBole's reader takes for a missing value: the item would have none (a token_seq title
+    'None' stopped RecBole with "'float' object has no attribute 'split'")."""
+    field = config["item_text_field"]
+    if field in header:
+        _check_read_as_written(path, config, header[field], _read_column(path, config, header[field]),
+                               "the item would have no title", "write the title otherwise (e.g. with its year)")
 
 
 def _loaded_feature_file(config, kind):
@@ -400,6 +440,10 @@ def _check_feature_file(path, config, kind, header):
     """A ``.item`` or ``.user`` file: load_col's columns, whole lines, values of their types."""
     _check_loaded_columns(path, header, (config["load_col"] or {}).get(kind), kind)
     _check_field_counts(path, config, len(header))
+    id_column = header[config[FEATURE_ID_KEYS[kind]]]
+    _check_ids(path, config, id_column, _read_column(path, config, id_column))
+    if kind == "item":
+        _check_titles(path, config, header)
     check_sequence_cells(path, config)
     _check_values(path, config, header)
 

@@ -216,3 +216,48 @@ def test_a_value_that_recbole_reader_cannot_read_as_quoted_is_named_with_its_fix
     quoted = '"' + title.replace('"', '""') + '"'
     edit(item, lambda text: text.replace(f"\t{title}\n", f"\t{quoted}\n"))
     checked(data)  # the fix the message gives
+
+
+def edited_line(path, pattern, replacement):
+    """Replace ``pattern`` (a regex, per line) in ``path``; return the number of the first line it changed."""
+    before = path.read_text().splitlines()
+    after = [re.sub(pattern, replacement, line) for line in before]
+    path.write_text("\n".join(after) + "\n")
+    return next(number for number, (old, new) in enumerate(zip(before, after), 1) if old != new)
+
+
+MISSING = "is read by RecBole's reader as a missing value"
+# file, line pattern, replacement, the message's start after "FILE, line N: "
+MISSING_VALUES = [
+    ("inter", r"^u3\t", "NA\t", f"user_id 'NA' {MISSING}"),
+    ("inter", r"^u4\t", "null\t", f"user_id 'null' {MISSING}"),
+    ("inter", r"\ti7\t", "\tNone\t", f"item_id 'None' {MISSING}"),
+    ("inter", r"\ti8\t", '\t"NaN"\t', f"item_id '\"NaN\"' {MISSING}"),
+    ("inter", r"\ti8\t", '\t""\t', f"item_id '\"\"' {MISSING}"),
+    ("item", r"^i7\t", "N/A\t", f"item_id 'N/A' {MISSING}"),
+    ("item", r"^i8\t", "\t", "empty item_id"),
+    ("item", r"^(i7\t).*", r"\1None", f"movie_title 'None' {MISSING}"),
+    ("item", r"^(i8\t).*", r"\1#N/A", f"movie_title '#N/A' {MISSING}"),
+]
+
+
+@pytest.mark.parametrize("suffix, pattern, replacement, message", MISSING_VALUES)
+def test_an_id_or_title_read_as_missing_is_named(data, suffix, pattern, replacement, message):
+    """pandas reads NA, null, None, NaN, N/A, ... as missing values: RecBole dropped the lines of such ids without a
+    word, and a title 'None' ended in "'float' object has no attribute 'split'"."""
+    path = data / "tiny" / f"tiny.{suffix}"
+    line = edited_line(path, pattern, replacement)
+    with pytest.raises(DataError, match=re.escape(f"{path}, line {line}: {message}")):
+        checked(data, item_text_field="movie_title")
+
+
+def test_an_id_read_as_missing_is_named_in_a_user_file(data):
+    (data / "tiny" / "tiny.user").write_text("user_id:token\tage:float\nu1\t25\nnan\t30\n")
+    with pytest.raises(DataError, match=re.escape(f"tiny.user, line 3: user_id 'nan' {MISSING}")):
+        checked(data, load_col={**TINY_RUN["load_col"], "user": ["user_id", "age"]})
+
+
+def test_other_values_pandas_reads_as_text_are_ids(data):
+    for pattern, replacement in ((r"^u3\t", "na\t"), (r"^u4\t", "NONE\t"), (r"\ti7\t", "\tnil\t")):
+        edited_line(data / "tiny" / "tiny.inter", pattern, replacement)
+    checked(data)
