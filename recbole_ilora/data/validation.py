@@ -251,19 +251,23 @@ def check_inter_file(path, config):
                       "mean, which moves the line to the end of its user's sequence, where it becomes the test target)")
         if key != "TIME_FIELD":
             _check_ids(path, config, header[field], values)
-    _check_values(path, config, header)
+    _check_values(path, config, header, loaded)
     return header, pd.DataFrame(columns)
 
 
-def _check_values(path, config, header):
+def _check_values(path, config, header, loaded):
     """Every value of a number column parses as its type (RecBole stops at the first that does not, naming neither
     file nor line): finite numbers, in a float_seq column separated by seq_separator. Text, inf or nan in a timestamp
-    would sort a line anywhere in its user's sequence."""
+    would sort a line anywhere in its user's sequence. An empty :float value of a column RecBole loads (``loaded``:
+    load_col's list for the file, None for all) would be filled with the column's mean, without a word."""
     for field, column in header.items():
         ftype = _column_type(column)
         if ftype not in ("float", "float_seq"):
             continue
         values = _read_column(path, config, column)
+        if ftype == "float" and (loaded is None or field in loaded):
+            _check_filled(path, field, values, "a :float column", "RecBole would fill it with the column's mean "
+                          "(leave the column out of load_col if the run does not need it)")
         cells = values.str.split(config["seq_separator"]).explode() if ftype == "float_seq" else values
         numbers = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
         bad = cells.index[~np.isfinite(numbers) & (cells.str.strip() != "").to_numpy()].unique()
@@ -438,14 +442,15 @@ def _feature_header(path, config, kind):
 
 def _check_feature_file(path, config, kind, header):
     """A ``.item`` or ``.user`` file: load_col's columns, whole lines, values of their types."""
-    _check_loaded_columns(path, header, (config["load_col"] or {}).get(kind), kind)
+    loaded = (config["load_col"] or {}).get(kind)
+    _check_loaded_columns(path, header, loaded, kind)
     _check_field_counts(path, config, len(header))
     id_column = header[config[FEATURE_ID_KEYS[kind]]]
     _check_ids(path, config, id_column, _read_column(path, config, id_column))
     if kind == "item":
         _check_titles(path, config, header)
     check_sequence_cells(path, config)
-    _check_values(path, config, header)
+    _check_values(path, config, header, loaded)
 
 
 # Every config key ``check_atomic_files`` reads (tested): two configs that agree on them check the same files the

@@ -261,3 +261,13 @@ def test_other_values_pandas_reads_as_text_are_ids(data):
     for pattern, replacement in ((r"^u3\t", "na\t"), (r"^u4\t", "NONE\t"), (r"\ti7\t", "\tnil\t")):
         edited_line(data / "tiny" / "tiny.inter", pattern, replacement)
     checked(data)
+
+
+def test_an_empty_float_value_of_a_loaded_column_is_refused(data):
+    """RecBole fills an empty :float value with the column's mean, without a word."""
+    inter = data / "tiny" / "tiny.inter"
+    line = edited_line(inter, r"^(u1\ti\d+\t)\d(\t1001005)$", r"\1\2")
+    with pytest.raises(DataError, match=re.escape(f"{inter}, line {line}: empty rating (a :float column; 1 such "
+                                                  f"line(s)") + ".*" + re.escape("would fill it with the column's mean")):
+        checked(data)
+    checked(data, load_col={**TINY_RUN["load_col"], "inter": ["user_id", "item_id", "timestamp"]})
