@@ -356,16 +356,27 @@ def _check_histories(config, part, path, lines, seen):
 
 
 def _report_dropped(config, message, fix):
-    """Data RecBole would drop (``message`` says which, ``fix`` how to keep it): a warning, or with ``strict_data``
-    an error."""
+    """Data RecBole would drop or keep without what it needs (``message`` says which and what RecBole does, ``fix``
+    how to complete it): a warning, or with ``strict_data`` an error."""
     if config["strict_data"]:
-        raise DataError(f"{message} {fix}, or run without --strict_data to drop them with a warning.")
+        raise DataError(f"{message} {fix}, or run without --strict_data to go on with a warning.")
     getLogger().warning(f"{message} (--strict_data=True refuses such data)")
 
 
+def _fate_of_unknown_items(config):
+    """What RecBole does with interactions of items absent from the ``.item`` file: it drops them where it filters the
+    interactions (Dataset._filter_inter_by_user_or_item), which it does only for a dataset it splits itself."""
+    kept = "so RecBole keeps them as items without features (LLM models refuse items without a title)"
+    if config["benchmark_filename"]:
+        return f"pre-split files are not filtered, {kept}"
+    if not config["filter_inter_by_user_or_item"]:
+        return f"filter_inter_by_user_or_item is False, {kept}"
+    return "RecBole drops them"
+
+
 def check_items_have_metadata(path, item_file, config):
-    """Count interactions with items missing from the ``.item`` file (RecBole drops them silently): a warning,
-    or an error with ``strict_data``."""
+    """Count interactions with items missing from the ``.item`` file, saying what RecBole does with them (silently):
+    a warning, or an error with ``strict_data``."""
     iid = config["ITEM_ID_FIELD"]
     inter_items = _read_column(path, config, _header(path, config)[iid])
     known = set(_read_column(item_file, config, _header(item_file, config)[iid]))
@@ -374,7 +385,7 @@ def check_items_have_metadata(path, item_file, config):
     if not count:
         return 0
     _report_dropped(config, f"{count} of {len(inter_items)} interactions in {path} name items absent from {item_file} "
-                            f"(e.g. {inter_items[unknown].iloc[0]!r}); RecBole drops them.",
+                            f"(e.g. {inter_items[unknown].iloc[0]!r}): {_fate_of_unknown_items(config)}.",
                     f"Add the items to {item_file.name}")
     return count
 
@@ -457,7 +468,7 @@ def _check_feature_file(path, config, kind, header):
 # same way, so a planner checks each such set once.
 ATOMIC_FILE_KEYS = ("data_path", "dataset", "benchmark_filename", "encoding", "field_separator", "seq_separator",
                     "load_col", "USER_ID_FIELD", "ITEM_ID_FIELD", "TIME_FIELD", "LIST_SUFFIX", "item_text_field",
-                    "rm_dup_inter", "eval_args", "eval_users", "strict_data", "topk")
+                    "rm_dup_inter", "filter_inter_by_user_or_item", "eval_args", "eval_users", "strict_data", "topk")
 
 
 class AtomicFileChecks:

@@ -271,3 +271,26 @@ def test_an_empty_float_value_of_a_loaded_column_is_refused(data):
                                                   f"line(s)") + ".*" + re.escape("would fill it with the column's mean")):
         checked(data)
     checked(data, load_col={**TINY_RUN["load_col"], "inter": ["user_id", "item_id", "timestamp"]})
+
+
+def test_interactions_of_items_absent_from_the_item_file_are_counted_with_what_recbole_does(data, caplog):
+    inter, item = data / "tiny" / "tiny.inter", data / "tiny" / "tiny.item"
+    edited_line(inter, r"^u1\ti\d+(\t\d\t1001000)$", r"u1\ti99\1")
+    checked(data)
+    assert f"1 of 428 interactions in {inter} name items absent from {item} (e.g. 'i99'): RecBole drops them" \
+        in caplog.text
+    checked(data, filter_inter_by_user_or_item=False)
+    assert "filter_inter_by_user_or_item is False, so RecBole keeps them as items without features" in caplog.text
+
+
+def test_pre_split_lines_of_items_absent_from_the_item_file_are_said_to_be_kept(split, caplog):
+    """The warning said "RecBole drops them" of pre-split test lines that RecBole kept and tested: it filters only a
+    dataset it splits itself."""
+    test = split / "tiny" / "tiny.test.inter"
+    edited_line(test, r"^(u\d+\t)i\d+\t", r"\1i99\t")
+    keys = {"data_path": str(split), "benchmark_filename": PARTS}
+    checked(split, **keys)
+    assert f"30 of 30 interactions in {test} name items absent from {split / 'tiny' / 'tiny.item'} (e.g. 'i99'): " \
+           f"pre-split files are not filtered, so RecBole keeps them as items without features" in caplog.text
+    dataset = load_dataset(Config("SASRec", "tiny", config_dict={**TINY_RUN, **keys}))
+    assert dataset.file_size_list[-1] == 30  # every test line kept
