@@ -123,7 +123,7 @@ def _read_column(path, config, header, as_recbole=False):
     return table[header] if as_recbole else table[header].fillna("")
 
 
-def _check_read_as_written(path, config, column, values, consequence, fix):
+def _check_not_read_as_missing(path, config, column, values, consequence, fix):
     """No written value of ``column`` (``values``: as written) is one RecBole's reader takes for a missing value:
     pandas' read_csv does so for NA, null, None, NaN, N/A, #N/A, "" and more (pandas is asked, so the lists agree)."""
     missing = _read_column(path, config, column, as_recbole=True).isna() & (values.str.strip() != "")
@@ -152,7 +152,7 @@ def _check_ids(path, config, column, values):
         raise DataError(f"{path}, line {padded[0] + 2}: {field} {values.iloc[padded[0]]!r} has spaces around it "
                         f"({len(padded)} such line(s)), which RecBole reads as another id than "
                         f"{values.iloc[padded[0]].strip()!r}: remove them.")
-    _check_read_as_written(path, config, column, values, "RecBole would drop the line",
+    _check_not_read_as_missing(path, config, column, values, "RecBole would drop the line",
                            "rename the id in every file of the dataset (e.g. 'NA' to 'id_NA')")
 
 
@@ -247,9 +247,10 @@ def check_inter_file(path, config):
         values = columns[field] = _read_column(path, config, header[field])
         if values.empty:
             raise DataError(f"{path} has a header but no interactions.")
-        _check_filled(path, field, values, f"{what}{why_needed}", "RecBole would fill it (a timestamp with the column "
-                      "mean, which moves the line to the end of its user's sequence, where it becomes the test target)")
-        if key != "TIME_FIELD":
+        if key == "TIME_FIELD":
+            _check_filled(path, field, values, f"{what}{why_needed}", "RecBole would fill it with the column mean, "
+                          "which moves the line to the end of its user's sequence, where it becomes the test target")
+        else:
             _check_ids(path, config, header[field], values)
     _check_values(path, config, header, loaded)
     return header, pd.DataFrame(columns)
@@ -403,7 +404,7 @@ def check_sequence_cells(path, config):
                 raise DataError(f"{path}, line {empty[0] + 2}: empty {field} ({len(empty)} such line(s)), which "
                                 f"RecBole 1.2.1 cannot read under pandas {pd.__version__}: fill the cells, or drop "
                                 f"the column from load_col.")
-            _check_read_as_written(path, config, column, values, f"RecBole 1.2.1 cannot read it under pandas "
+            _check_not_read_as_missing(path, config, column, values, f"RecBole 1.2.1 cannot read it under pandas "
                                    f"{pd.__version__}", "write it otherwise, or drop the column from load_col")
 
 
@@ -420,7 +421,7 @@ def _check_titles(path, config, header):
     'None' stopped RecBole with "'float' object has no attribute 'split'")."""
     field = config["item_text_field"]
     if field in header:
-        _check_read_as_written(path, config, header[field], _read_column(path, config, header[field]),
+        _check_not_read_as_missing(path, config, header[field], _read_column(path, config, header[field]),
                                "the item would have no title", "write the title otherwise (e.g. with its year)")
 
 
