@@ -285,7 +285,7 @@ def test_a_backbone_that_cannot_load_is_refused_before_the_encoder_stage(backbon
 def test_a_file_where_the_backbone_cache_should_be_is_refused(data, broken_backbones, tmp_path, capsys):
     fails(run_recbole, ["--model=iLoRA", "--dataset=tiny", f"--data_path={data}",
                         f"--llm_cache_dir={broken_backbones / 'cache_is_a_file'}", *with_extra(LLM_ARGS)],
-          capsys, tmp_path, "must be a folder, but a file is there")
+          capsys, tmp_path, "cache_is_a_file is a file, not a folder: choose a folder")
 
 
 def test_another_model_in_the_default_backbones_cache_folder_is_refused(data, llm, tmp_path, capsys):
