@@ -248,3 +248,19 @@ def test_a_huge_config_file_is_refused_before_yaml_reads_it(tmp_path):
     given.write_text("topk: [" + ", ".join(["1"] * 600_000) + "]\n")
     with pytest.raises(ConfigurationError, match="at most 1,048,576 bytes are read"):
         Config("SASRec", "ml-100k", [str(given)])
+
+
+@pytest.mark.parametrize("args", [["--metrics=['Hit', 'hit', 'NDCG']"], ["--metrics=['ndcg', 'HIT']"],
+                                  ["--train_user_share=1.0"], ["--train_user_share=1"], ["--weight_decay=0"]])
+def test_spellings_of_the_default_experiment_get_its_hash(args):
+    """Repeated or reordered metric names, a training share of all users and an integer for a float default are the
+    default experiment: another hash would hide its result from the leaderboard and studies."""
+    assert Config("SASRec", "ml-100k", cmd_args=args).experiment_hash == Config("SASRec", "ml-100k").experiment_hash
+
+
+def test_an_eval_batch_size_that_eval_batch_users_replaces_is_warned_about(tiny_data_root, tiny_llama, caplog):
+    config = Config("iLoRA", "tiny", cmd_args=[f"--data_path={tiny_data_root}", f"--llm_path={tiny_llama}",
+                                               "--item_text_field=movie_title", "--eval_batch_users=2",
+                                               "--eval_batch_size=999"])
+    assert config["eval_batch_size"] == 40
+    assert "eval_batch_size=999 is replaced by 40 (eval_batch_users 2 x 20 rows per user)" in caplog.text
