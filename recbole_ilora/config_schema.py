@@ -212,6 +212,50 @@ def _eval_args_problems(eval_args):
     return problems
 
 
+def _one_spelling(eval_args):
+    """``eval_args`` with its mode for both phases, as RecBole reads one mode (``uni19`` is ``{valid: uni19, test:
+    uni19}``)."""
+    mode = eval_args.get("mode")
+    return dict(eval_args) if isinstance(mode, dict) or "mode" not in eval_args else \
+        {**eval_args, "mode": {"valid": mode, "test": mode}}
+
+
+def _protocol_files(properties_dir):
+    return sorted((Path(properties_dir) / "protocol").glob("*.yaml"))
+
+
+def protocols_of(values, properties_dir):
+    """The protocols (``properties_dir/protocol/*.yaml``) whose every setting ``values`` holds (eval_args in one
+    spelling): those a run of ``values`` could be filed under."""
+    found = []
+    for path in _protocol_files(properties_dir):
+        settings = yaml.safe_load(path.read_text()) or {}
+        if all((_one_spelling(value) if key == "eval_args" else value) == values.get(key)
+               for key, value in settings.items()):
+            found.append(path.stem)
+    return found
+
+
+def protocol_problems(given, protocol_args, values, properties_dir):
+    """The sub-keys of the user's ``eval_args`` (``given``) that contradict the protocol's (``protocol_args``): the
+    result would be filed and compared under the protocol's name (full ranking as candidates20). Equal values and the
+    sub-keys the protocol leaves open are the user's to set."""
+    if not isinstance(given, dict) or not isinstance(protocol_args, dict):
+        return []
+    mine, theirs = _one_spelling(given), _one_spelling(protocol_args)
+    contradicting = [key for key in mine if key in theirs and mine[key] != theirs[key]]
+    if not contradicting:
+        return []
+    matching = [name for name in protocols_of(values, properties_dir) if name != values.get("protocol")]
+    fix = f"run it with {' or '.join(f'--protocol={name}' for name in matching)}" if matching else (
+        f"no protocol defines these eval_args: add properties/protocol/NAME.yaml with them and run --protocol=NAME "
+        f"(protocols: {', '.join(path.stem for path in _protocol_files(properties_dir))})")
+    return [f"eval_args {' and '.join(f'{key} {shown(given[key])}' for key in contradicting)} "
+            f"{'contradicts' if len(contradicting) == 1 else 'contradict'} protocol {values.get('protocol')} "
+            f"({', '.join(f'{key} {shown(protocol_args[key])}' for key in contradicting)}), under whose name the "
+            f"result would be filed: {fix}, or leave eval_args out"]
+
+
 def _value_problems(values):
     """Problems of RecBole's structured keys that types and ranges do not cover, found before any work (RecBole
     itself finds them after an epoch, or never)."""
@@ -429,7 +473,9 @@ def check_config(config, properties_dir):
     for key in ignored:  # out of the run's values, so out of its identity: the same run whatever other models get
         config.final_config_dict.pop(key, None)
     if not problems:
-        problems = _value_problems(config.final_config_dict)
+        problems = _value_problems(config.final_config_dict) or protocol_problems(
+            config.external_config_dict.get("eval_args"), config.internal_config_dict.get("eval_args"),
+            config.final_config_dict, properties_dir)
     if problems:
         message = "; ".join(problems)
         raise ConfigurationError(message if message.endswith(("?", ".")) else message + ".")

@@ -148,6 +148,13 @@ def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models()
     (["--loss_decimal_place=-1"], "loss_decimal_place must be zero or more, got -1"),
     (["--hidden_size=0"], "hidden_size must be a positive number (a size of the model), got 0"),
     (["--n_heads=-2"], "n_heads must be a positive number (a size of the model), got -2"),
+    (["--eval_args={'mode': 'full'}"], "eval_args mode 'full' contradicts protocol candidates20 (mode 'uni19')"),
+    (["--eval_args={'mode': 'full'}"], "run it with --protocol=full"),
+    (["--eval_args={'mode': 'uni29'}"], "run it with --protocol=candidates30"),
+    (["--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}}"],
+     "eval_args split {'RS': [0.8, 0.1, 0.1]} contradicts protocol candidates20 (split {'LS': 'valid_and_test'})"),
+    (["--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}}"], "no protocol defines these eval_args: add "
+     "properties/protocol/NAME.yaml"),
 ])
 def test_recboles_structured_keys_are_checked_before_recbole_parses_them(args, message):
     with pytest.raises(ConfigurationError) as error:
@@ -157,9 +164,9 @@ def test_recboles_structured_keys_are_checked_before_recbole_parses_them(args, m
 
 def test_well_formed_structured_keys_pass():
     config = Config("SASRec", "ml-100k", cmd_args=["--user_inter_num_interval=[5,inf);(0,3]", "--topk=[1, 10]",
-                                                   "--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}, 'order': 'TO', "
-                                                   "'mode': {'valid': 'uni19', 'test': 'full'}}"])
-    assert config["topk"] == [1, 10] and config["eval_args"]["mode"] == {"valid": "uni19", "test": "full"}
+                                                   "--eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'TO', "
+                                                   "'mode': {'valid': 'uni19', 'test': 'uni19'}}"])
+    assert config["topk"] == [1, 10] and config["eval_args"]["mode"] == {"valid": "uni19", "test": "uni19"}
     one = Config("SASRec", "ml-100k", cmd_args=["--topk=5", "--valid_metric=NDCG@5"])  # RecBole takes one topk
     assert one["topk"] == [5] and one.experiment_hash == Config(
         "SASRec", "ml-100k", cmd_args=["--topk=[5]", "--valid_metric=NDCG@5"]).experiment_hash
@@ -208,7 +215,7 @@ def test_a_partial_eval_args_sets_only_its_own_sub_keys_over_the_protocols(tmp_p
     """RecBole fills the sub-keys a user's eval_args leaves out from its own defaults (a random 80/10/10 split), not
     from the protocol's leave-one-out: the result would be filed under a protocol it did not run."""
     given = tmp_path / "mode.yaml"
-    given.write_text("eval_args: {mode: uni39}\n")
+    given.write_text("protocol: candidates40\neval_args: {mode: uni39}\n")
     config = Config("SASRec", "ml-100k", [str(given)])
     assert config["eval_args"]["split"] == {"LS": "valid_and_test"} and config["eval_args"]["order"] == "TO"
     assert config["eval_args"]["mode"] == {"valid": "uni39", "test": "uni39"}
