@@ -101,7 +101,15 @@ TRANSFORMS = ("mask_itemseq", "inverse_itemseq", "crop_itemseq", "reorder_itemse
 # RecBole's interval filters, e.g. "[5,inf)" or "[0,10];(100,200]": it skips a malformed one with a log line only.
 INTERVAL = re.compile(r"^\s*[\[(]\s*-?(inf|\d+(\.\d*)?)\s*,\s*-?(inf|\d+(\.\d*)?)\s*[\])]\s*$")
 INTERVAL_KEYS = ("user_inter_num_interval", "item_inter_num_interval")
-LOSS_TYPES = ("CE", "BPR")  # RecBole's sequential models' losses
+# RecBole's keys that a model reads as one of a few names, checked for the models whose own default is one of them:
+# another name fails only when the model is built, after the data is loaded, with a bare KeyError (hidden_act:
+# layers.FeedForward.get_hidden_act looks it up in a dict), an exception of its own (CDAE, DiffRec), or not at all.
+MODEL_CHOICES = {"loss_type": ("CE", "BPR"),  # RecBole's sequential models' losses
+                 "hidden_act": ("gelu", "relu", "swish", "tanh", "sigmoid"),
+                 "hid_activation": ("sigmoid", "relu", "tanh"), "out_activation": ("sigmoid", "relu"),  # CDAE
+                 "mean_type": ("x0", "eps"), "noise_schedule": ("linear", "linear-var", "cosine", "binomial")}
+# gpu_id: the CUDA_VISIBLE_DEVICES RecBole sets, a device index or a comma-separated list of them.
+GPU_IDS = re.compile(r"^\d+(,\d+)*$")
 
 
 def shown(value, limit=200):
@@ -164,9 +172,13 @@ def structure_problems(values, defaults):
         if interval is not None and not all(INTERVAL.match(part) for part in str(interval).split(";")):
             problems.append(f"{key} must be intervals such as '[5,inf)' or '[0,10];(100,200]' (RecBole skips a "
                             f"malformed one and filters nothing), got {shown(interval)}")
-    loss = values.get("loss_type")
-    if defaults.get("loss_type") in LOSS_TYPES and loss not in LOSS_TYPES:
-        problems.append(f"loss_type must be one of {', '.join(LOSS_TYPES)} for this model, got {shown(loss)}")
+    for key, choices in MODEL_CHOICES.items():
+        if defaults.get(key) in choices and values.get(key) not in choices:
+            problems.append(f"{key} must be one of {', '.join(choices)} for this model, got {shown(values.get(key))}")
+    gpu_id = values.get("gpu_id")  # checked before RecBole writes it to CUDA_VISIBLE_DEVICES
+    if isinstance(gpu_id, (str, int)) and gpu_id != "" and not GPU_IDS.match(str(gpu_id)):
+        problems.append(f"gpu_id must be a GPU index or a comma-separated list of them (e.g. 0 or '0,1'), got "
+                        f"{shown(gpu_id)}")
     return problems
 
 

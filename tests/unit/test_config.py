@@ -155,6 +155,8 @@ def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models()
      "eval_args split {'RS': [0.8, 0.1, 0.1]} contradicts protocol candidates20 (split {'LS': 'valid_and_test'})"),
     (["--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}}"], "no protocol defines these eval_args: add "
      "properties/protocol/NAME.yaml"),
+    (["--hidden_act=foo"], "hidden_act must be one of gelu, relu, swish, tanh, sigmoid for this model, got 'foo'"),
+    (["--gpu_id=abc"], "gpu_id must be a GPU index or a comma-separated list of them (e.g. 0 or '0,1'), got 'abc'"),
 ])
 def test_recboles_structured_keys_are_checked_before_recbole_parses_them(args, message):
     with pytest.raises(ConfigurationError) as error:
