@@ -23,6 +23,7 @@ from recbole.utils import InputType, ModelType
 from recbole.evaluator.register import metric_types, metrics_dict
 
 from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.run_info import physical_memory
 
 RECBOLE_PROPERTIES = Path(recbole.__file__).resolve().parent / "properties"
 
@@ -311,11 +312,51 @@ def _value_problems(values):
     if values.get("log_wandb") and importlib.util.find_spec("wandb") is None:
         problems.append("log_wandb=True logs to Weights & Biases, whose wandb package is not installed: pip install "
                         "wandb, or leave log_wandb False")
-    threads, usable = values.get("cpu_threads"), len(os.sched_getaffinity(0))
-    if isinstance(threads, int) and not isinstance(threads, bool) and threads > usable:
-        problems.append(f"cpu_threads={threads} is more than the {usable} CPU(s) this process may use (oversubscribed "
-                        f"threads run many times slower); use at most {usable}, or ~ for all")
-    return problems
+    problems += _cpu_problems(values)
+    memory_problem = _batch_memory_problem(values)
+    return problems + ([memory_problem] if memory_problem else [])
+
+
+# Keys that start one thread or process per unit, and what the user gives to leave it to the run.
+CPU_KEYS = {"cpu_threads": ("threads", "~ for all"), "worker": ("data-loading processes", "0 to load in the run's "
+                                                                 "own process")}
+
+
+def _cpu_problems(values):
+    """Threads or processes above the CPUs this process may use: they run many times slower (worker=1000 on 2 CPUs
+    took 186 s for an 8 s run), without a word."""
+    usable = len(os.sched_getaffinity(0))
+    return [f"{key}={values[key]} is more than the {usable} CPU(s) this process may use (oversubscribed {what} run "
+            f"many times slower); use at most {usable}, or {default}"
+            for key, (what, default) in CPU_KEYS.items()
+            if isinstance(values.get(key), int) and not isinstance(values[key], bool) and values[key] > usable]
+
+
+FLOAT_BYTES = 4  # RecBole's models compute in float32
+
+
+def _batch_memory_problem(values):
+    """A sequential model one of whose training batch's tensors alone exceeds the machine's memory (RecBole would
+    fail allocating it only after loading the data: MAX_ITEM_LIST_LENGTH=100000 asked for 10 GB in get_flops): the
+    attention scores of a self-attention model, the embedded histories of any."""
+    if values.get("MODEL_TYPE") != ModelType.SEQUENTIAL:
+        return None
+    width_key = next((key for key in ("hidden_size", "embedding_size") if _is_size(values.get(key))), None)
+    shapes = {"attention scores": ("train_batch_size", "n_heads", "MAX_ITEM_LIST_LENGTH", "MAX_ITEM_LIST_LENGTH"),
+              "embedded histories": ("train_batch_size", "MAX_ITEM_LIST_LENGTH", width_key)}
+    memory = physical_memory()
+    for what, keys in shapes.items():
+        needed = math.prod(values[key] for key in keys) * FLOAT_BYTES if all(
+            _is_size(values.get(key)) for key in keys) else 0
+        if memory and needed > memory:
+            return (f"{values.get('model')} needs about {needed / 2**30:,.0f} GiB for one training batch's {what} "
+                    f"({' x '.join(f'{key} {values[key]}' for key in keys)} x {FLOAT_BYTES} bytes), more than this "
+                    f"machine's {memory / 2**30:.0f} GiB: lower {', '.join(dict.fromkeys(keys))}")
+    return None
+
+
+def _is_size(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 # RecBole model kinds this package's protocols (a user's next item ranked among candidates) cannot evaluate.

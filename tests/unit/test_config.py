@@ -157,6 +157,9 @@ def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models()
      "properties/protocol/NAME.yaml"),
     (["--hidden_act=foo"], "hidden_act must be one of gelu, relu, swish, tanh, sigmoid for this model, got 'foo'"),
     (["--gpu_id=abc"], "gpu_id must be a GPU index or a comma-separated list of them (e.g. 0 or '0,1'), got 'abc'"),
+    (["--worker=100000"], "worker=100000 is more than the"),
+    (["--MAX_ITEM_LIST_LENGTH=100000"], "one training batch's attention scores (train_batch_size 2048 x n_heads 2 x "
+     "MAX_ITEM_LIST_LENGTH 100000 x MAX_ITEM_LIST_LENGTH 100000 x 4 bytes)"),
 ])
 def test_recboles_structured_keys_are_checked_before_recbole_parses_them(args, message):
     with pytest.raises(ConfigurationError) as error:
