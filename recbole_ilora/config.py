@@ -16,6 +16,7 @@ read-only from then on, so nothing a run does later can make its hash lie.
 import ast
 import os
 import re
+from logging import getLogger
 from pathlib import Path
 
 import yaml
@@ -247,25 +248,44 @@ class Config(RecBoleConfig):
     def _derive_values(self):
         """Values that follow from others, set before the identity is taken: ``dtype: auto`` as the dtype this
         machine computes fast (``devices.auto_dtype``: the identity holds what ran), values that mean the same run
-        in one spelling (metric names, topk's cut-offs, an LLM model's ``canonical_values``), and ``eval_batch_users`` users' rows
+        in one spelling (metric names, topk's cut-offs, a training share of all users, an integer given for a
+        float default, an LLM model's ``canonical_values``), and ``eval_batch_users`` users' rows
         per evaluation batch (their sampled candidates; under full ranking a sequential model's loader counts
         users)."""
         if self.final_config_dict.get("dtype") == "auto":
             self.final_config_dict["dtype"] = auto_dtype(self.final_config_dict["device"])
             self.machine_resolved["dtype"] = self.final_config_dict["dtype"]
-        values = self.final_config_dict
-        if isinstance(values.get("metrics"), list):
-            values["metrics"] = [config_schema.canonical_metric(name) for name in values["metrics"]]
+        self._one_spelling(self.final_config_dict)
+        users = self.final_config_dict.get("eval_batch_users")
+        if users:
+            rows_per_user = max(candidates_per_user(self, phase) for phase in PHASES) or 1
+            self._warn_replaced_batch_size(users, rows_per_user)
+            self.final_config_dict["eval_batch_size"] = users * rows_per_user
+
+    def _one_spelling(self, values):
+        """Put the final ``values`` that mean the same run into one spelling, in place, so that they hash alike."""
+        if isinstance(values.get("metrics"), list):  # RecBole computes each named metric once, in any order
+            values["metrics"] = sorted({config_schema.canonical_metric(name) for name in values["metrics"]})
+        if values.get("train_user_share") == 1:  # every user's samples, as ~ (the default) keeps them
+            values["train_user_share"] = None
+        for key, value in self.external_config_dict.items():  # --weight_decay=0 is the default 0.0
+            if type(value) is int and key in values and isinstance(self.internal_config_dict.get(key), float):
+                values[key] = float(value)
         if isinstance(values.get("topk"), list):  # the same cut-offs, in any order or repeated, are one run
             values["topk"] = sorted(dict.fromkeys(values["topk"]))
         if isinstance(values.get("valid_metric"), str):
             values["valid_metric"] = config_schema.canonical_metric(values["valid_metric"])
         if issubclass(self.model_class, LLMRecommender):
             self.model_class.canonical_values(values)
-        users = self.final_config_dict.get("eval_batch_users")
-        if users:
-            rows_per_user = max(candidates_per_user(self, phase) for phase in PHASES) or 1
-            self.final_config_dict["eval_batch_size"] = users * rows_per_user
+
+    def _warn_replaced_batch_size(self, users, rows_per_user):
+        """Warn when the user's own ``eval_batch_size`` gives way to ``eval_batch_users``' (the JSON records the
+        latter's), so that the value given is not dropped without a word."""
+        given = self.external_config_dict.get("eval_batch_size")
+        if given is not None and given != users * rows_per_user:
+            getLogger().warning(f"eval_batch_size={given} is replaced by {users * rows_per_user} (eval_batch_users "
+                                f"{users} x {rows_per_user} rows per user): leave eval_batch_size out, or set "
+                                f"eval_batch_users: ~ to keep it.")
 
     def _identity(self):
         """What besides its keys determines a run's numbers: the content of the dataset's files and, for an LLM

@@ -23,6 +23,7 @@ from recbole.utils import InputType, ModelType
 from recbole.evaluator.register import metric_types, metrics_dict
 
 from recbole_ilora.errors import ConfigurationError
+from recbole_ilora.run_info import physical_memory
 
 RECBOLE_PROPERTIES = Path(recbole.__file__).resolve().parent / "properties"
 
@@ -101,7 +102,15 @@ TRANSFORMS = ("mask_itemseq", "inverse_itemseq", "crop_itemseq", "reorder_itemse
 # RecBole's interval filters, e.g. "[5,inf)" or "[0,10];(100,200]": it skips a malformed one with a log line only.
 INTERVAL = re.compile(r"^\s*[\[(]\s*-?(inf|\d+(\.\d*)?)\s*,\s*-?(inf|\d+(\.\d*)?)\s*[\])]\s*$")
 INTERVAL_KEYS = ("user_inter_num_interval", "item_inter_num_interval")
-LOSS_TYPES = ("CE", "BPR")  # RecBole's sequential models' losses
+# RecBole's keys that a model reads as one of a few names, checked for the models whose own default is one of them:
+# another name fails only when the model is built, after the data is loaded, with a bare KeyError (hidden_act:
+# layers.FeedForward.get_hidden_act looks it up in a dict), an exception of its own (CDAE, DiffRec), or not at all.
+MODEL_CHOICES = {"loss_type": ("CE", "BPR"),  # RecBole's sequential models' losses
+                 "hidden_act": ("gelu", "relu", "swish", "tanh", "sigmoid"),
+                 "hid_activation": ("sigmoid", "relu", "tanh"), "out_activation": ("sigmoid", "relu"),  # CDAE
+                 "mean_type": ("x0", "eps"), "noise_schedule": ("linear", "linear-var", "cosine", "binomial")}
+# gpu_id: the CUDA_VISIBLE_DEVICES RecBole sets, a device index or a comma-separated list of them.
+GPU_IDS = re.compile(r"^\d+(,\d+)*$")
 
 
 def shown(value, limit=200):
@@ -164,9 +173,13 @@ def structure_problems(values, defaults):
         if interval is not None and not all(INTERVAL.match(part) for part in str(interval).split(";")):
             problems.append(f"{key} must be intervals such as '[5,inf)' or '[0,10];(100,200]' (RecBole skips a "
                             f"malformed one and filters nothing), got {shown(interval)}")
-    loss = values.get("loss_type")
-    if defaults.get("loss_type") in LOSS_TYPES and loss not in LOSS_TYPES:
-        problems.append(f"loss_type must be one of {', '.join(LOSS_TYPES)} for this model, got {shown(loss)}")
+    for key, choices in MODEL_CHOICES.items():
+        if defaults.get(key) in choices and values.get(key) not in choices:
+            problems.append(f"{key} must be one of {', '.join(choices)} for this model, got {shown(values.get(key))}")
+    gpu_id = values.get("gpu_id")  # checked before RecBole writes it to CUDA_VISIBLE_DEVICES
+    if isinstance(gpu_id, (str, int)) and gpu_id != "" and not GPU_IDS.match(str(gpu_id)):
+        problems.append(f"gpu_id must be a GPU index or a comma-separated list of them (e.g. 0 or '0,1'), got "
+                        f"{shown(gpu_id)}")
     return problems
 
 
@@ -212,6 +225,50 @@ def _eval_args_problems(eval_args):
     return problems
 
 
+def _one_spelling(eval_args):
+    """``eval_args`` with its mode for both phases, as RecBole reads one mode (``uni19`` is ``{valid: uni19, test:
+    uni19}``)."""
+    mode = eval_args.get("mode")
+    return dict(eval_args) if isinstance(mode, dict) or "mode" not in eval_args else \
+        {**eval_args, "mode": {"valid": mode, "test": mode}}
+
+
+def _protocol_files(properties_dir):
+    return sorted((Path(properties_dir) / "protocol").glob("*.yaml"))
+
+
+def protocols_of(values, properties_dir):
+    """The protocols (``properties_dir/protocol/*.yaml``) whose every setting ``values`` holds (eval_args in one
+    spelling): those a run of ``values`` could be filed under."""
+    found = []
+    for path in _protocol_files(properties_dir):
+        settings = yaml.safe_load(path.read_text()) or {}
+        if all((_one_spelling(value) if key == "eval_args" else value) == values.get(key)
+               for key, value in settings.items()):
+            found.append(path.stem)
+    return found
+
+
+def protocol_problems(given, protocol_args, values, properties_dir):
+    """The sub-keys of the user's ``eval_args`` (``given``) that contradict the protocol's (``protocol_args``): the
+    result would be filed and compared under the protocol's name (full ranking as candidates20). Equal values and the
+    sub-keys the protocol leaves open are the user's to set."""
+    if not isinstance(given, dict) or not isinstance(protocol_args, dict):
+        return []
+    mine, theirs = _one_spelling(given), _one_spelling(protocol_args)
+    contradicting = [key for key in mine if key in theirs and mine[key] != theirs[key]]
+    if not contradicting:
+        return []
+    matching = [name for name in protocols_of(values, properties_dir) if name != values.get("protocol")]
+    fix = f"run it with {' or '.join(f'--protocol={name}' for name in matching)}" if matching else (
+        f"no protocol defines these eval_args: add properties/protocol/NAME.yaml with them and run --protocol=NAME "
+        f"(protocols: {', '.join(path.stem for path in _protocol_files(properties_dir))})")
+    return [f"eval_args {' and '.join(f'{key} {shown(given[key])}' for key in contradicting)} "
+            f"{'contradicts' if len(contradicting) == 1 else 'contradict'} protocol {values.get('protocol')} "
+            f"({', '.join(f'{key} {shown(protocol_args[key])}' for key in contradicting)}), under whose name the "
+            f"result would be filed: {fix}, or leave eval_args out"]
+
+
 def _value_problems(values):
     """Problems of RecBole's structured keys that types and ranges do not cover, found before any work (RecBole
     itself finds them after an epoch, or never)."""
@@ -255,11 +312,51 @@ def _value_problems(values):
     if values.get("log_wandb") and importlib.util.find_spec("wandb") is None:
         problems.append("log_wandb=True logs to Weights & Biases, whose wandb package is not installed: pip install "
                         "wandb, or leave log_wandb False")
-    threads, usable = values.get("cpu_threads"), len(os.sched_getaffinity(0))
-    if isinstance(threads, int) and not isinstance(threads, bool) and threads > usable:
-        problems.append(f"cpu_threads={threads} is more than the {usable} CPU(s) this process may use (oversubscribed "
-                        f"threads run many times slower); use at most {usable}, or ~ for all")
-    return problems
+    problems += _cpu_problems(values)
+    memory_problem = _batch_memory_problem(values)
+    return problems + ([memory_problem] if memory_problem else [])
+
+
+# Keys that start one thread or process per unit, and what the user gives to leave it to the run.
+CPU_KEYS = {"cpu_threads": ("threads", "~ for all"), "worker": ("data-loading processes", "0 to load in the run's "
+                                                                 "own process")}
+
+
+def _cpu_problems(values):
+    """Threads or processes above the CPUs this process may use: they run many times slower (worker=1000 on 2 CPUs
+    took 186 s for an 8 s run), without a word."""
+    usable = len(os.sched_getaffinity(0))
+    return [f"{key}={values[key]} is more than the {usable} CPU(s) this process may use (oversubscribed {what} run "
+            f"many times slower); use at most {usable}, or {default}"
+            for key, (what, default) in CPU_KEYS.items()
+            if isinstance(values.get(key), int) and not isinstance(values[key], bool) and values[key] > usable]
+
+
+FLOAT_BYTES = 4  # RecBole's models compute in float32
+
+
+def _batch_memory_problem(values):
+    """A sequential model one of whose training batch's tensors alone exceeds the machine's memory (RecBole would
+    fail allocating it only after loading the data: MAX_ITEM_LIST_LENGTH=100000 asked for 10 GB in get_flops): the
+    attention scores of a self-attention model, the embedded histories of any."""
+    if values.get("MODEL_TYPE") != ModelType.SEQUENTIAL:
+        return None
+    width_key = next((key for key in ("hidden_size", "embedding_size") if _is_size(values.get(key))), None)
+    shapes = {"attention scores": ("train_batch_size", "n_heads", "MAX_ITEM_LIST_LENGTH", "MAX_ITEM_LIST_LENGTH"),
+              "embedded histories": ("train_batch_size", "MAX_ITEM_LIST_LENGTH", width_key)}
+    memory = physical_memory()
+    for what, keys in shapes.items():
+        needed = math.prod(values[key] for key in keys) * FLOAT_BYTES if all(
+            _is_size(values.get(key)) for key in keys) else 0
+        if memory and needed > memory:
+            return (f"{values.get('model')} needs about {needed / 2**30:,.0f} GiB for one training batch's {what} "
+                    f"({' x '.join(f'{key} {values[key]}' for key in keys)} x {FLOAT_BYTES} bytes), more than this "
+                    f"machine's {memory / 2**30:.0f} GiB: lower {', '.join(dict.fromkeys(keys))}")
+    return None
+
+
+def _is_size(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 # RecBole model kinds this package's protocols (a user's next item ranked among candidates) cannot evaluate.
@@ -429,7 +526,9 @@ def check_config(config, properties_dir):
     for key in ignored:  # out of the run's values, so out of its identity: the same run whatever other models get
         config.final_config_dict.pop(key, None)
     if not problems:
-        problems = _value_problems(config.final_config_dict)
+        problems = _value_problems(config.final_config_dict) or protocol_problems(
+            config.external_config_dict.get("eval_args"), config.internal_config_dict.get("eval_args"),
+            config.final_config_dict, properties_dir)
     if problems:
         message = "; ".join(problems)
         raise ConfigurationError(message if message.endswith(("?", ".")) else message + ".")

@@ -39,11 +39,14 @@ def configure_cpu_threads(threads):
 
 
 def check_outputs(config):
-    """Every folder a run writes to is writable (before its log file is opened in one of them), and its JSON
-    result's path is free for it."""
+    """Every folder a run writes to is writable (before its log file is opened in one of them), down to the folder
+    of its JSON result (a file at results_dir/DATASET was found only after training), and its JSON result's path is
+    free for it."""
     if distributed.is_main():
         for what, folder in (("results_dir", config["results_dir"]), ("checkpoint_dir", config["checkpoint_dir"]),
-                             ("the log folder", "log"), ("the tensorboard folder", "log_tensorboard")):
+                             ("llm_cache_dir", config["llm_cache_dir"]), ("the log folder", "log"),
+                             ("the tensorboard folder", "log_tensorboard"),
+                             ("the result's folder", result_path(config).parent)):
             check_writable(folder, what)
         problem = result_path_problem(result_path(config), config.experiment_hash)
         if problem:

@@ -42,12 +42,24 @@ class RawFolders:
         return path
 
     def find_optional(self, *names):
+        """The first of ``names`` (or ``name.gz``) in the folders, or None; a ``RawDataError`` for one that is there
+        but not a regular file (reported as missing, it sent the user looking for a file that was there)."""
         for folder in self.folders:
             for name in names:
                 for candidate in (folder / name, folder / f"{name}.gz"):
-                    if candidate.is_file():
-                        return candidate
+                    if candidate.exists():
+                        return _regular_file(candidate)
         return None
+
+
+def _regular_file(path):
+    """``path`` if it is a regular file (or a link to one), else a ``RawDataError`` saying what it is."""
+    if path.is_dir():
+        raise RawDataError(f"{path} is a folder, not the raw file: put the downloaded file in its place.")
+    if not path.is_file():
+        raise RawDataError(f"{path} is not a regular file (a device, named pipe or socket): put the downloaded file "
+                           f"in its place.")
+    return path
 
 
 def _is_gzip(path):

@@ -54,11 +54,17 @@ def check_regular_file(path):
 CLOSED_QUOTE = re.compile(r'"(?:[^"]|"")*"')  # a field RecBole's reader (csv quoting) reads as one quoted value
 
 
-def _unclosed_quote(line, separator):
-    """The first field of ``line`` that opens a double quote it does not close, or None: RecBole's reader would
-    read the following lines into that field, up to the next quote."""
-    return next((value for value in line.split(separator)
-                 if value.startswith('"') and not CLOSED_QUOTE.match(value)), None)
+def _misquoted(line, separator):
+    """The first field of ``line`` that RecBole's reader cannot read as the quoted value it takes it for (it opens with
+    a double quote), and why; or None. An unclosed quote takes the following lines into the field; text after the
+    closing quote stops the reader with an error naming no file or line."""
+    for value in line.split(separator):
+        if value.startswith('"') and not CLOSED_QUOTE.fullmatch(value):
+            closed = CLOSED_QUOTE.match(value)
+            return value, ("has text after its closing quote, which RecBole's reader refuses" if closed else
+                           "opens a double quote it does not close, so RecBole's reader would take the following "
+                           "lines into it")
+    return None
 
 
 def _header(path, config):
@@ -100,18 +106,54 @@ def _header(path, config):
     return fields
 
 
-def _read_column(path, config, header):
-    """One column as text; a missing (truncated) cell is an empty string."""
+def _read_column(path, config, header, as_recbole=False):
+    """One column as written; a missing (truncated) cell is an empty string. ``as_recbole``: as RecBole's reader reads
+    it (quotes taken off; a cell pandas takes for a missing value, such as NA or None, is NaN), once the lines are
+    known to be whole and well quoted (``_check_field_counts``)."""
     encoding, separator = config["encoding"] or "utf-8", config["field_separator"]
+    as_written = {} if as_recbole else {"keep_default_na": False, "quoting": csv.QUOTE_NONE}
     try:
-        table = pd.read_csv(path, sep=separator, usecols=[header], dtype=str, keep_default_na=False,
-                            encoding=encoding, engine="python" if len(separator) > 1 else "c", quoting=3)
+        table = pd.read_csv(path, sep=separator, usecols=[header], dtype=str, encoding=encoding,
+                            engine="python" if len(separator) > 1 else "c", **as_written)
     except UnicodeError:
         raise _encoding_error(path, encoding) from None
     except pd.errors.ParserError as error:
         raise DataError(f"{path}: {str(error).strip()} (fields separated by {separator!r}, field_separator); "
                         f"fix that line.") from None
-    return table[header].fillna("")
+    return table[header] if as_recbole else table[header].fillna("")
+
+
+def _check_not_read_as_missing(path, config, column, values, consequence, fix):
+    """No written value of ``column`` (``values``: as written) is one RecBole's reader takes for a missing value:
+    pandas' read_csv does so for NA, null, None, NaN, N/A, #N/A, "" and more (pandas is asked, so the lists agree)."""
+    missing = _read_column(path, config, column, as_recbole=True).isna() & (values.str.strip() != "")
+    rows = np.flatnonzero(missing.to_numpy())
+    if len(rows):
+        raise DataError(f"{path}, line {rows[0] + 2}: {column.partition(':')[0]} {values.iloc[rows[0]]!r} is read by "
+                        f"RecBole's reader as a missing value, as pandas reads NA, null, None, NaN, N/A, #N/A and \"\" "
+                        f"({len(rows)} such line(s)), so {consequence}: {fix}.")
+
+
+def _check_filled(path, field, values, what, consequence):
+    """No cell of a column the run needs is empty (``what``: the column, ``consequence``: what RecBole does then)."""
+    empty = np.flatnonzero((values.str.strip() == "").to_numpy())
+    if len(empty):
+        raise DataError(f"{path}, line {empty[0] + 2}: empty {field} ({what}; {len(empty)} such line(s), e.g. a "
+                        f"truncated last line). {consequence}: complete or remove these lines.")
+
+
+def _check_ids(path, config, column, values):
+    """An id column (``values``: as written) holds ids as RecBole reads them: an empty one or one pandas reads as
+    missing (NA, None, ...) is dropped with its line, and one with spaces around it is another id."""
+    field = column.partition(":")[0]
+    _check_filled(path, field, values, "an id", "RecBole would drop the line")
+    padded = np.flatnonzero((values != values.str.strip()).to_numpy())
+    if len(padded):
+        raise DataError(f"{path}, line {padded[0] + 2}: {field} {values.iloc[padded[0]]!r} has spaces around it "
+                        f"({len(padded)} such line(s)), which RecBole reads as another id than "
+                        f"{values.iloc[padded[0]].strip()!r}: remove them.")
+    _check_not_read_as_missing(path, config, column, values, "RecBole would drop the line",
+                           "rename the id in every file of the dataset (e.g. 'NA' to 'id_NA')")
 
 
 def _check_field_counts(path, config, expected):
@@ -129,11 +171,12 @@ def _check_field_counts(path, config, expected):
                     raise DataError(f"{path}, line {number}: a field longer than {FIELD_LIMIT:,} characters, which "
                                     f"RecBole's reader cannot read: shorten it (an LLM reads at most "
                                     f"max_title_tokens of a title anyway).")
-                unclosed = _unclosed_quote(line, separator)
-                if unclosed is not None:
-                    raise DataError(f"{path}, line {number}: the value {unclosed[:60]!r} opens a double quote it does "
-                                    f"not close, so RecBole's reader would take the following lines into it: remove "
-                                    f"the quote, or quote the whole value with its inner quotes doubled.")
+                misquoted = _misquoted(line, separator)
+                if misquoted is not None:
+                    value, problem = misquoted
+                    quoted = '"' + value.replace('"', '""') + '"'
+                    raise DataError(f"{path}, line {number}: the value {value[:60]!r} {problem}: remove the quotes, "
+                                    f"or quote the whole value with its inner quotes doubled ({quoted[:66]}).")
                 if line and line.count(separator) + 1 != expected:
                     raise DataError(f"{path}, line {number}: {line.count(separator) + 1} fields where the header "
                                     f"has {expected} (separated by {separator!r}, field_separator): a separator "
@@ -198,38 +241,34 @@ def check_inter_file(path, config):
     for key in keys:
         _check_required_column(path, config, header, loaded, key)
     _check_field_counts(path, config, len(header))
-    ids = (config["USER_ID_FIELD"], config["ITEM_ID_FIELD"])
     columns = {}
     for key in keys:
         field, (what, why_needed, _, _) = config[key], FIELD_KEYS[key]
         values = columns[field] = _read_column(path, config, header[field])
         if values.empty:
             raise DataError(f"{path} has a header but no interactions.")
-        empty = np.flatnonzero((values.str.strip() == "").to_numpy())
-        if len(empty):
-            raise DataError(
-                f"{path}, line {empty[0] + 2}: empty {field} ({what}{why_needed}; {len(empty)} such line(s), e.g. a "
-                f"truncated last line). RecBole would fill it (a timestamp with the column mean, which moves the line "
-                f"to the end of its user's sequence, where it becomes the test target): complete or remove these "
-                f"lines.")
-        padded = np.flatnonzero((values != values.str.strip()).to_numpy()) if field in ids else []
-        if len(padded):
-            raise DataError(f"{path}, line {padded[0] + 2}: {field} {values.iloc[padded[0]]!r} has spaces around it "
-                            f"({len(padded)} such line(s)), which RecBole reads as another id than "
-                            f"{values.iloc[padded[0]].strip()!r}: remove them.")
-    _check_values(path, config, header)
+        if key == "TIME_FIELD":
+            _check_filled(path, field, values, f"{what}{why_needed}", "RecBole would fill it with the column mean, "
+                          "which moves the line to the end of its user's sequence, where it becomes the test target")
+        else:
+            _check_ids(path, config, header[field], values)
+    _check_values(path, config, header, loaded)
     return header, pd.DataFrame(columns)
 
 
-def _check_values(path, config, header):
+def _check_values(path, config, header, loaded):
     """Every value of a number column parses as its type (RecBole stops at the first that does not, naming neither
     file nor line): finite numbers, in a float_seq column separated by seq_separator. Text, inf or nan in a timestamp
-    would sort a line anywhere in its user's sequence."""
+    would sort a line anywhere in its user's sequence. An empty :float value of a column RecBole loads (``loaded``:
+    load_col's list for the file, None for all) would be filled with the column's mean, without a word."""
     for field, column in header.items():
         ftype = _column_type(column)
         if ftype not in ("float", "float_seq"):
             continue
         values = _read_column(path, config, column)
+        if ftype == "float" and (loaded is None or field in loaded):
+            _check_filled(path, field, values, "a :float column", "RecBole would fill it with the column's mean "
+                          "(leave the column out of load_col if the run does not need it)")
         cells = values.str.split(config["seq_separator"]).explode() if ftype == "float_seq" else values
         numbers = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
         bad = cells.index[~np.isfinite(numbers) & (cells.str.strip() != "").to_numpy()].unique()
@@ -318,16 +357,27 @@ def _check_histories(config, part, path, lines, seen):
 
 
 def _report_dropped(config, message, fix):
-    """Data RecBole would drop (``message`` says which, ``fix`` how to keep it): a warning, or with ``strict_data``
-    an error."""
+    """Data RecBole would drop or keep without what it needs (``message`` says which and what RecBole does, ``fix``
+    how to complete it): a warning, or with ``strict_data`` an error."""
     if config["strict_data"]:
-        raise DataError(f"{message} {fix}, or run without --strict_data to drop them with a warning.")
+        raise DataError(f"{message} {fix}, or run without --strict_data to go on with a warning.")
     getLogger().warning(f"{message} (--strict_data=True refuses such data)")
 
 
+def _fate_of_unknown_items(config):
+    """What RecBole does with interactions of items absent from the ``.item`` file: it drops them where it filters the
+    interactions (Dataset._filter_inter_by_user_or_item), which it does only for a dataset it splits itself."""
+    kept = "so RecBole keeps them as items without features (LLM models refuse items without a title)"
+    if config["benchmark_filename"]:
+        return f"pre-split files are not filtered, {kept}"
+    if not config["filter_inter_by_user_or_item"]:
+        return f"filter_inter_by_user_or_item is False, {kept}"
+    return "RecBole drops them"
+
+
 def check_items_have_metadata(path, item_file, config):
-    """Count interactions with items missing from the ``.item`` file (RecBole drops them silently): a warning,
-    or an error with ``strict_data``."""
+    """Count interactions with items missing from the ``.item`` file, saying what RecBole does with them (silently):
+    a warning, or an error with ``strict_data``."""
     iid = config["ITEM_ID_FIELD"]
     inter_items = _read_column(path, config, _header(path, config)[iid])
     known = set(_read_column(item_file, config, _header(item_file, config)[iid]))
@@ -336,22 +386,26 @@ def check_items_have_metadata(path, item_file, config):
     if not count:
         return 0
     _report_dropped(config, f"{count} of {len(inter_items)} interactions in {path} name items absent from {item_file} "
-                            f"(e.g. {inter_items[unknown].iloc[0]!r}); RecBole drops them.",
+                            f"(e.g. {inter_items[unknown].iloc[0]!r}): {_fate_of_unknown_items(config)}.",
                     f"Add the items to {item_file.name}")
     return count
 
 
 def check_sequence_cells(path, config):
-    """Under pandas >= 3 RecBole 1.2.1 cannot read an empty token_seq / float_seq cell (see compat): refuse it."""
+    """Under pandas >= 3 RecBole 1.2.1 cannot read an empty token_seq / float_seq cell, or one pandas reads as missing
+    (see compat): refuse it."""
     if int(pd.__version__.split(".")[0]) < 3:
         return
     for field, column in _header(path, config).items():
         if column.endswith(("token_seq", "float_seq")):
-            empty = np.flatnonzero((_read_column(path, config, column).str.strip() == "").to_numpy())
+            values = _read_column(path, config, column)
+            empty = np.flatnonzero((values.str.strip() == "").to_numpy())
             if len(empty):
                 raise DataError(f"{path}, line {empty[0] + 2}: empty {field} ({len(empty)} such line(s)), which "
                                 f"RecBole 1.2.1 cannot read under pandas {pd.__version__}: fill the cells, or drop "
                                 f"the column from load_col.")
+            _check_not_read_as_missing(path, config, column, values, f"RecBole 1.2.1 cannot read it under pandas "
+                                   f"{pd.__version__}", "write it otherwise, or drop the column from load_col")
 
 
 def _check_text_field(item_file, header, config):
@@ -360,6 +414,15 @@ def _check_text_field(item_file, header, config):
     if field in header and _column_type(header[field]) not in {ftype.value for ftype in TEXT_TYPES}:
         raise DataError(f"{item_file}, line 1: column {header[field]!r} holds the item titles (item_text_field), "
                         f"which are text: write {field}:token_seq (or {field}:token, one token a title).")
+
+
+def _check_titles(path, config, header):
+    """No title is one RecBole's reader takes for a missing value: the item would have none (a token_seq title
+    'None' stopped RecBole with "'float' object has no attribute 'split'")."""
+    field = config["item_text_field"]
+    if field in header:
+        _check_not_read_as_missing(path, config, header[field], _read_column(path, config, header[field]),
+                               "the item would have no title", "write the title otherwise (e.g. with its year)")
 
 
 def _loaded_feature_file(config, kind):
@@ -371,19 +434,42 @@ def _loaded_feature_file(config, kind):
     return path if path.is_file() and (not config["load_col"] or kind in config["load_col"]) else None
 
 
+FEATURE_ID_KEYS = {"item": "ITEM_ID_FIELD", "user": "USER_ID_FIELD"}  # the key naming the id column of each file
+
+
+def _feature_header(path, config, kind):
+    """The header of a loaded ``.item`` or ``.user`` file, which has the id column its key names, loaded: RecBole joins
+    the file to the interactions by it, and fails without it (swapped id keys, or load_col leaving it out)."""
+    header, key = _header(path, config), FEATURE_ID_KEYS[kind]
+    field, loaded = config[key], (config["load_col"] or {}).get(kind)
+    fix = f"name its id column with {key}, or leave {kind} out of load_col to run without the file"
+    if field not in header:
+        raise DataError(f"{path} has no {field} column ({key}), by which RecBole joins it to the interactions (its "
+                        f"columns: {', '.join(header)}): {fix}.")
+    if loaded is not None and field not in loaded:
+        raise DataError(f"load_col's {kind} list {loaded} does not load {field} ({key}), by which RecBole joins "
+                        f"{path} to the interactions: add it.")
+    return header
+
+
 def _check_feature_file(path, config, kind, header):
     """A ``.item`` or ``.user`` file: load_col's columns, whole lines, values of their types."""
-    _check_loaded_columns(path, header, (config["load_col"] or {}).get(kind), kind)
+    loaded = (config["load_col"] or {}).get(kind)
+    _check_loaded_columns(path, header, loaded, kind)
     _check_field_counts(path, config, len(header))
+    id_column = header[config[FEATURE_ID_KEYS[kind]]]
+    _check_ids(path, config, id_column, _read_column(path, config, id_column))
+    if kind == "item":
+        _check_titles(path, config, header)
     check_sequence_cells(path, config)
-    _check_values(path, config, header)
+    _check_values(path, config, header, loaded)
 
 
 # Every config key ``check_atomic_files`` reads (tested): two configs that agree on them check the same files the
 # same way, so a planner checks each such set once.
 ATOMIC_FILE_KEYS = ("data_path", "dataset", "benchmark_filename", "encoding", "field_separator", "seq_separator",
                     "load_col", "USER_ID_FIELD", "ITEM_ID_FIELD", "TIME_FIELD", "LIST_SUFFIX", "item_text_field",
-                    "rm_dup_inter", "eval_args", "eval_users", "strict_data", "topk")
+                    "rm_dup_inter", "filter_inter_by_user_or_item", "eval_args", "eval_users", "strict_data", "topk")
 
 
 class AtomicFileChecks:
@@ -411,31 +497,30 @@ def check_atomic_files(config):
     parts = {}
     for path in (Path(config["data_path"]) / name for name in inter_files(config["dataset"],
                                                                           config["benchmark_filename"])):
-        header, parts[path] = check_inter_file(path, config)
+        _, parts[path] = check_inter_file(path, config)
         check_sequence_cells(path, config)
-        if item_file and config["ITEM_ID_FIELD"] in header:
-            check_items_have_metadata(path, item_file, config)
+    item_header = item_file and _feature_header(item_file, config, "item")
+    for path in parts if item_file else ():
+        check_items_have_metadata(path, item_file, config)
     if not config["rm_dup_inter"]:
         _check_repeated_interactions(parts)
     if config["benchmark_filename"] and all(config["TIME_FIELD"] in columns for columns in parts.values()):
         _check_pre_split_parts(config, parts)
     if item_file:
-        item_header = _header(item_file, config)
         _check_text_field(item_file, item_header, config)
         _check_feature_file(item_file, config, "item", item_header)
-        if config["ITEM_ID_FIELD"] in item_header:
-            ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
-            if ids.empty:
-                raise DataError(f"{item_file} has a header but no items: add one line per item, or remove the file "
-                                f"(or its load_col entry) to run without item features.")
-            twice = np.flatnonzero(ids.duplicated().to_numpy())
-            if len(twice):
-                raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "
-                                f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
-                                f"line per item.")
+        ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
+        if ids.empty:
+            raise DataError(f"{item_file} has a header but no items: add one line per item, or remove the file "
+                            f"(or its load_col entry) to run without item features.")
+        twice = np.flatnonzero(ids.duplicated().to_numpy())
+        if len(twice):
+            raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "
+                            f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
+                            f"line per item.")
     user_file = _loaded_feature_file(config, "user")
     if user_file:
-        _check_feature_file(user_file, config, "user", _header(user_file, config))
+        _check_feature_file(user_file, config, "user", _feature_header(user_file, config, "user"))
 
 
 def _column(dataset, field):

@@ -148,6 +148,18 @@ def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models()
     (["--loss_decimal_place=-1"], "loss_decimal_place must be zero or more, got -1"),
     (["--hidden_size=0"], "hidden_size must be a positive number (a size of the model), got 0"),
     (["--n_heads=-2"], "n_heads must be a positive number (a size of the model), got -2"),
+    (["--eval_args={'mode': 'full'}"], "eval_args mode 'full' contradicts protocol candidates20 (mode 'uni19')"),
+    (["--eval_args={'mode': 'full'}"], "run it with --protocol=full"),
+    (["--eval_args={'mode': 'uni29'}"], "run it with --protocol=candidates30"),
+    (["--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}}"],
+     "eval_args split {'RS': [0.8, 0.1, 0.1]} contradicts protocol candidates20 (split {'LS': 'valid_and_test'})"),
+    (["--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}}"], "no protocol defines these eval_args: add "
+     "properties/protocol/NAME.yaml"),
+    (["--hidden_act=foo"], "hidden_act must be one of gelu, relu, swish, tanh, sigmoid for this model, got 'foo'"),
+    (["--gpu_id=abc"], "gpu_id must be a GPU index or a comma-separated list of them (e.g. 0 or '0,1'), got 'abc'"),
+    (["--worker=100000"], "worker=100000 is more than the"),
+    (["--MAX_ITEM_LIST_LENGTH=100000"], "one training batch's attention scores (train_batch_size 2048 x n_heads 2 x "
+     "MAX_ITEM_LIST_LENGTH 100000 x MAX_ITEM_LIST_LENGTH 100000 x 4 bytes)"),
 ])
 def test_recboles_structured_keys_are_checked_before_recbole_parses_them(args, message):
     with pytest.raises(ConfigurationError) as error:
@@ -157,9 +169,9 @@ def test_recboles_structured_keys_are_checked_before_recbole_parses_them(args, m
 
 def test_well_formed_structured_keys_pass():
     config = Config("SASRec", "ml-100k", cmd_args=["--user_inter_num_interval=[5,inf);(0,3]", "--topk=[1, 10]",
-                                                   "--eval_args={'split': {'RS': [0.8, 0.1, 0.1]}, 'order': 'TO', "
-                                                   "'mode': {'valid': 'uni19', 'test': 'full'}}"])
-    assert config["topk"] == [1, 10] and config["eval_args"]["mode"] == {"valid": "uni19", "test": "full"}
+                                                   "--eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'TO', "
+                                                   "'mode': {'valid': 'uni19', 'test': 'uni19'}}"])
+    assert config["topk"] == [1, 10] and config["eval_args"]["mode"] == {"valid": "uni19", "test": "uni19"}
     one = Config("SASRec", "ml-100k", cmd_args=["--topk=5", "--valid_metric=NDCG@5"])  # RecBole takes one topk
     assert one["topk"] == [5] and one.experiment_hash == Config(
         "SASRec", "ml-100k", cmd_args=["--topk=[5]", "--valid_metric=NDCG@5"]).experiment_hash
@@ -208,7 +220,7 @@ def test_a_partial_eval_args_sets_only_its_own_sub_keys_over_the_protocols(tmp_p
     """RecBole fills the sub-keys a user's eval_args leaves out from its own defaults (a random 80/10/10 split), not
     from the protocol's leave-one-out: the result would be filed under a protocol it did not run."""
     given = tmp_path / "mode.yaml"
-    given.write_text("eval_args: {mode: uni39}\n")
+    given.write_text("protocol: candidates40\neval_args: {mode: uni39}\n")
     config = Config("SASRec", "ml-100k", [str(given)])
     assert config["eval_args"]["split"] == {"LS": "valid_and_test"} and config["eval_args"]["order"] == "TO"
     assert config["eval_args"]["mode"] == {"valid": "uni39", "test": "uni39"}
@@ -248,3 +260,19 @@ def test_a_huge_config_file_is_refused_before_yaml_reads_it(tmp_path):
     given.write_text("topk: [" + ", ".join(["1"] * 600_000) + "]\n")
     with pytest.raises(ConfigurationError, match="at most 1,048,576 bytes are read"):
         Config("SASRec", "ml-100k", [str(given)])
+
+
+@pytest.mark.parametrize("args", [["--metrics=['Hit', 'hit', 'NDCG']"], ["--metrics=['ndcg', 'HIT']"],
+                                  ["--train_user_share=1.0"], ["--train_user_share=1"], ["--weight_decay=0"]])
+def test_spellings_of_the_default_experiment_get_its_hash(args):
+    """Repeated or reordered metric names, a training share of all users and an integer for a float default are the
+    default experiment: another hash would hide its result from the leaderboard and studies."""
+    assert Config("SASRec", "ml-100k", cmd_args=args).experiment_hash == Config("SASRec", "ml-100k").experiment_hash
+
+
+def test_an_eval_batch_size_that_eval_batch_users_replaces_is_warned_about(tiny_data_root, tiny_llama, caplog):
+    config = Config("iLoRA", "tiny", cmd_args=[f"--data_path={tiny_data_root}", f"--llm_path={tiny_llama}",
+                                               "--item_text_field=movie_title", "--eval_batch_users=2",
+                                               "--eval_batch_size=999"])
+    assert config["eval_batch_size"] == 40
+    assert "eval_batch_size=999 is replaced by 40 (eval_batch_users 2 x 20 rows per user)" in caplog.text

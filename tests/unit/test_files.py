@@ -1,4 +1,5 @@
-"""Atomic writes: concurrent writers and readers of one file, interrupted writes, concurrent folder producers."""
+"""Atomic writes: concurrent writers and readers of one file, interrupted writes, concurrent folder producers; the
+output checks before a run's work."""
 
 import json
 import multiprocessing
@@ -6,8 +7,10 @@ import os
 
 import pytest
 
+from recbole_ilora.config import Config
 from recbole_ilora.errors import OutputFolderError
 from recbole_ilora.files import PARTIAL_TAG, check_writable, folder_atomic, remove_stale_partials, write_json_atomic
+from recbole_ilora.quick_start import check_outputs
 
 
 def _write_many(path, writer, count):
@@ -73,3 +76,19 @@ def test_an_output_folder_the_file_system_refuses_to_look_up_is_refused_by_key(t
     """A name longer than the file system takes was an OSError traceback from the existence check."""
     with pytest.raises(OutputFolderError, match=r"^checkpoint_dir .*c{300} cannot be written \(File name too long\)"):
         check_writable(tmp_path / ("c" * 300), "checkpoint_dir")
+
+
+def test_a_file_where_the_results_folder_goes_is_refused_before_work(tmp_path):
+    """A file at results/DATASET was found only when the JSON result was written, after training."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "ml-100k").write_text("precious")
+    config = Config("SASRec", "ml-100k", cmd_args=[f"--results_dir={tmp_path / 'results'}"])
+    with pytest.raises(OutputFolderError, match=r"results/ml-100k is a file, not a folder"):
+        check_outputs(config)
+    assert (tmp_path / "results" / "ml-100k").read_text() == "precious"
+
+
+def test_an_llm_cache_dir_that_cannot_be_written_is_refused_before_work(tmp_path):
+    config = Config("SASRec", "ml-100k", cmd_args=[f"--results_dir={tmp_path}", "--llm_cache_dir=/proc/cache"])
+    with pytest.raises(OutputFolderError, match=r"^llm_cache_dir /proc/cache cannot be written"):
+        check_outputs(config)

@@ -235,17 +235,19 @@ EOS_FIX = ("set eos_token there to the model's end token (e.g. \"</s>\" or \"<|i
            "tokenizer files again.")
 
 
-def custom_code_refusal(folder, file_name, part):
-    """The error for a backbone folder whose ``file_name`` maps its ``part`` to custom code (an ``auto_map``), which
-    transformers cannot load without running it; None when the file maps nothing (the load failed otherwise)."""
+def refuse_custom_code(folder, file_name, part):
+    """Refuse a backbone folder whose ``file_name`` maps its ``part`` to custom code (an ``auto_map``), before
+    transformers reads it: it cannot load such a part without running the code, and where the file also names a
+    class of its own (``model_type: llama``) it would load that one in silence, another model than the folder's. A
+    file that is missing or not JSON is left to the load, which names it."""
     try:
         settings = json.loads((Path(folder) / file_name).read_text())
     except (OSError, ValueError):
-        return None
-    if not isinstance(settings, dict) or not settings.get("auto_map"):
-        return None
-    return ConfigurationError(f"Backbone folder {folder}: its {file_name} maps the {part} to custom code (auto_map), "
-                              f"which is never run: use a model whose {part} transformers provides itself.")
+        return
+    if isinstance(settings, dict) and settings.get("auto_map"):
+        raise ConfigurationError(f"Backbone folder {folder}: its {file_name} maps the {part} to custom code "
+                                 f"(auto_map), which is never run: use a model whose {part} transformers provides "
+                                 f"itself.")
 
 
 def load_tokenizer(folder, embedding_rows):
@@ -254,10 +256,11 @@ def load_tokenizer(folder, embedding_rows):
     (``add_prompt_rows``) and train and score on tokens the model never saw."""
     from transformers import AutoTokenizer
 
+    refuse_custom_code(folder, "tokenizer_config.json", "tokenizer")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    except Exception as error:  # noqa: BLE001 (missing, truncated or custom-code tokenizers raise many kinds: named)
-        raise custom_code_refusal(folder, "tokenizer_config.json", "tokenizer") or ConfigurationError(
+    except Exception as error:  # noqa: BLE001 (missing or truncated tokenizers raise many kinds: named)
+        raise ConfigurationError(
             f"Backbone folder {folder}: its tokenizer cannot be loaded ({type(error).__name__}: "
             f"{str(error).splitlines()[0][:160] if str(error) else ''}); copy the model's tokenizer files again."
         ) from None
@@ -354,12 +357,13 @@ def architecture(folder):
     can be checked against before any training (the SASRec stage would otherwise run first)."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    refuse_custom_code(folder, "config.json", "model")
     try:
         backbone_config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(backbone_config, trust_remote_code=False)
     except CONFIG_ERRORS as error:  # e.g. a negative vocab_size, num_attention_heads not dividing hidden_size
-        raise custom_code_refusal(folder, "config.json", "model") or ConfigurationError(
+        raise ConfigurationError(
             f"Backbone folder {folder}: no model can be built from its config.json ({_message(error)}): correct it, "
             f"or copy the model's config.json again.") from None
     tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}

@@ -188,3 +188,109 @@ def test_a_planner_checks_each_way_of_reading_the_files_once_and_repeats_its_err
         with pytest.raises(DataError, match="load_col's inter list \\['user_id', 'item_id'\\] does not load timestamp"):
             checks.check(bad)
     assert len(checks.errors) == 2
+
+
+def test_a_feature_file_without_the_id_column_its_key_names_is_named(data):
+    """Swapped id keys (items as users) ended in a KeyError: RecBole joins a loaded .item file by ITEM_ID_FIELD."""
+    swapped = {"USER_ID_FIELD": "item_id", "ITEM_ID_FIELD": "user_id"}
+    with pytest.raises(DataError, match=re.escape(f"{data / 'tiny' / 'tiny.item'} has no user_id column "
+                                                  f"(ITEM_ID_FIELD), by which RecBole joins it to the interactions")):
+        checked(data, **swapped)
+    with pytest.raises(DataError, match=re.escape("load_col's item list ['movie_title'] does not load item_id "
+                                                  "(ITEM_ID_FIELD), by which RecBole joins")):
+        checked(data, load_col={**TINY_RUN["load_col"], "item": ["movie_title"]})
+    checked(data, **swapped, load_col={"inter": TINY_RUN["load_col"]["inter"]})  # items as users, without titles
+
+
+@pytest.mark.parametrize("title, problem", [
+    ('"Heat" (1995)', "has text after its closing quote, which RecBole's reader refuses"),
+    ('"Heat" ', "has text after its closing quote, which RecBole's reader refuses"),
+    ('"Heat (1995)', "opens a double quote it does not close")])
+def test_a_value_that_recbole_reader_cannot_read_as_quoted_is_named_with_its_fix(data, title, problem):
+    """A value opening with a double quote is a quoted one to RecBole's reader: text after the closing quote stopped
+    it with "'\\t' expected after '\"'", naming no file or line."""
+    item = data / "tiny" / "tiny.item"
+    edit(item, lambda text: text.replace("\tMovie number 5\n", f"\t{title}\n"))
+    with pytest.raises(DataError, match=re.escape(f"{item}, line 6: the value {title!r} {problem}")):
+        checked(data)
+    quoted = '"' + title.replace('"', '""') + '"'
+    edit(item, lambda text: text.replace(f"\t{title}\n", f"\t{quoted}\n"))
+    checked(data)  # the fix the message gives
+
+
+def edited_line(path, pattern, replacement):
+    """Replace ``pattern`` (a regex, per line) in ``path``; return the number of the first line it changed."""
+    before = path.read_text().splitlines()
+    after = [re.sub(pattern, replacement, line) for line in before]
+    path.write_text("\n".join(after) + "\n")
+    return next(number for number, (old, new) in enumerate(zip(before, after), 1) if old != new)
+
+
+MISSING = "is read by RecBole's reader as a missing value"
+# file, line pattern, replacement, the message's start after "FILE, line N: "
+MISSING_VALUES = [
+    ("inter", r"^u3\t", "NA\t", f"user_id 'NA' {MISSING}"),
+    ("inter", r"^u4\t", "null\t", f"user_id 'null' {MISSING}"),
+    ("inter", r"\ti7\t", "\tNone\t", f"item_id 'None' {MISSING}"),
+    ("inter", r"\ti8\t", '\t"NaN"\t', f"item_id '\"NaN\"' {MISSING}"),
+    ("inter", r"\ti8\t", '\t""\t', f"item_id '\"\"' {MISSING}"),
+    ("item", r"^i7\t", "N/A\t", f"item_id 'N/A' {MISSING}"),
+    ("item", r"^i8\t", "\t", "empty item_id"),
+    ("item", r"^(i7\t).*", r"\1None", f"movie_title 'None' {MISSING}"),
+    ("item", r"^(i8\t).*", r"\1#N/A", f"movie_title '#N/A' {MISSING}"),
+]
+
+
+@pytest.mark.parametrize("suffix, pattern, replacement, message", MISSING_VALUES)
+def test_an_id_or_title_read_as_missing_is_named(data, suffix, pattern, replacement, message):
+    """pandas reads NA, null, None, NaN, N/A, ... as missing values: RecBole dropped the lines of such ids without a
+    word, and a title 'None' ended in "'float' object has no attribute 'split'"."""
+    path = data / "tiny" / f"tiny.{suffix}"
+    line = edited_line(path, pattern, replacement)
+    with pytest.raises(DataError, match=re.escape(f"{path}, line {line}: {message}")):
+        checked(data, item_text_field="movie_title")
+
+
+def test_an_id_read_as_missing_is_named_in_a_user_file(data):
+    (data / "tiny" / "tiny.user").write_text("user_id:token\tage:float\nu1\t25\nnan\t30\n")
+    with pytest.raises(DataError, match=re.escape(f"tiny.user, line 3: user_id 'nan' {MISSING}")):
+        checked(data, load_col={**TINY_RUN["load_col"], "user": ["user_id", "age"]})
+
+
+def test_other_values_pandas_reads_as_text_are_ids(data):
+    for pattern, replacement in ((r"^u3\t", "na\t"), (r"^u4\t", "NONE\t"), (r"\ti7\t", "\tnil\t")):
+        edited_line(data / "tiny" / "tiny.inter", pattern, replacement)
+    checked(data)
+
+
+def test_an_empty_float_value_of_a_loaded_column_is_refused(data):
+    """RecBole fills an empty :float value with the column's mean, without a word."""
+    inter = data / "tiny" / "tiny.inter"
+    line = edited_line(inter, r"^(u1\ti\d+\t)\d(\t1001005)$", r"\1\2")
+    with pytest.raises(DataError, match=re.escape(f"{inter}, line {line}: empty rating (a :float column; 1 such "
+                                                  f"line(s)") + ".*" + re.escape("would fill it with the column's mean")):
+        checked(data)
+    checked(data, load_col={**TINY_RUN["load_col"], "inter": ["user_id", "item_id", "timestamp"]})
+
+
+def test_interactions_of_items_absent_from_the_item_file_are_counted_with_what_recbole_does(data, caplog):
+    inter, item = data / "tiny" / "tiny.inter", data / "tiny" / "tiny.item"
+    edited_line(inter, r"^u1\ti\d+(\t\d\t1001000)$", r"u1\ti99\1")
+    checked(data)
+    assert f"1 of 428 interactions in {inter} name items absent from {item} (e.g. 'i99'): RecBole drops them" \
+        in caplog.text
+    checked(data, filter_inter_by_user_or_item=False)
+    assert "filter_inter_by_user_or_item is False, so RecBole keeps them as items without features" in caplog.text
+
+
+def test_pre_split_lines_of_items_absent_from_the_item_file_are_said_to_be_kept(split, caplog):
+    """The warning said "RecBole drops them" of pre-split test lines that RecBole kept and tested: it filters only a
+    dataset it splits itself."""
+    test = split / "tiny" / "tiny.test.inter"
+    edited_line(test, r"^(u\d+\t)i\d+\t", r"\1i99\t")
+    keys = {"data_path": str(split), "benchmark_filename": PARTS}
+    checked(split, **keys)
+    assert f"30 of 30 interactions in {test} name items absent from {split / 'tiny' / 'tiny.item'} (e.g. 'i99'): " \
+           f"pre-split files are not filtered, so RecBole keeps them as items without features" in caplog.text
+    dataset = load_dataset(Config("SASRec", "tiny", config_dict={**TINY_RUN, **keys}))
+    assert dataset.file_size_list[-1] == 30  # every test line kept

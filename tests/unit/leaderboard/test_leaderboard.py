@@ -758,20 +758,22 @@ def test_failing_runs_are_reported_and_do_not_stop_the_others(tiny_cli_args, tmp
     assert f"Run failed: GRU4Rec on tiny, seed 2020: {said}" in report and "| SASRec" in report
 
 
-@pytest.mark.parametrize("models, message", [
-    ("SASRec,SASrec", "--models SASrec on --datasets tiny (seed 2020) cannot be planned, so nothing was run: Unknown "
-                      "model 'SASrec' (--model). Did you mean: SASRec"),
-    ("FM,SASRec", "--models FM on --datasets tiny (seed 2020) cannot be planned, so nothing was run: FM is "
-                  "context-aware"),
+@pytest.mark.parametrize("models, extra, message", [
+    ("SASRec,SASrec", [], "--models SASrec on --datasets tiny (seed 2020) cannot be planned, so nothing was run: "
+                          "Unknown model 'SASrec' (--model). Did you mean: SASRec"),
+    ("FM,SASRec", [], "--models FM on --datasets tiny (seed 2020) cannot be planned, so nothing was run: FM is "
+                      "context-aware"),
+    ("Pop,SASRec", ["--hidden_act=foo"], "--models SASRec on --datasets tiny (seed 2020) cannot be planned, so "
+                                         "nothing was run: hidden_act must be one of gelu, relu"),
 ])
 @pytest.mark.parametrize("mode", [[], ["--dry_run"]])
 def test_a_combination_the_input_makes_impossible_stops_the_leaderboard_before_any_run(tiny_cli_args, capsys, models,
-                                                                                        message, mode):
-    """A misspelt model (or one this package's protocols cannot run) was reported only at the end, after the others
-    had run for hours, with exit status 1."""
+                                                                                        extra, message, mode):
+    """A misspelt model (or one this package's protocols cannot run, or a key it cannot be built from) was reported
+    only at the end, after the others had run for hours, with exit status 1."""
     runner = FakeRunner()
     with pytest.raises(SystemExit) as exit_info:
-        main([*mode, *leaderboard_args(models, tiny_cli_args, "2020")], runner=runner)
+        main([*mode, *leaderboard_args(models, [*tiny_cli_args, *extra], "2020")], runner=runner)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and runner.launched == []
     assert err.startswith(f"leaderboard: error: {message}") and len(err.splitlines()) == 2  # the message and the hint

@@ -273,3 +273,12 @@ def test_a_prompt_beyond_the_context_is_named_as_the_longest_the_run_can_build(t
                                                  r"beyond the backbone's 1024 positions: lower max_title_tokens, "
                                                  r"history_length or the number of candidates"):
         run_checks(data_root, tiny_llama)
+
+
+@pytest.mark.parametrize("file_name, part", [("config.json", "model"), ("tokenizer_config.json", "tokenizer")])
+def test_a_backbone_mapping_a_class_to_custom_code_is_refused_even_when_transformers_would_ignore_it(
+        backbone, data_root, file_name, part):
+    """An auto_map beside a model_type transformers knows loads as plain Llama: refused all the same, as documented."""
+    edit_json(backbone / file_name, auto_map={"AutoConfig": "evil.EvilConfig", "AutoTokenizer": [None, "evil.Evil"]})
+    with pytest.raises(ConfigurationError, match=f"its {file_name} maps the {part} to custom code \\(auto_map\\)"):
+        run_checks(data_root, backbone)
