@@ -99,6 +99,9 @@ UNSAMPLED_MODES = ("full", "labeled")
 EVAL_SPLITS = {"LS": ("valid_and_test", "test_only")}  # leave-one-out; RS takes three ratios
 # RecBole's batch transforms (data/transform.py); any other name fails when the first batch is built.
 TRANSFORMS = ("mask_itemseq", "inverse_itemseq", "crop_itemseq", "reorder_itemseq", "user_defined")
+# The ratio each transform reads (a share of the sequence), which no property file of RecBole's sets for most models:
+# unset, the transform fails on the first batch with a bare TypeError.
+TRANSFORM_RATIOS = {"mask_itemseq": "mask_ratio", "crop_itemseq": "eta", "reorder_itemseq": "beta"}
 # RecBole's interval filters, e.g. "[5,inf)" or "[0,10];(100,200]": it skips a malformed one with a log line only.
 INTERVAL = re.compile(r"^\s*[\[(]\s*-?(inf|\d+(\.\d*)?)\s*,\s*-?(inf|\d+(\.\d*)?)\s*[\])]\s*$")
 INTERVAL_KEYS = ("user_inter_num_interval", "item_inter_num_interval")
@@ -168,6 +171,11 @@ def structure_problems(values, defaults):
     if transform is not None and transform not in TRANSFORMS:
         problems.append(f"transform must be ~ or one of {', '.join(TRANSFORMS)} (RecBole's batch transforms), got "
                         f"{transform!r}")
+    ratio_key = TRANSFORM_RATIOS.get(transform)
+    ratio = values.get(ratio_key) if ratio_key else None
+    if ratio_key and (not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 < ratio <= 1):
+        problems.append(f"transform {transform} reads {ratio_key}, the share of each sequence it changes: set "
+                        f"{ratio_key} to a number in (0, 1], got {shown(ratio)}")
     for key in INTERVAL_KEYS:
         interval = values.get(key)
         if interval is not None and not all(INTERVAL.match(part) for part in str(interval).split(";")):

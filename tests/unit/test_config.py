@@ -141,6 +141,9 @@ def test_keys_only_models_and_budgets_set_are_hyper_parameters_of_those_models()
     (["--eval_args={'order': 'TO', 'mode': {'valid': 'full', 'test': 'uniX'}}"], "eval_args mode 'uniX'"),
     (["--eval_args=full"], "eval_args must be a dict"),
     (["--transform=bogus"], "transform must be ~ or one of mask_itemseq"),
+    (["--transform=mask_itemseq"], "transform mask_itemseq reads mask_ratio, the share of each sequence it changes: "
+                                   "set mask_ratio to a number in (0, 1], got None"),
+    (["--transform=crop_itemseq", "--eta=2"], "transform crop_itemseq reads eta"),
     (["--user_inter_num_interval=[100,"], "user_inter_num_interval must be intervals such as '[5,inf)'"),
     (["--item_inter_num_interval=[5,inf);[3"], "item_inter_num_interval must be intervals"),
     (["--loss_type=XYZ"], "loss_type must be one of CE, BPR for this model, got 'XYZ'"),
