@@ -316,12 +316,26 @@ def _check_pre_split_parts(config, parts):
     uid, time = config["USER_ID_FIELD"], config["TIME_FIELD"]
     seen = pd.DataFrame({"user": pd.Series(dtype=object), "time": pd.Series(dtype=float), "written": "", "line": 0,
                          "path": None})  # the lines of the parts before
-    for part, (path, columns) in zip(config["benchmark_filename"], parts.items()):
+    for number, (part, (path, columns)) in enumerate(zip(config["benchmark_filename"], parts.items())):
         lines = pd.DataFrame({"user": columns[uid], "time": pd.to_numeric(columns[time]), "written": columns[time],
                               "line": np.arange(len(columns)) + 2, "path": path})
+        if number:
+            _check_one_line_per_user(path, lines)
         _check_after_earlier_parts(path, lines, seen)
         _check_histories(config, part, path, lines, seen)
         seen = pd.concat([seen, lines], ignore_index=True)
+
+
+def _check_one_line_per_user(path, lines):
+    """An evaluation part (valid, test) holds one line per user: results are recorded as one rank per user, so a
+    second line of a user would shift every later user's rank onto the wrong user."""
+    repeated = lines[lines["user"].duplicated(keep=False)]
+    if len(repeated):
+        first, second = repeated["line"].iloc[0], repeated["line"].iloc[1]
+        raise DataError(f"{path}, line {second}: user {repeated['user'].iloc[0]!r} has a second line in this "
+                        f"evaluation part (the first is line {first}; {repeated['user'].nunique()} such user(s)); "
+                        f"each user is evaluated once per part: keep the last line, and move the earlier ones to the "
+                        f"training file.")
 
 
 def _check_after_earlier_parts(path, lines, seen):

@@ -119,6 +119,17 @@ def test_pre_split_lines_dated_before_the_earlier_parts_are_refused(split):
         checked(split, benchmark_filename=PARTS)
 
 
+def test_a_user_with_two_lines_in_an_evaluation_part_is_refused(split):
+    """A second test line of a user gave 31 users for 30 ranks in the JSON: every later rank on the wrong user."""
+    test = split / "tiny" / "tiny.test.inter"
+    header, first, *others = test.read_text().splitlines()
+    user, item, rating, timestamp = first.split("\t")
+    add_lines(split, "test", ["\t".join([user, item, rating, str(float(timestamp) + 1)])])
+    with pytest.raises(DataError, match=re.escape(f"{test}, line {len(others) + 3}: user {user!r} has a second line in "
+                                                  f"this evaluation part (the first is line 2; 1 such user(s))")):
+        checked(split, benchmark_filename=PARTS)
+
+
 def test_a_pre_split_line_without_history_is_counted_and_a_part_without_samples_refused(split, caplog):
     """A test user with no training or validation line was dropped without a word."""
     add_lines(split, "test", ["u999\ti5\t3\t5000000"])
