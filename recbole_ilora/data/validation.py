@@ -329,11 +329,12 @@ def _check_pre_split_parts(config, parts):
 def _check_one_line_per_user(path, lines):
     """An evaluation part (valid, test) holds one line per user: results are recorded as one rank per user, so a
     second line of a user would shift every later user's rank onto the wrong user."""
-    repeated = lines[lines["user"].duplicated(keep=False)]
-    if len(repeated):
-        first, second = repeated["line"].iloc[0], repeated["line"].iloc[1]
-        raise DataError(f"{path}, line {second}: user {repeated['user'].iloc[0]!r} has a second line in this "
-                        f"evaluation part (the first is line {first}; {repeated['user'].nunique()} such user(s)); "
+    again = lines[lines["user"].duplicated()]
+    if len(again):
+        user, second = again["user"].iloc[0], again["line"].iloc[0]
+        first = lines.loc[lines["user"] == user, "line"].iloc[0]
+        raise DataError(f"{path}, line {second}: user {user!r} has a second line in this "
+                        f"evaluation part (the first is line {first}; {again['user'].nunique()} such user(s)); "
                         f"each user is evaluated once per part: keep the last line, and move the earlier ones to the "
                         f"training file.")
 
