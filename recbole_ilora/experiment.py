@@ -22,8 +22,10 @@ RUNTIME_KEYS = frozenset({
     "sasrec_checkpoint", "transfer_checkpoint",
     # how a step's micro-batches are split between accumulation and processes; the global batch is in the identity
     "gradient_accumulation_steps",
-    # how often a checkpoint is written inside an epoch (run_scripts/migrate_checkpoint_steps.py moved the results)
-    "checkpoint_steps",
+    # how often a checkpoint is written inside an epoch; where the backbone's files lie (their content is in the
+    # identity: a copy of the same files elsewhere is the same experiment). run_scripts/migrate_runtime_keys.py
+    # moved the committed results when each became a runtime key.
+    "checkpoint_steps", "llm_path",
 })
 
 # Keys added after results were published: left out of the hash while unset, so that the results of runs that did

@@ -212,7 +212,9 @@ class LLMRunner(Runner):
         return LLMTrainer
 
     def result_extras(self, model, test_data):
-        return model.result_extras(test_data._dataset)
+        """The backbone's path as given (a runtime key: the identity holds its files' content), and the model's own
+        entries."""
+        return {"llm_path": self.config["llm_path"], **model.result_extras(test_data._dataset)}
 
 
 def _runner_class(model_class):

@@ -88,8 +88,9 @@ def _llm_runs(collection):
     return [run for run in collection.all_runs() if run.model in OWN_MODELS]
 
 
-def backbone_name(config):
-    path = config.get("llm_path")
+def backbone_name(result):
+    """The backbone of an LLM run: its ``llm_path`` as the run recorded it (a runtime key, outside its config)."""
+    path = result.get("llm_path")
     return DEFAULT_BACKBONE if not path else f"`{path}`"
 
 
@@ -102,7 +103,7 @@ def setting_lines(collection):
         totals = "; ".join(
             f"{model} {_distinct(tables.format_count(r.result['parameters']['total']) for r in llm if r.model == model)}"
             for model in dict.fromkeys(run.model for run in llm))
-        lines.append(f"LLM backbone: {_distinct(backbone_name(c) for c in configs)}; total parameters of a run "
+        lines.append(f"LLM backbone: {_distinct(backbone_name(run.result) for run in llm)}; total parameters of a run "
                      f"(backbone, frozen encoder, adapters): {totals}")
         lines.append("LLM settings: " + "; ".join(f"`{key}` {_distinct(c.get(key) for c in configs)}"
                                                    for key in LLM_KEYS))
@@ -127,7 +128,7 @@ def difference_lines(collection):
     prompts = _distinct(c.get("train_samples_per_epoch") or "all" for c in configs)
     epochs = _distinct(run.result.get("epochs_trained") for run in llm)
     lines += [
-        (f"- Backbone: {_distinct(backbone_name(c) for c in configs)} instead of Llama-2-7B (about 6.7 B "
+        (f"- Backbone: {_distinct(backbone_name(run.result) for run in llm)} instead of Llama-2-7B (about 6.7 B "
          f"parameters)."),
         (f"- Training budget: {prompts} training prompts per epoch, {epochs} epoch(s) trained, instead of every "
          f"training sequence over several epochs."),

@@ -10,7 +10,6 @@ with a mixture of LoRA experts; a gate driven by the frozen SASRec's representat
 experts per sequence. Only the projector, the gate and the LoRA weights train.
 """
 
-import os
 from logging import getLogger
 
 import numpy as np
@@ -65,16 +64,12 @@ class iLoRA(LLMRecommender):
 
     @classmethod
     def canonical_values(cls, values):
-        """``lora_target_modules`` once each, in a decoder layer's order (peft adapts a set of layers), a backbone
-        path given through a link as the path it leads to (its files are fingerprinted anyway), and ``curriculum``
-        off without item embeddings (TALLRec: every prompt is text-only either way)."""
+        """``lora_target_modules`` once each, in a decoder layer's order (peft adapts a set of layers), and
+        ``curriculum`` off without item embeddings (TALLRec: every prompt is text-only either way)."""
         targets = values.get("lora_target_modules")
         if isinstance(targets, list) and all(isinstance(name, str) for name in targets):
             values["lora_target_modules"] = sorted(dict.fromkeys(targets), key=lambda name: (
                 LAYER_ORDER.index(name) if name in LAYER_ORDER else len(LAYER_ORDER), name))
-        path = values.get("llm_path")
-        if isinstance(path, str) and path and os.path.exists(path):
-            values["llm_path"] = os.path.realpath(path)
         if values.get("curriculum") and values.get("use_item_embeddings") is False:
             getLogger().warning("curriculum alternates hybrid and text-only prompts; without item embeddings every "
                                 "prompt is text-only: curriculum ignored (the run is the one without it).")

@@ -126,11 +126,11 @@ def _versus(results, arm, reference, metric):
 
 
 def _budget(results):
-    configs = [r["config"] for runs_ in results.values() for r in runs_ if "train_samples_per_epoch" in r["config"]]
-    if not configs:
+    llm = [r for runs_ in results.values() for r in runs_ if "train_samples_per_epoch" in r["config"]]
+    if not llm:
         return ""
-    config = configs[0]
-    backbone = config.get("llm_path") or "SmolLM2-135M-Instruct"
+    config = llm[0]["config"]
+    backbone = llm[0].get("llm_path") or "SmolLM2-135M-Instruct"
     return (f"backbone {backbone}, {config['train_samples_per_epoch']} training prompts x {config['epochs']} "
             f"epoch(s), dtype {config.get('dtype')}")
 

@@ -26,6 +26,7 @@ def test_ilora_on_ml100k_with_the_real_backbone(tmp_path):
     gates = result["gate_weights"]["weights"]
     assert len(gates) == 16 and all(len(g) == 4 and abs(sum(g) - 1) < 1e-3 for g in gates)
     assert (tmp_path / result["adapter_dir"] / "adapter_config.json").is_file()
+    assert result["llm_path"] is None and "llm_path" not in result["config"]  # the default backbone, a runtime key
     # The encoder's run (capped epochs: not the SASRec baseline) keeps its result apart from the leaderboard's.
     (encoder_result,) = (tmp_path / "results" / "encoders" / "ml-100k" / "candidates20").glob("SASRec-seed2020-*.json")
     # The encoder evaluated on exactly the candidates iLoRA was scored on.

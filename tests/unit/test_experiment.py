@@ -27,16 +27,26 @@ def test_runtime_keys_do_not_change_the_identity(tmp_path):
 
 
 def test_spellings_of_one_run_hash_alike(tmp_path, tiny_llama):
-    """RecBole reads metric names in any case, peft adapts a set of layers, and a backbone's files are fingerprinted
-    wherever a link leads: each is one spelling in the identity."""
+    """RecBole reads metric names in any case and peft adapts a set of layers: each is one spelling in the
+    identity."""
     plain = Config("SASRec", "ml-100k")
     assert Config("SASRec", "ml-100k", config_dict={"metrics": ["hit", "ndcg"], "valid_metric": "ndcg@10"}
                   ).experiment_hash == plain.experiment_hash
     llm = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(tiny_llama)})
-    (tmp_path / "link").symlink_to(tiny_llama)
     targets = ["down_proj", "q_proj", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"]
-    same = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(tmp_path / "link"), "lora_target_modules": targets})
+    same = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(tiny_llama), "lora_target_modules": targets})
     assert same.experiment_hash == llm.experiment_hash and same["lora_target_modules"] == llm["lora_target_modules"]
+
+
+def test_the_same_backbone_files_anywhere_are_one_experiment(tmp_path, tiny_llama):
+    """``llm_path`` says where the backbone lies, its files' content what it is: a copy elsewhere or a link to it
+    is the same experiment (committed results are found on a machine that keeps the model in another folder)."""
+    llm = Config("iLoRA", "ml-100k", config_dict={"llm_path": str(tiny_llama)})
+    (tmp_path / "link").symlink_to(tiny_llama)
+    shutil.copytree(tiny_llama, tmp_path / "copy")
+    for path in (tmp_path / "link", tmp_path / "copy"):
+        assert Config("iLoRA", "ml-100k", config_dict={"llm_path": str(path)}).experiment_hash == llm.experiment_hash
+    assert "llm_path" not in llm.experiment
 
 
 def test_a_key_of_other_models_is_ignored_and_out_of_the_identity():
