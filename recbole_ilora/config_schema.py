@@ -468,10 +468,17 @@ def _type_names(types):
     return " or ".join(dict.fromkeys(names[t] for t in types))
 
 
+# A command line's or YAML's spelling of a number that is not finite (``nan``, ``-inf``, YAML's ``.inf``), which
+# reaches the checks as text.
+NON_FINITE_TEXT = re.compile(r"[+-]?\.?(inf|infinity|nan)", re.IGNORECASE)
+
+
 def _type_problem(key, value, types, defaults):
     if types is None or (value is None and (None in defaults or key in NONE_MEANS)):
         return None
     ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if not ok and float in types and isinstance(value, str) and NON_FINITE_TEXT.fullmatch(value.strip()):
+        return f"{key} must be a finite number, got {shown(value)}"
     return None if ok else f"{key} must be {_type_names(types)}, got {shown(value)}"
 
 

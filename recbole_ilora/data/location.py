@@ -24,8 +24,8 @@ def _has_atomic_files(folder, dataset, benchmark_filename=None):
 
 def _prepare_command(dataset, data_root):
     if dataset.startswith("llara-"):  # the papers' splits: one converter, one folder per variant
-        return f"python run_scripts/prepare_dataset.py llara-ref --raw PATH/{dataset[len('llara-'):]} --out {data_root}"
-    return f"python run_scripts/prepare_dataset.py {dataset} --raw PATH --out {data_root}"
+        return f"prepare_dataset llara-ref --raw PATH/{dataset[len('llara-'):]} --out {data_root}"
+    return f"prepare_dataset {dataset} --raw PATH --out {data_root}"
 
 
 def _dataset_folder(data_root, dataset):
@@ -69,7 +69,7 @@ def resolve_data_path(dataset, data_root, allow_download=False, benchmark_filena
         raise DatasetNotFoundError(
             f"Dataset '{dataset}' has one interaction file ({dataset}.inter), but {reader} reads a pre-split dataset "
             f"({', '.join(inter_files(dataset, benchmark_filename))}; benchmark_filename). {fix}, or prepare the "
-            f"papers' split with `python run_scripts/prepare_dataset.py llara-ref --raw PATH`."
+            f"papers' split with `prepare_dataset llara-ref --raw PATH`."
         )
     if not benchmark_filename and _has_atomic_files(folder, dataset, ["train", "valid", "test"]):
         raise DatasetNotFoundError(

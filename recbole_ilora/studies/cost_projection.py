@@ -55,7 +55,7 @@ def measured_counts(data_path, dataset):
         return Counts(int(stats["users"]), int(stats["interactions"]))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ProjectionError(f"{path} gives no users and interactions ({error}); prepare {dataset} with "
-                              f"run_scripts/prepare_dataset.py, or point --data_path at its folder") from None
+                              f"prepare_dataset, or point --data_path at its folder") from None
 
 
 def stage_rows(result, measured, target):

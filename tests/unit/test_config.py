@@ -98,7 +98,7 @@ def test_missing_dataset_fails_at_once_with_instructions(tmp_path):
         Config("SASRec", "lastfm", config_dict={"data_path": str(tmp_path)})
     message = str(error.value)
     assert str(tmp_path / "lastfm" / "lastfm.inter") in message
-    assert "prepare_dataset.py lastfm" in message and "--allow_download=True" in message
+    assert "`prepare_dataset lastfm" in message and "--allow_download=True" in message
 
 
 def test_allow_download_leaves_missing_dataset_to_recbole(tmp_path):
