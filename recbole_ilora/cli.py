@@ -2,7 +2,6 @@
 
 import argparse
 import os
-import signal
 import sys
 
 # Two OpenMP threads that spin while waiting collapse when another process holds a core (measured 1.7-2.8x slower
@@ -10,8 +9,8 @@ import sys
 # worse than one thread on a busy one. OpenMP reads this once, when torch loads: so before any import of torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from recbole_ilora.errors import (INTERRUPTED_STATUS, add_debug_flag, exit_on_user_error,  # noqa: E402
-                                  interrupt_while_loading, refuse_empty)
+from recbole_ilora.errors import (add_debug_flag, exit_on_user_error, interrupt_while_loading,  # noqa: E402
+                                  refuse_empty, sigterm_as_interrupt)
 
 with interrupt_while_loading("run_recbole"):
     from recbole_ilora.config import DEFAULT_DATASET, DEFAULT_MODEL, available_protocols  # noqa: E402 (torch)
@@ -37,21 +36,8 @@ def build_parser():
 
 
 def main(argv=None):
-    """SIGTERM (``kill``, a batch scheduler's stop) ends a run as Ctrl-C does (one line, the resume command), with the
-    status a shell gives a process SIGTERM ended (143), so that a scheduler tells it from Ctrl-C's 130."""
-    terminated = []
-
-    def interrupt_on_sigterm(signum, frame):
-        terminated.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt_on_sigterm)
-    try:
+    with sigterm_as_interrupt():
         _main(argv)
-    except SystemExit as stop:
-        if terminated and stop.code == INTERRUPTED_STATUS:
-            raise SystemExit(128 + signal.SIGTERM) from None
-        raise
 
 
 def _main(argv):

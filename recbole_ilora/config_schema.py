@@ -79,6 +79,12 @@ RANGES["gate_temperature"] = (lambda value: value >= 1e-3, "at least 0.001 (belo
 RANGES["metric_decimal_place"] = (lambda value: isinstance(value, int) and 4 <= value <= 16, "an integer from 4 to 16 "
                                   "(the JSON's metrics are rounded to it and checked against the per-user ranks)")
 RANGES["seed"] = (lambda value: isinstance(value, int) and 0 <= value < 2**32, "an integer in [0, 2**32)")
+RANGES["layer_norm_eps"] = (_positive, "a positive number (LayerNorm divides by the root of variance + eps)")
+RANGES["initializer_range"] = (_non_negative, "zero or more (the standard deviation of the initial weights)")
+
+# The largest float32: torch keeps a float hyper-parameter (a weight decay, a learning rate) in float32 tensors,
+# and a larger value overflows there at the first step.
+FLOAT32_MAX = 3.4028234663852886e38
 
 # RecBole's optimizers (its Trainer falls back to Adam, with only a log line, for any other name), but sparse_adam,
 # which takes sparse gradients only: no model here has them (torch raises at the first step).
@@ -316,7 +322,7 @@ def _value_problems(values):
                 and (norm_type == "inf" or (isinstance(norm_type, (int, float)) and norm_type > 0))):
             problems.append(f"clip_grad_norm must be ~ or {{max_norm: a positive number[, norm_type: a positive "
                             f"number]}}, got {shown(clip)} (a negative max_norm flips every gradient)")
-    problems += _model_kind_problems(values)
+    problems += _model_kind_problems(values) + _negative_sampling_problems(values)
     if values.get("log_wandb") and importlib.util.find_spec("wandb") is None:
         problems.append("log_wandb=True logs to Weights & Biases, whose wandb package is not installed: pip install "
                         "wandb, or leave log_wandb False")
@@ -387,6 +393,18 @@ def _model_kind_problems(values):
                 f"train_neg_sample_args (e.g. {{'distribution': 'uniform', 'sample_num': 1}})"
                 + (" or loss_type CE" if why == "loss_type BPR" else "")]
     return []
+
+
+def _negative_sampling_problems(values):
+    """Sampled training negatives must number at least one (RecBole divides the batch size by their count)."""
+    sampling = values.get("train_neg_sample_args")
+    if not isinstance(sampling, dict) or sampling.get("distribution") in (None, "none"):
+        return []
+    count = sampling.get("sample_num", 1)
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+        return []
+    return [f"train_neg_sample_args sample_num must be a positive integer (negatives sampled per positive), got "
+            f"{shown(count)}: set it to 1 or more, or distribution None to sample none"]
 
 
 def _model_size_problem(key, value, types, default, properties_dir):
@@ -482,11 +500,23 @@ def _type_problem(key, value, types, defaults):
     return None if ok else f"{key} must be {_type_names(types)}, got {shown(value)}"
 
 
+def _magnitude_problem(key, value):
+    """A float the tensors it reaches cannot hold (the ranged keys' final values are checked apart)."""
+    if not isinstance(value, float) or key in RANGES:
+        return None
+    if not math.isfinite(value):
+        return f"{key} must be a finite number, got {shown(value)}"
+    return f"{key} must be at most {FLOAT32_MAX:.3g} in size (a float32), got {shown(value)}" \
+        if abs(value) > FLOAT32_MAX else None
+
+
 def _range_problem(key, value):
     if key not in RANGES or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if not math.isfinite(value):
         return f"{key} must be a finite number, got {shown(value)}"
+    if abs(value) > FLOAT32_MAX and key != "seed":
+        return f"{key} must be at most {FLOAT32_MAX:.3g} in size (a float32), got {shown(value)}"
     test, wanted = RANGES[key]
     return None if test(value) else f"{key} must be {wanted}, got {shown(value)}"
 
@@ -515,7 +545,7 @@ def check_config(config, properties_dir):
             continue
         types, default = schema[key]
         problem = _type_problem(key, value, types, (default, config.internal_config_dict.get(key))) or \
-            _model_size_problem(key, value, types, default, properties_dir)
+            _model_size_problem(key, value, types, default, properties_dir) or _magnitude_problem(key, value)
         if problem:
             problems.append(problem)
     for key in RANGES:

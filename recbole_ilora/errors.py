@@ -4,6 +4,7 @@ Every one of them says what is wrong and how to fix it; the three CLIs (``run_re
 ``prepare_dataset``) print it as one line plus a hint, without a traceback unless ``--debug`` is given.
 """
 
+import signal
 import sys
 import traceback
 from contextlib import contextmanager
@@ -77,6 +78,33 @@ def refuse_empty(parser, options):
 
 # The exit status of a command stopped by Ctrl-C (128 + SIGINT), as a shell reports a process killed by it.
 INTERRUPTED_STATUS = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch scheduler's stop), raised where the process was, as Ctrl-C raises
+    ``KeyboardInterrupt``: a command that runs child processes stops them too (a SIGTERM reaches only its target,
+    while Ctrl-C reaches the terminal's whole process group)."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Around a command: SIGTERM ends it as Ctrl-C does (one line, how to resume), with the status a shell gives a
+    process SIGTERM ended (143), so that a scheduler tells it from Ctrl-C's 130."""
+    terminated = []
+
+    def interrupt(signum, frame):
+        terminated.append(signum)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except SystemExit as stop:
+        if terminated and stop.code == INTERRUPTED_STATUS:
+            raise SystemExit(128 + signal.SIGTERM) from None
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -23,9 +23,10 @@ RUNTIME_KEYS = frozenset({
     # how a step's micro-batches are split between accumulation and processes; the global batch is in the identity
     "gradient_accumulation_steps",
     # how often a checkpoint is written inside an epoch; where the backbone's files lie (their content is in the
-    # identity: a copy of the same files elsewhere is the same experiment). run_scripts/migrate_runtime_keys.py
-    # moved the committed results when each became a runtime key.
-    "checkpoint_steps", "llm_path",
+    # identity: a copy of the same files elsewhere is the same experiment); how many rows an evaluation batch holds
+    # (the candidates are fixed per user, whatever the batch). run_scripts/migrate_runtime_keys.py moved the
+    # committed results when each became a runtime key.
+    "checkpoint_steps", "llm_path", "eval_batch_size", "eval_batch_users",
 })
 
 # Keys added after results were published: left out of the hash while unset, so that the results of runs that did

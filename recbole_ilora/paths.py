@@ -19,15 +19,31 @@ PROPERTIES_DIR = next(
 # Atomic files shipped inside the recbole wheel: ml-100k with titles, usable offline.
 EMBEDDED_DATASETS_DIR = Path(recbole.__file__).resolve().parent / "dataset_example"
 
-PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+NAME_CHARACTERS = re.compile(r"[A-Za-z0-9._-]*")
+# A name's file names add a suffix or two (".train.inter", "-seed2020-HASH.json") within a file system's 255 bytes.
+MAX_NAME_LENGTH = 100
 
 
 def check_plain_name(key, value):
     """A value that becomes part of a file or folder name (dataset, protocol, benchmark file parts) is a plain name,
     whichever layer set it: no separators, no ``..``, so that it cannot point outside its folder."""
-    if not isinstance(value, str) or not PLAIN_NAME.fullmatch(value) or ".." in value:
-        raise ConfigurationError(f"{key} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..'), got "
-                                 f"{value!r}.")
+    if not isinstance(value, str):
+        wrong = "not text"
+    elif not value:
+        wrong = "empty"
+    elif not NAME_CHARACTERS.fullmatch(value):
+        wrong = f"{next(c for c in value if not NAME_CHARACTERS.fullmatch(c))!r} is not one of those characters"
+    elif not value[0].isalnum():
+        wrong = "it must start with a letter or digit (a leading '.' hides a file, '-' reads as an option)"
+    elif ".." in value:
+        wrong = "'..' may not appear in it"
+    elif len(value) > MAX_NAME_LENGTH:
+        wrong = f"it has {len(value)} characters, above {MAX_NAME_LENGTH} (file names built from it must fit)"
+    else:
+        return
+    shown = value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "..."
+    raise ConfigurationError(f"{key} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..'), got "
+                             f"{shown!r}: {wrong}.")
 
 
 def read_user_text(what, path):

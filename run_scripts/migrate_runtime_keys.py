@@ -1,6 +1,8 @@
 """Migrate committed JSON results when config keys become runtime keys: ``checkpoint_steps`` (2026-12-06: how often
-a run writes a checkpoint inside an epoch changes nothing it computes) and ``llm_path`` (2026-12-08: where the
-backbone's files lie; their content is in the identity as ``backbone_fingerprint``). Each result whose ``config``
+a run writes a checkpoint inside an epoch changes nothing it computes), ``llm_path`` (2026-12-08: where the
+backbone's files lie; their content is in the identity as ``backbone_fingerprint``), ``eval_batch_size`` and
+``eval_batch_users`` (2026-12-08: how many rows an evaluation batch holds; each user's candidates are fixed
+whatever the batch, as ``candidates_sha256`` shows). Each result whose ``config``
 holds one of them loses it there and takes the hash of what remains: new ``config_hash``, file name and
 ``result_file``; the old file is removed. ``llm_path`` moves to the result's top level, where runs record it now.
 A result whose ``prerequisites`` name a moved run's hash (a transfer run's source) takes the source's new hash.
@@ -17,7 +19,7 @@ from pathlib import Path
 from recbole_ilora.experiment import config_hash
 from recbole_ilora.files import write_json_atomic
 
-KEYS = ("checkpoint_steps", "llm_path")
+KEYS = ("checkpoint_steps", "llm_path", "eval_batch_size", "eval_batch_users")
 RECORDED = ("llm_path",)  # kept at the result's top level
 
 

@@ -12,7 +12,7 @@ import sys
 from recbole_ilora.converters import CONVERTERS, get_converter
 from recbole_ilora.converters.pipeline import ConvertOptions, prepare
 from recbole_ilora.converters.stats import folder_stats, format_stats
-from recbole_ilora.errors import add_debug_flag, exit_on_user_error
+from recbole_ilora.errors import add_debug_flag, exit_on_user_error, sigterm_as_interrupt
 
 PROG = "prepare_dataset"
 
@@ -68,7 +68,7 @@ def options_from(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    with exit_on_user_error(PROG, args.debug):
+    with sigterm_as_interrupt(), exit_on_user_error(PROG, args.debug):
         if args.stats:
             if args.converter:
                 parser.error("--stats takes a dataset folder and no NAME")

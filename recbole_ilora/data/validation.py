@@ -473,7 +473,16 @@ def _check_feature_file(path, config, kind, header):
     _check_loaded_columns(path, header, loaded, kind)
     _check_field_counts(path, config, len(header))
     id_column = header[config[FEATURE_ID_KEYS[kind]]]
-    _check_ids(path, config, id_column, _read_column(path, config, id_column))
+    ids = _read_column(path, config, id_column)
+    if ids.empty:
+        raise DataError(f"{path} has a header but no {kind}s: add one line per {kind}, or remove the file (or its "
+                        f"load_col entry) to run without {kind} features.")
+    _check_ids(path, config, id_column, ids)
+    twice = np.flatnonzero(ids.duplicated().to_numpy())
+    if len(twice):
+        raise DataError(f"{path}, line {twice[0] + 2}: {kind} {ids.iloc[twice[0]]!r} is listed again "
+                        f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
+                        f"line per {kind}.")
     if kind == "item":
         _check_titles(path, config, header)
     check_sequence_cells(path, config)
@@ -524,15 +533,6 @@ def check_atomic_files(config):
     if item_file:
         _check_text_field(item_file, item_header, config)
         _check_feature_file(item_file, config, "item", item_header)
-        ids = _read_column(item_file, config, item_header[config["ITEM_ID_FIELD"]])
-        if ids.empty:
-            raise DataError(f"{item_file} has a header but no items: add one line per item, or remove the file "
-                            f"(or its load_col entry) to run without item features.")
-        twice = np.flatnonzero(ids.duplicated().to_numpy())
-        if len(twice):
-            raise DataError(f"{item_file}, line {twice[0] + 2}: item {ids.iloc[twice[0]]!r} is listed again "
-                            f"({len(twice)} repeated id(s)); which line RecBole keeps is undefined: keep one "
-                            f"line per item.")
     user_file = _loaded_feature_file(config, "user")
     if user_file:
         _check_feature_file(user_file, config, "user", _feature_header(user_file, config, "user"))

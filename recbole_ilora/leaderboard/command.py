@@ -10,7 +10,8 @@ from pathlib import Path
 from recbole_ilora.leaderboard import board as boards_module
 from recbole_ilora.leaderboard import plots, report, runs, tables
 from recbole_ilora.leaderboard.collect import collect
-from recbole_ilora.errors import OutputFolderError, add_debug_flag, exit_on_user_error, refuse_empty
+from recbole_ilora.errors import (OutputFolderError, add_debug_flag, exit_on_user_error, refuse_empty,
+                                  sigterm_as_interrupt)
 from recbole_ilora.files import MarkedBlockError, check_writable, marked_text, replace_marked_block, write_text_atomic
 from recbole_ilora.paths import read_user_text
 from recbole_ilora.registry import OWN_MODELS
@@ -196,7 +197,7 @@ def main(argv=None, runner=runs.subprocess_runner):
     """Run the leaderboard; return the exit status. ``runner`` runs one job (tests inject a fake one)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args, overrides, models, protocols, seeds = parse_arguments(argv)
-    with exit_on_user_error("leaderboard", args.debug):
+    with sigterm_as_interrupt(), exit_on_user_error("leaderboard", args.debug):
         return _main(args, overrides, models, protocols, seeds, argv, runner)
 
 

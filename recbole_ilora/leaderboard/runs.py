@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recbole_ilora.experiment import differing_keys, result_path
-from recbole_ilora.errors import UserError
+from recbole_ilora.errors import Terminated, UserError
 
 # Set by the leaderboard for every run, each from its option; an override or a config file's value of one of them
 # would make the plan lie (a config file's value is overridden: a run recorded seed 2020 where the file said 5).
@@ -156,14 +156,42 @@ def log_path(job, log_dir):
     return Path(log_dir) / f"{job.dataset}-{job.protocol}-{job.model}-seed{job.seed}.log"
 
 
+# How long a run started by a command gets to stop by itself after a Ctrl-C (which reaches it too: it saves its
+# checkpoint and exits) before it is sent SIGTERM.
+CHILD_STOP_SECONDS = 30
+
+
+def run_logged(job, command, log_file):
+    """Run ``command`` (``job``'s run) with its output into ``log_file``; return its exit status. Interrupted, the
+    command stops the run too, so that no run goes on unseen beside the next command, and says how to resume."""
+    with open(log_file, "w") as log:
+        log.write(f"$ {shlex.join(command)}\n\n")
+        log.flush()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            return process.wait()
+        except KeyboardInterrupt as interrupt:
+            _stop(process, ctrl_c=not isinstance(interrupt, Terminated))
+            raise KeyboardInterrupt(
+                f"{job.name} was stopped (exit status {process.returncode}; log: {log_file}); run the same command "
+                f"again: finished runs are reused and the stopped one resumes from its last checkpoint") from None
+
+
+def _stop(process, ctrl_c):
+    """Stop a run once its command was interrupted: after Ctrl-C, give it time to stop by itself."""
+    if ctrl_c:
+        try:
+            process.wait(timeout=CHILD_STOP_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    process.terminate()
+    process.wait()
+
+
 def subprocess_runner(job, log_file):
     """Run ``job`` as ``python -m recbole_ilora``, its output into ``log_file``; return its exit status."""
-    with open(log_file, "w") as log:
-        log.write(f"$ {shlex.join(job.command())}\n\n")
-        log.flush()
-        completed = subprocess.run(job.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   check=False)
-    return completed.returncode
+    return run_logged(job, job.command(), log_file)
 
 
 @dataclass

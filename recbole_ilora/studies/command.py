@@ -24,7 +24,7 @@ from pathlib import Path
 
 from recbole_ilora.config import parse_cmd_args, refuse_keys_set_elsewhere
 from recbole_ilora.errors import (ConfigurationError, OutputExistsError, OutputFolderError, add_debug_flag,
-                                  exit_on_user_error, refuse_empty)
+                                  exit_on_user_error, refuse_empty, sigterm_as_interrupt)
 from recbole_ilora.files import write_json_atomic, write_text_atomic
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.leaderboard.command import refuse_repeated, refuse_unusable_folders
@@ -272,7 +272,7 @@ def report(spec, args, extra, planned):
 
 def main(argv=None):
     parser, args, extra = parse_args(sys.argv[1:] if argv is None else argv)
-    with exit_on_user_error(parser.prog, args.debug):
+    with sigterm_as_interrupt(), exit_on_user_error(parser.prog, args.debug):
         spec = load_spec(args.name)
         args.datasets = args.datasets or list(spec.datasets)
         refuse_overridden_keys(spec, args, extra)

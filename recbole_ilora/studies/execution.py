@@ -14,8 +14,6 @@ from the one-thread run, the Wilcoxon test paired over users against it, and the
 
 import argparse
 import json
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,11 +45,7 @@ def torchrun_runner(processes):
     def run(job, log_file):
         python, *arguments = job.command()
         command = [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *arguments]
-        with open(log_file, "w") as log:
-            log.write(f"$ {shlex.join(command)}\n\n")
-            log.flush()
-            return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  check=False).returncode
+        return runs.run_logged(job, command, log_file)
     return run
 
 

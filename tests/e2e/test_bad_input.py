@@ -92,6 +92,7 @@ def data(tmp_path_factory):
     (root / "folder" / "folder.inter").mkdir(parents=True)
     (root / "fifo").mkdir()
     os.mkfifo(root / "fifo" / "fifo.inter")
+    (edited_dataset(root, "no_users") / "no_users" / "no_users.user").write_text("user_id:token\tage:float\n")
     latin1 = edited_dataset(root, "latin1") / "latin1" / "latin1.inter"
     latin1.write_bytes(latin1.read_bytes().replace(b"u5\t", "ü5\t".encode("latin-1")))
     return root
@@ -116,6 +117,9 @@ def broken_backbones(tmp_path_factory, llm):
     shutil.copytree(llm, negative)
     settings = json.loads((negative / "config.json").read_text())
     (negative / "config.json").write_text(json.dumps({**settings, "vocab_size": -1}))
+    positions = root / "negative_positions"
+    shutil.copytree(llm, positions)
+    (positions / "config.json").write_text(json.dumps({**settings, "max_position_embeddings": -5}))
     return root
 
 
@@ -257,6 +261,14 @@ RUN_CASES = [
     ("tiny", "SASRec", ["--metrics=['Hit', 'AUC']"], "metrics ['AUC'] are not top-k ranking metrics"),
     ("tiny", "FM", [], "FM is context-aware (it predicts a label from features)"),
     ("tiny", "BPR", [], "BPR with its pairwise loss trains on (positive, negative) pairs"),
+    ("tiny", "BPR", ["--train_neg_sample_args={'distribution': 'uniform', 'sample_num': 0}"],
+     "train_neg_sample_args sample_num must be a positive integer"),  # was a ZeroDivisionError in RecBole
+    ("tiny", "SASRec", ["--layer_norm_eps=-1"], "layer_norm_eps must be a positive number"),  # was a NaN loss
+    ("tiny", "SASRec", ["--initializer_range=-1"], "initializer_range must be zero or more"),  # a torch traceback
+    ("tiny", "SASRec", ["--weight_decay=1e308"], "weight_decay must be at most 3.4e+38 in size"),  # torch overflow
+    ("tiny", "SASRec", ["--hidden_dropout_prob=1e300"], "hidden_dropout_prob must be at most 3.4e+38 in size"),
+    ("no_users", "SASRec", ["--load_col={'inter': ['user_id', 'item_id', 'rating', 'timestamp'], "
+                            "'user': ['user_id', 'age']}"], "no_users.user has a header but no users"),
 ]
 
 
@@ -273,6 +285,7 @@ BACKBONE_CASES = [
     ("truncated", "model.safetensors cannot be read as safetensors"),
     ("cut.gguf", "cut.gguf cannot be read as a GGUF model"),
     ("negative_vocabulary", "no model can be built from its config.json (RuntimeError: Trying to create tensor"),
+    ("negative_positions", "its config.json's max_position_embeddings is -5, not a positive number"),
     ("no_tokenizer", "its tokenizer cannot be loaded"),
 ]
 
@@ -446,6 +459,8 @@ def test_prepare_dataset_names_an_encoding_problem_as_one(tmp_path, capsys):
     (["--out={tmp}/a_file"], "--out {tmp}/a_file: {tmp}/a_file is a file, not a folder"),
     (["--out=/proc/nope"], "--out /proc/nope cannot be written"),
     (["--out={tmp}/out", "--name=../elsewhere"], "--name must be a plain name"),
+    (["--out={tmp}/out", "--name=.hidden"], "it must start with a letter or digit"),
+    (["--out={tmp}/out", f"--name={'n' * 300}"], "it has 300 characters, above 100"),  # was OSError: name too long
     (["--out={tmp}/out", "--encoding=bogus-codec"], "--encoding 'bogus-codec' is not a text encoding"),
     (["--out={tmp}/out", "--min_rating=nan"], "--min_rating must be a finite number, got nan"),
 ])

@@ -2,6 +2,10 @@
 is reported with its log."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 from recbole_ilora.cli import main as cli_main
 from recbole_ilora.leaderboard import runs
@@ -32,3 +36,24 @@ def test_a_crashing_run_process_is_reported_with_its_log(tiny_cli_args, tmp_path
     assert "error: Unknown model 'NoSuchModel'" in failure.reason  # the run's own error line, from its log
     log = outcome.failed[0].log_file.read_text()
     assert log.startswith("$ ") and "Unknown model 'NoSuchModel'" in log
+
+
+def test_sigterm_to_the_leaderboard_stops_its_run_and_says_how_to_resume(tiny_cli_args, tmp_path):
+    """A scheduler's SIGTERM reaches the leaderboard's process only: its running job must stop with it (saving its
+    checkpoint), not go on unseen beside the next command, and the leaderboard says in one line how to resume."""
+    saved = tmp_path / "saved"
+    command = [sys.executable, "-c", "import sys; from recbole_ilora.leaderboard import main; sys.exit(main())",
+               "--models=SASRec", "--datasets=tiny", "--seeds=2020", f"--out={tmp_path / 'res'}",
+               *[arg for arg in tiny_cli_args if not arg.startswith("--epochs=")], "--epochs=500", "--stopping_step=1000",
+               f"--checkpoint_dir={saved}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(saved.glob("SASRec-*.pth")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    err = process.communicate(timeout=120)[1].strip()
+    assert process.returncode == 143 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith("leaderboard: interrupted: SASRec on tiny, seed 2020 was stopped"), err
+    assert "run the same command again" in err
+    [log] = (tmp_path / "res" / "leaderboard-logs").glob("*.log")
+    assert "run_recbole: interrupted: the last checkpoint is " in log.read_text()  # the run stopped, and said so

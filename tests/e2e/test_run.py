@@ -46,6 +46,15 @@ def test_cli_trains_one_epoch_and_writes_json(tiny_data_root, tmp_path):
     assert result["command"][1:3] == ["--model=SASRec", "--dataset=tiny"]
 
 
+def test_the_evaluation_batch_changes_neither_the_candidates_nor_the_ranks(tiny_data_root, tmp_path):
+    """Why ``eval_batch_size`` is a runtime key: batches of 2 users and of 20 rank the same candidates alike."""
+    small, large = (run("SASRec", "tiny", cmd_args=[*tiny_args(tiny_data_root), f"--eval_batch_size={rows}",
+                                                    f"--results_dir={tmp_path / str(rows)}"]) for rows in (40, 400))
+    assert small["config_hash"] == large["config_hash"]
+    assert small["candidates_sha256"] == large["candidates_sha256"] and small["test"] == large["test"]
+    assert small["per_user_test"] == large["per_user_test"]
+
+
 def test_full_protocol_run_and_reload_of_best_checkpoint(tiny_data_root):
     result = run("GRU4Rec", "tiny", cmd_args=[*tiny_args(tiny_data_root), "--protocol=full"])
     assert result["protocol"] == "full" and result["candidates_sha256"] == {"valid": None, "test": None}

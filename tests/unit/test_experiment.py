@@ -84,17 +84,21 @@ def test_result_path_is_named_by_model_seed_and_hash(tmp_path):
 
 
 @pytest.mark.parametrize("protocol, rows_per_user", [("candidates20", 20), ("full", 1)])
-def test_eval_batch_users_is_derived_before_the_identity_is_taken(protocol, rows_per_user):
-    """A planner and the run it plans compute the same hash: the batch size is final when the config is built
-    (under full ranking a sequential model's evaluation loader counts users, not rows)."""
+def test_eval_batch_users_sets_the_batch_size_which_is_how_a_run_executes(protocol, rows_per_user):
+    """The batch size is final when the config is built (under full ranking a sequential model's evaluation loader
+    counts users, not rows); each user's candidates are fixed whatever the batch, so it is not in the identity: a GPU
+    with room for larger batches finds the CPU's results."""
     config = Config("iLoRA", "ml-100k", cmd_args=[f"--protocol={protocol}", "--eval_batch_users=8"])
-    assert config["eval_batch_size"] == config.experiment["eval_batch_size"] == 8 * rows_per_user
+    assert config["eval_batch_size"] == 8 * rows_per_user
+    assert not {"eval_batch_size", "eval_batch_users"} & set(config.experiment)
+    assert Config("iLoRA", "ml-100k", cmd_args=[f"--protocol={protocol}", "--eval_batch_users=2"]
+                  ).experiment_hash == config.experiment_hash
 
 
 def test_the_identity_is_read_only_once_the_config_is_built():
     config = Config("SASRec", "ml-100k")
-    with pytest.raises(FrozenConfigError, match="'eval_batch_size' is part of the experiment's identity"):
-        config["eval_batch_size"] = 1
+    with pytest.raises(FrozenConfigError, match="'hidden_size' is part of the experiment's identity"):
+        config["hidden_size"] = 1
     config["sasrec_checkpoint"] = "saved/x.pth"  # runtime keys stay writable (a prerequisite's checkpoint)
     config["MASK_ITEM_SEQ"] = "mask"  # as RecBole's transforms name their fields: a new key, not in the identity
     assert "MASK_ITEM_SEQ" not in config.experiment

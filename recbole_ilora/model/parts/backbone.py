@@ -366,6 +366,11 @@ def architecture(folder):
         raise ConfigurationError(
             f"Backbone folder {folder}: no model can be built from its config.json ({_message(error)}): correct it, "
             f"or copy the model's config.json again.") from None
+    positions = getattr(backbone_config, "max_position_embeddings", None)
+    if positions is not None and not (isinstance(positions, int) and positions > 0):
+        raise ConfigurationError(f"Backbone folder {folder}: its config.json's max_position_embeddings is "
+                                 f"{positions!r}, not a positive number of positions: correct it, or copy the "
+                                 f"model's config.json again.")
     tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
     stored = _stored_shapes(Path(folder), expected.keys())
@@ -376,8 +381,7 @@ def architecture(folder):
         raise ConfigurationError(f"Backbone folder {folder}: its weight files do not match its config.json "
                                  f"({len(missing)} missing, {len(wrong)} of another shape: {shown}); copy the "
                                  f"model again.")
-    return Architecture(linear_module_names(model), getattr(backbone_config, "max_position_embeddings", None),
-                        model.get_input_embeddings().weight.shape[0])
+    return Architecture(linear_module_names(model), positions, model.get_input_embeddings().weight.shape[0])
 
 
 def load_backbone(config):

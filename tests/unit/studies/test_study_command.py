@@ -26,7 +26,7 @@ from recbole_ilora.studies.spec import load_spec
     (["--arms=K=1,K=1"], "--arms names K=1 more than once"),
     (["--config_files="], "--config_files is empty (an unset shell variable?)"),
     (["--datasets=ml-100k,ml-100k:full"], "--datasets must be a plain name (letters, digits, '.', '_', '-'; no '/' or "
-                                          "'..'), got 'ml-100k:full'. The study takes dataset names only"),
+                                          "'..'), got 'ml-100k:full': ':' is not one of those characters. The study takes dataset names only"),
     # keys the study sets itself: an arm labelled "the default" ran with 8 experts, LoRARec was planned with 8
     (["--num_experts=8"], "--num_experts is set by arm K=1's model LoRARec, arm K=2, arm K=8 in study experts ("),
     (["--use_item_embeddings=False"], "--use_item_embeddings is set by arm K=1's model LoRARec in study experts"),
