@@ -74,7 +74,12 @@ class PropertyLoader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(
                 None, None, f"{text!r} is read by YAML 1.1 as {super().construct_yaml_int(node)} (octal or base 60): "
                 f"write the number in plain decimal, or quote it to keep it as text", node.start_mark)
-        return super().construct_yaml_int(node)
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # Python's limit on the digits of an integer read from text (4,300)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(text):,} digits is not a value of any config key: write the number "
+                f"the key needs", node.start_mark) from None
 
 
 PropertyLoader.add_constructor("tag:yaml.org,2002:int", PropertyLoader.construct_yaml_int)
@@ -89,15 +94,32 @@ PropertyLoader.add_implicit_resolver(
 )
 
 
-def parse_value(text):
+def parse_value(text, key="value"):
     """A command-line value as a Python literal (``3``, ``1e-4``, ``[1, 2]``, ``{'a': 1}``, ``None``), ``True`` /
-    ``False`` in any case, or else the text itself. Never evaluated: ``__import__('os')`` stays a string."""
+    ``False`` in any case, or else the text itself. Never evaluated: ``__import__('os')`` stays a string. A dict
+    that names a key twice is refused (a literal keeps the last silently, as YAML would, where it is refused too)."""
     if not isinstance(text, str):
         return text
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return {"true": True, "false": False}.get(text.lower(), text)
+    if isinstance(value, (dict, list, tuple)):
+        twice = _key_given_twice(ast.parse(text, mode="eval"))
+        if twice is not None:
+            raise ConfigurationError(f"--{key}: the dict gives the key {twice!r} twice; give each key once.")
+    return value
+
+
+def _key_given_twice(tree):
+    """The first key that a dict display in ``tree`` (a parsed literal) names twice, else None."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [ast.literal_eval(key) for key in node.keys if key is not None]
+            repeated = [key for index, key in enumerate(keys) if key in keys[:index]]
+            if repeated:
+                return repeated[0]
+    return None
 
 
 def available_protocols():
@@ -347,7 +369,7 @@ class Config(RecBoleConfig):
         return PropertyLoader
 
     def _convert_config_dict(self, config_dict):
-        return {key: parse_value(value) for key, value in config_dict.items()}
+        return {key: parse_value(value, key) for key, value in config_dict.items()}
 
     def _load_config_files(self, file_list):
         """The user's YAML files merged, later ones winning."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recbole_ilora.config import parse_cmd_args, read_config_file
+from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.leaderboard import runs
 from recbole_ilora.model.llm_recommender import LLMRecommender
 from recbole_ilora.registry import get_model
@@ -75,6 +76,7 @@ def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms
                 [job] = runs.plan([arm.model], [dataset], [seed], arm.protocol, results_dir, config_files,
                                   overrides=[*_arguments(keys), *extra])
                 planned.append(StudyRun(arm.name, _found_in(job, results_dir, [baselines_dir, *reuse_dirs])))
+            _refuse_equal_arms(spec, [run for run in planned if run.job.dataset == dataset and run.job.seed == seed])
             protocols = sorted({arm.protocol for arm in chosen})
             for model in spec.baselines:
                 for protocol in protocols:
@@ -82,6 +84,20 @@ def plan_study(spec, datasets, seeds, results_dir, baselines_dir, extra=(), arms
                                       overrides=list(extra))
                     planned.append(StudyRun("baseline", job))
     return planned
+
+
+def _refuse_equal_arms(spec, planned):
+    """Two arms of one dataset and seed that are one experiment (the same hash) would test a run against itself
+    under two names."""
+    first = {}
+    for run in planned:
+        if run.job.error is None:
+            earlier = first.setdefault(run.job.result_file, run.arm)
+            if earlier != run.arm:
+                raise ConfigurationError(
+                    f"arms {earlier} and {run.arm} of study {spec.name} ({spec.path}) are one experiment ({run.job.name},"
+                    f" the same keys: {run.job.result_file.name}): give one of them the keys that make it differ, "
+                    f"or drop it.")
 
 
 def _found_in(job, results_dir, folders):

@@ -80,6 +80,15 @@ def test_malformed_cmd_args_are_errors(args, message):
         parse_cmd_args(args)
 
 
+def test_a_dict_on_the_command_line_that_gives_a_key_twice_is_refused():
+    """A Python literal keeps the last of two equal keys silently; YAML files and --key flags refuse it already."""
+    with pytest.raises(ConfigurationError, match="--encoder_config: the dict gives the key 'epochs' twice"):
+        Config("iLoRA", "ml-100k", cmd_args=["--encoder_config={'epochs': 1, 'hidden_size': 8, 'epochs': 3}"])
+    with pytest.raises(ConfigurationError, match="the dict gives the key 'mode' twice"):
+        Config("SASRec", "ml-100k", cmd_args=["--eval_args={'split': {'LS': 'valid_and_test'}, 'mode': 'uni9', "
+                                              "'mode': 'uni19'}"])
+
+
 def test_ml100k_resolves_offline_to_embedded_copy(tmp_path):
     config = Config("SASRec", "ml-100k", config_dict={"data_path": str(tmp_path / "empty")})
     assert config["data_path"] == str(EMBEDDED_DATASETS_DIR / "ml-100k")
@@ -198,6 +207,7 @@ def test_models_the_protocols_cannot_run_or_feed_are_refused_by_name(model, mess
     ("seed: 017\n", "'017' is read by YAML 1.1 as 15 (octal or base 60)"),
     ("seed: 1:20\n", "'1:20' is read by YAML 1.1 as 80"),
     ("eval_args:\n\u00a0 mode: full\n", "line 2: a non-breaking space (U+00A0)"),
+    ("epochs: " + "1" * 5000 + "\n", "an integer of 5,000 digits is not a value of any config key"),  # Python's limit
 ])
 def test_yaml_that_reads_otherwise_than_it_looks_is_refused_with_its_line(text, message, tmp_path):
     path = tmp_path / "run.yaml"

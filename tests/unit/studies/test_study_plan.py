@@ -1,6 +1,9 @@
 """A study's runs are the leaderboard's kind of runs: the budget goes to the LLM arms only, an arm at the
 leaderboard's settings is the leaderboard's own result, and the dry run says what is left and what it costs."""
 
+import pytest
+
+from recbole_ilora.errors import ConfigurationError
 from recbole_ilora.studies.plan import describe_plan, plan_study
 from recbole_ilora.studies.spec import parse_spec
 from recbole_ilora.studies.user_clusters import run_config
@@ -74,3 +77,13 @@ def test_a_budget_the_user_gives_replaces_the_specs(tmp_path):
     given = plan_study(SPEC, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board",
                        extra=["--eval_users=20"])[0].job
     assert given.experiment["eval_users"] == 20 and given.experiment["train_samples_per_epoch"] == 64
+
+
+def test_two_arms_that_are_one_experiment_are_refused(tmp_path):
+    """An arm setting a key to its default is the default's run: testing one against the other tests a run against
+    itself."""
+    spec = parse_spec("s", {"title": "t", "claim": "c", "reference": "K=4",
+                            "arms": {"K=4": {"model": "iLoRA"}, "K=4b": {"model": "iLoRA", "keys": {"num_experts": 4}}},
+                            "baselines": []}, "s.yaml")
+    with pytest.raises(ConfigurationError, match="arms K=4 and K=4b of study s .* are one experiment"):
+        plan_study(spec, ["ml-100k"], [2020], tmp_path / "study", tmp_path / "board")
