@@ -108,6 +108,17 @@ def sigterm_as_interrupt():
 
 
 @contextmanager
+def interrupts_ignored():
+    """While a first interrupt is reported: a second Ctrl-C (or SIGTERM) would cut the report short."""
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextmanager
 def interrupt_while_loading(prog):
     """Around a command's imports (torch, transformers and RecBole take seconds): Ctrl-C there ends the command with
     one line and exit status 130, not the traceback of whichever module was loading."""

@@ -20,7 +20,7 @@ from recbole_ilora import distributed, run_info
 from recbole_ilora.config import Config
 from recbole_ilora.data import data_preparation, load_dataset
 from recbole_ilora.errors import (ConfigurationError, OutOfMemoryError, OutputFolderError, ResultWriteError,
-                                  RunInterrupted)
+                                  RunInterrupted, interrupts_ignored)
 from recbole_ilora.experiment import result_path
 from recbole_ilora.files import check_writable
 from recbole_ilora.results import build_result, result_path_problem, write_result
@@ -138,32 +138,33 @@ def run(model=None, dataset=None, config_file_list=None, config_dict=None, cmd_a
             with clock.stage("test"):  # a run that trains nothing evaluates the weights its model was built with
                 test_result = trainer.evaluate(test_data, load_best_model=saved and trains,
                                                show_progress=config["show_progress"])
+            logger.info("The running environment of this training is as follows:\n"
+                        + get_environment(config).draw())
+            logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+            logger.info(set_color("test result", "yellow") + f": {test_result}")
+            result = build_result(
+                config, clock, trainer.training_record(), model, valid_data, test_data, best_valid_score,
+                best_valid_result, test_result, log_file=log_file,
+                checkpoint=trainer.saved_model_file if saved and trains else None,
+                extras=runner.result_extras(model, test_data),
+            )
+            if distributed.is_main():
+                try:
+                    write_result(result)
+                except ResultWriteError as error:
+                    raise ResultWriteError(
+                        f"{error}. The trained model is safe in {trainer.saved_model_file}: fix that, then rerun this "
+                        f"command with --resume_checkpoint={trainer.saved_model_file} (training is done: it only "
+                        f"evaluates and writes the result).") from None
+                logger.info(set_color("result file", "yellow") + f": {result['result_file']}")
         except RunInterrupted:
             raise
-        except KeyboardInterrupt:
-            raise RunInterrupted(resume_hint(trainer.saved_model_file), trainer.saved_model_file) from None
+        except KeyboardInterrupt:  # while training, evaluating or writing the result: the checkpoint resumes it
+            with interrupts_ignored():  # a second Ctrl-C would cut this line short
+                raise RunInterrupted(resume_hint(trainer.saved_model_file), trainer.saved_model_file) from None
         except RuntimeError as error:
             raise_if_out_of_memory(error, config, f"; the last checkpoint: {trainer.saved_model_file}")
             raise
-
-        logger.info("The running environment of this training is as follows:\n" + get_environment(config).draw())
-        logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
-        logger.info(set_color("test result", "yellow") + f": {test_result}")
-        result = build_result(
-            config, clock, trainer.training_record(), model, valid_data, test_data, best_valid_score,
-            best_valid_result, test_result, log_file=log_file,
-            checkpoint=trainer.saved_model_file if saved and trains else None,
-            extras=runner.result_extras(model, test_data),
-        )
-        if distributed.is_main():
-            try:
-                write_result(result)
-            except ResultWriteError as error:
-                raise ResultWriteError(f"{error}. The trained model is safe in {trainer.saved_model_file}: fix "
-                                       f"that, then rerun this command with --resume_checkpoint="
-                                       f"{trainer.saved_model_file} (training is done: it only evaluates and writes "
-                                       f"the result).") from None
-            logger.info(set_color("result file", "yellow") + f": {result['result_file']}")
     return result
 
 

@@ -106,21 +106,26 @@ def _header(path, config):
     return fields
 
 
-def _read_column(path, config, header, as_recbole=False):
-    """One column as written; a missing (truncated) cell is an empty string. ``as_recbole``: as RecBole's reader reads
-    it (quotes taken off; a cell pandas takes for a missing value, such as NA or None, is NaN), once the lines are
-    known to be whole and well quoted (``_check_field_counts``)."""
+def _read_columns(path, config, headers, as_recbole=False):
+    """Columns (a table) as written, read in one pass; a missing (truncated) cell is an empty string. ``as_recbole``:
+    as RecBole's reader reads them (quotes taken off; a cell pandas takes for a missing value, such as NA or None,
+    is NaN), once the lines are known to be whole and well quoted (``_check_field_counts``)."""
     encoding, separator = config["encoding"] or "utf-8", config["field_separator"]
     as_written = {} if as_recbole else {"keep_default_na": False, "quoting": csv.QUOTE_NONE}
     try:
-        table = pd.read_csv(path, sep=separator, usecols=[header], dtype=str, encoding=encoding,
+        table = pd.read_csv(path, sep=separator, usecols=list(headers), dtype=str, encoding=encoding,
                             engine="python" if len(separator) > 1 else "c", **as_written)
     except UnicodeError:
         raise _encoding_error(path, encoding) from None
     except pd.errors.ParserError as error:
         raise DataError(f"{path}: {str(error).strip()} (fields separated by {separator!r}, field_separator); "
                         f"fix that line.") from None
-    return table[header] if as_recbole else table[header].fillna("")
+    return table if as_recbole else table.fillna("")
+
+
+def _read_column(path, config, header, as_recbole=False):
+    """One column, as ``_read_columns`` reads it."""
+    return _read_columns(path, config, [header], as_recbole)[header]
 
 
 def _check_not_read_as_missing(path, config, column, values, consequence, fix):
@@ -260,13 +265,14 @@ def _check_values(path, config, header, loaded):
     """Every value of a number column parses as its type (RecBole stops at the first that does not, naming neither
     file nor line): finite numbers, in a float_seq column separated by seq_separator. Text, inf or nan in a timestamp
     would sort a line anywhere in its user's sequence. An empty :float value of a column RecBole loads (``loaded``:
-    load_col's list for the file, None for all) would be filled with the column's mean, without a word."""
-    for field, column in header.items():
-        ftype = _column_type(column)
-        if ftype not in ("float", "float_seq"):
-            continue
-        values = _read_column(path, config, column)
-        if ftype == "float" and (loaded is None or field in loaded):
+    load_col's list for the file, None for all) would be filled with the column's mean, without a word. A column
+    RecBole does not load is not read (a file of 10,000 unused columns is read once, for the loaded ones)."""
+    numeric = {field: column for field, column in header.items() if _column_type(column) in ("float", "float_seq")
+               and (loaded is None or field in loaded)}
+    table = _read_columns(path, config, numeric.values()) if numeric else None
+    for field, column in numeric.items():
+        ftype, values = _column_type(column), table[column]
+        if ftype == "float":
             _check_filled(path, field, values, "a :float column", "RecBole would fill it with the column's mean "
                           "(leave the column out of load_col if the run does not need it)")
         cells = values.str.split(config["seq_separator"]).explode() if ftype == "float_seq" else values
@@ -306,6 +312,18 @@ def _check_repeated_interactions(parts):
                                                        "RecBole keep each user's first interaction with an item")
     raise DataError(f"{path}, line {lines[repeated[0]]} repeats {other} ({', '.join(values.columns)}: "
                     f"{', '.join(map(str, first))}; {len(repeated)} repeated line(s)): {fix}.")
+
+
+def _check_part_types(headers):
+    """Pre-split parts (``{path: header}``) give a column one type: RecBole stacks them into one table (a column
+    typed token in one part and float in another failed there, naming neither)."""
+    first = {}
+    for path, header in headers.items():
+        for field, column in header.items():
+            earlier_path, earlier = first.setdefault(field, (path, column))
+            if column != earlier:
+                raise DataError(f"{path}, line 1: column {column!r} is {earlier!r} in {earlier_path}: RecBole stacks "
+                                f"the parts into one table, so give the column one type in every part.")
 
 
 def _check_pre_split_parts(config, parts):
@@ -518,11 +536,12 @@ class AtomicFileChecks:
 def check_atomic_files(config):
     """Run before RecBole loads ``config``'s dataset."""
     item_file = _loaded_feature_file(config, "item")
-    parts = {}
+    parts, headers = {}, {}
     for path in (Path(config["data_path"]) / name for name in inter_files(config["dataset"],
                                                                           config["benchmark_filename"])):
-        _, parts[path] = check_inter_file(path, config)
+        headers[path], parts[path] = check_inter_file(path, config)
         check_sequence_cells(path, config)
+    _check_part_types(headers)
     item_header = item_file and _feature_header(item_file, config, "item")
     for path in parts if item_file else ():
         check_items_have_metadata(path, item_file, config)

@@ -95,9 +95,9 @@ def _refuse_equal_arms(spec, planned):
             earlier = first.setdefault(run.job.result_file, run.arm)
             if earlier != run.arm:
                 raise ConfigurationError(
-                    f"arms {earlier} and {run.arm} of study {spec.name} ({spec.path}) are one experiment ({run.job.name},"
-                    f" the same keys: {run.job.result_file.name}): give one of them the keys that make it differ, "
-                    f"or drop it.")
+                    f"arms {earlier} and {run.arm} of study {spec.name} ({spec.path}) are one experiment "
+                    f"({run.job.name}, the same keys: {run.job.result_file.name}): give one of them the keys that "
+                    f"make it differ, or drop it.")
 
 
 def _found_in(job, results_dir, folders):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from recbole.evaluator import Evaluator
+from recbole.evaluator import Collector, Evaluator
 from recbole.utils import set_color
 
 from recbole_ilora import checkpoint as checkpoints
@@ -34,6 +34,19 @@ class RankRecordingEvaluator(Evaluator):
     def evaluate(self, dataobject):
         self.last_topk = dataobject.get("rec.topk") if "rec.topk" in dataobject else None
         return super().evaluate(dataobject)
+
+
+class FiniteScoreCollector(Collector):
+    """RecBole's collector of evaluation batches, refusing NaN or +inf scores (-inf masks a user's history): weights
+    that overflowed in training score every candidate alike, and RecBole would rank them anyway."""
+
+    def eval_batch_collect(self, scores_tensor, interaction, positive_u, positive_i):
+        if torch.isnan(scores_tensor).any() or torch.isposinf(scores_tensor).any():
+            raise TrainingDivergedError(
+                f"The model scores candidates as NaN or infinite: its weights overflowed in training, so its ranks "
+                f"mean nothing. Lower learning_rate (now {self.config['learning_rate']}) or keep clip_grad_norm on "
+                f"(now {self.config['clip_grad_norm']}).")
+        super().eval_batch_collect(scores_tensor, interaction, positive_u, positive_i)
 
 
 def restore_evaluated(model, checkpoint):
@@ -79,6 +92,7 @@ class RunRecordingMixin:
                                               uuid.uuid4().hex[:6])).resolve())
         self.saved_model_file = distributed.broadcast(name) if self.parallel else name
         self.evaluator = RankRecordingEvaluator(config)
+        self.eval_collector = FiniteScoreCollector(config)
         self.train_epoch_seconds = []
         self.valid_epoch_seconds = []
         self.resumed_from = None
@@ -141,7 +155,20 @@ class RunRecordingMixin:
         self._epoch_started = start
         self._epoch_valid_result = None
         yield
+        self._check_weights(epoch_idx)
         self.train_epoch_seconds.append(time.perf_counter() - start)
+
+    def _check_weights(self, epoch_idx):
+        """The trained weights are finite after an epoch: a step that overflows leaves NaN or infinite weights while
+        the loss it computed was finite, and with one batch an epoch no later loss shows it (the run would write a
+        result from NaN scores). Stops before the epoch's checkpoint, so the last one holds finite weights."""
+        broken = next((name for name, weight in self.model.named_parameters()
+                       if weight.requires_grad and not torch.isfinite(weight).all()), None)
+        if broken is not None:
+            raise TrainingDivergedError(
+                f"After epoch {epoch_idx} the weight {broken} holds NaN or infinite values: the run diverged. Lower "
+                f"learning_rate (now {self.config['learning_rate']}), keep clip_grad_norm on (now "
+                f"{self.config['clip_grad_norm']}), or check the data; the last checkpoint is {self.saved_model_file}.")
 
     def _valid_epoch(self, *args, **kwargs):
         start = time.perf_counter()

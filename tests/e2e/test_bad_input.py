@@ -321,6 +321,17 @@ def test_a_diverging_run_stops_at_once_naming_the_batch_and_the_key(data, tmp_pa
     assert "Training loss is nan at epoch 0, batch 2: the run diverged. Lower learning_rate (now 1e+30)" in err
 
 
+def test_weights_that_overflow_in_an_epoch_of_one_batch_stop_the_run(data, tmp_path, capsys):
+    """One batch an epoch: the loss was finite, the step left infinite weights, and no later loss would show it
+    (the run wrote a result from NaN scores, exit 0)."""
+    with pytest.raises(SystemExit) as exit_info:
+        run_recbole(["--model=SASRec", "--dataset=tiny", f"--data_path={data}", f"--checkpoint_dir={tmp_path}",
+                     *with_extra(["--learning_rate=1e30", "--clip_grad_norm=None", "--train_batch_size=4096"])])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert "the run diverged" in err or "scores candidates as NaN or infinite" in err, err
+
+
 def test_command_line_values_are_never_evaluated(data, tmp_path, capsys):
     marker = tmp_path / "PWNED"
     fails(run_recbole, ["--model=SASRec", "--dataset=tiny", f"--data_path={data}", *TINY_ARGS,

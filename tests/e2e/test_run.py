@@ -216,6 +216,23 @@ def test_an_interrupt_is_one_line_naming_the_checkpoint_and_the_resume_command(t
     assert command == ["run_recbole", *args, f"--resume_checkpoint={checkpoint}"]
 
 
+def test_an_interrupt_after_training_names_the_checkpoint_that_finishes_the_run(tiny_data_root, tmp_path,
+                                                                                monkeypatch, capsys):
+    """Stopped while the result is written (training done): the line still names the checkpoint to continue from."""
+    def interrupted(result):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("recbole_ilora.quick_start.write_result", interrupted)
+    args = ["--model=SASRec", "--dataset=tiny", *tiny_args(tiny_data_root), "--state=WARNING",
+            f"--checkpoint_dir={tmp_path / 'saved'}"]
+    monkeypatch.setattr(sys, "argv", ["run_recbole", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(args)
+    err = capsys.readouterr().err.strip()
+    [checkpoint] = (tmp_path / "saved").glob("SASRec-*.pth")
+    assert exit_info.value.code == 130 and f"the last checkpoint is {checkpoint}; continue with: " in err, err
+
+
 def test_sigterm_stops_a_run_as_ctrl_c_does(tiny_data_root, tmp_path):
     """``kill`` or a batch scheduler's stop: one line naming the checkpoint and the resume command."""
     saved = tmp_path / "saved"

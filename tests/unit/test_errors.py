@@ -1,8 +1,11 @@
 """How the command lines report errors and interrupts: one line and an exit status, no traceback."""
 
+import os
+import signal
+
 import pytest
 
-from recbole_ilora.errors import ConfigurationError, exit_on_user_error, interrupt_while_loading
+from recbole_ilora.errors import ConfigurationError, exit_on_user_error, interrupt_while_loading, interrupts_ignored
 
 
 def test_ctrl_c_while_a_command_loads_its_modules_is_one_line(capsys):
@@ -20,3 +23,12 @@ def test_a_user_error_is_one_line_and_a_hint(capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "Traceback" not in err
     assert err.startswith("run_recbole: error: epochs must be a positive number, got 0.\nrun_recbole: hint:")
+
+
+def test_a_second_interrupt_while_the_first_is_reported_is_ignored():
+    """Two Ctrl-C in quick succession: the second must not cut short the line that names the checkpoint."""
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts_ignored():
+        os.kill(os.getpid(), signal.SIGINT)  # ignored: no KeyboardInterrupt here
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGINT) is before

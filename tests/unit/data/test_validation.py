@@ -108,6 +108,14 @@ def test_a_pre_split_line_repeated_in_another_part_is_refused_naming_both_files(
         checked(split, benchmark_filename=PARTS)
 
 
+def test_pre_split_parts_that_type_a_column_otherwise_are_refused(split):
+    """rating:token in the training part, rating:float in the others: a TypeError in RecBole's stacking."""
+    train = split / "tiny" / "tiny.train.inter"
+    edit(train, lambda text: text.replace("rating:float", "rating:token", 1))
+    with pytest.raises(DataError, match=re.escape(f"column 'rating:float' is 'rating:token' in {train}")):
+        checked(split, benchmark_filename=PARTS)
+
+
 def test_pre_split_lines_dated_before_the_earlier_parts_are_refused(split):
     """Test lines dated before the users' training lines gave a run with no test user, exit status 0."""
     test = split / "tiny" / "tiny.test.inter"
@@ -282,6 +290,18 @@ def test_an_empty_float_value_of_a_loaded_column_is_refused(data):
                                                   f"line(s)") + ".*" + re.escape("would fill it with the column's mean")):
         checked(data)
     checked(data, load_col={**TINY_RUN["load_col"], "inter": ["user_id", "item_id", "timestamp"]})
+
+
+def test_a_number_column_recbole_does_not_load_is_not_read(data):
+    """RecBole reads only load_col's columns: text in another :float column changes nothing (and a file of many
+    unused columns is not read once per column)."""
+    inter = data / "tiny" / "tiny.inter"
+    lines = inter.read_text().splitlines()
+    inter.write_text("\n".join([lines[0] + "\tscore:float", lines[1] + "\tgood",
+                                 *(line + "\t1.5" for line in lines[2:])]) + "\n")
+    checked(data)  # TINY_RUN's load_col leaves score out
+    with pytest.raises(DataError, match=re.escape(f"{inter}, line 2: score 'good' is not a finite number")):
+        checked(data, load_col={**TINY_RUN["load_col"], "inter": [*TINY_RUN["load_col"]["inter"], "score"]})
 
 
 def test_interactions_of_items_absent_from_the_item_file_are_counted_with_what_recbole_does(data, caplog):
