@@ -616,5 +616,5 @@ def test_protocol_and_dataset_kind_mismatch_names_the_protocol(tmp_path):
         Config("SASRec", "llara-lastfm", config_dict={"data_path": str(tmp_path / "out"), "protocol": "candidates20"})
     with pytest.raises(DatasetNotFoundError, match=r"pre-split dataset.*--protocol=candidates20"):
         Config("SASRec", "ml-100k", config_dict={"protocol": "llara"})
-    with pytest.raises(DatasetNotFoundError, match=r"prepare_dataset\.py llara-ref --raw PATH/steam"):
+    with pytest.raises(DatasetNotFoundError, match=r"`prepare_dataset llara-ref --raw PATH/steam"):
         Config("SASRec", "llara-steam", config_dict={"data_path": str(tmp_path / "out")})
