@@ -172,9 +172,11 @@ def run_logged(job, command, log_file):
             return process.wait()
         except KeyboardInterrupt as interrupt:
             _stop(process, ctrl_c=not isinstance(interrupt, Terminated))
+            what = "finished as the command stopped" if process.returncode == 0 else \
+                f"was stopped (exit status {process.returncode})"
             raise KeyboardInterrupt(
-                f"{job.name} was stopped (exit status {process.returncode}; log: {log_file}); run the same command "
-                f"again: finished runs are reused and the stopped one resumes from its last checkpoint") from None
+                f"{job.name} {what} (log: {log_file}); run the same command again: finished runs are reused and a "
+                f"stopped one resumes from its last checkpoint") from None
 
 
 def _stop(process, ctrl_c):

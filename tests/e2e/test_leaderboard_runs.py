@@ -53,7 +53,8 @@ def test_sigterm_to_the_leaderboard_stops_its_run_and_says_how_to_resume(tiny_cl
     process.send_signal(signal.SIGTERM)
     err = process.communicate(timeout=120)[1].strip()
     assert process.returncode == 143 and "Traceback" not in err, err
-    assert err.splitlines()[-1].startswith("leaderboard: interrupted: SASRec on tiny, seed 2020 was stopped"), err
+    assert err.splitlines()[-1].startswith("leaderboard: interrupted: SASRec on tiny, seed 2020 was stopped (exit "
+                                           "status 143"), err
     assert "run the same command again" in err
     [log] = (tmp_path / "res" / "leaderboard-logs").glob("*.log")
     assert "run_recbole: interrupted: the last checkpoint is " in log.read_text()  # the run stopped, and said so
