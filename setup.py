@@ -35,5 +35,5 @@ setup(
     entry_points={"console_scripts": ["run_recbole = recbole_ilora.cli:main",
                                       "leaderboard = recbole_ilora.leaderboard:main",
                                       "prepare_dataset = recbole_ilora.converters.cli:main",
-                                      "study = recbole_ilora.studies.command:main"]},
+                                      "study = recbole_ilora.studies:main"]},
 )

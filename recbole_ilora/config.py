@@ -369,7 +369,11 @@ class Config(RecBoleConfig):
         return PropertyLoader
 
     def _convert_config_dict(self, config_dict):
-        return {key: parse_value(value, key) for key, value in config_dict.items()}
+        values = {key: parse_value(value, key) for key, value in config_dict.items()}
+        devices = values.get("gpu_id")
+        if isinstance(devices, tuple) and devices and all(type(index) is int for index in devices):
+            values["gpu_id"] = ",".join(map(str, devices))  # --gpu_id=0,1 reads as a Python tuple
+        return values
 
     def _load_config_files(self, file_list):
         """The user's YAML files merged, later ones winning."""
@@ -447,7 +451,11 @@ class Config(RecBoleConfig):
         if problems:  # RecBole's own parsing below would fail with a bare Python error, or not at all
             raise ConfigurationError("; ".join(problems) + ".")
         data_root = self.final_config_dict["data_path"]
-        for part in self.final_config_dict.get("benchmark_filename") or []:
+        parts = self.final_config_dict.get("benchmark_filename")
+        if parts and (not isinstance(parts, list) or len(parts) != 3):
+            raise ConfigurationError(f"benchmark_filename names the pre-split parts, three in the order training, "
+                                     f"validation, test (e.g. ['train', 'valid', 'test']), got {parts!r}.")
+        for part in parts or []:
             check_plain_name("benchmark_filename", part)
         super()._set_default_parameters()
         given = "benchmark_filename" in self.external_config_dict

@@ -187,6 +187,11 @@ def structure_problems(values, defaults):
         if interval is not None and not all(INTERVAL.match(part) for part in str(interval).split(";")):
             problems.append(f"{key} must be intervals such as '[5,inf)' or '[0,10];(100,200]' (RecBole skips a "
                             f"malformed one and filters nothing), got {shown(interval)}")
+    val_interval = values.get("val_interval")  # {field: intervals}: RecBole keeps the lines whose value is inside
+    for field, interval in (val_interval.items() if isinstance(val_interval, dict) else ()):
+        if not all(INTERVAL.match(part) for part in str(interval).split(";")):
+            problems.append(f"val_interval's {field!r} must be intervals such as '[4,inf)' or '[1,2];[4,5]' (RecBole "
+                            f"skips a malformed one and filters nothing), got {shown(interval)}")
     for key, choices in MODEL_CHOICES.items():
         if defaults.get(key) in choices and values.get(key) not in choices:
             problems.append(f"{key} must be one of {', '.join(choices)} for this model, got {shown(values.get(key))}")
@@ -395,16 +400,32 @@ def _model_kind_problems(values):
     return []
 
 
+# RecBole 1.2.1's train_neg_sample_args sub-keys (it reads these and ignores any other name).
+NEGATIVE_SAMPLING_KEYS = ("distribution", "sample_num", "alpha", "dynamic", "candidate_num")
+
+
 def _negative_sampling_problems(values):
-    """Sampled training negatives must number at least one (RecBole divides the batch size by their count)."""
+    """train_neg_sample_args' sub-keys are RecBole's (a misspelt one was kept in the hash and ignored), and sampled
+    training negatives number at least one (RecBole divides the batch size by their count), as do a dynamic
+    sampler's candidates."""
     sampling = values.get("train_neg_sample_args")
-    if not isinstance(sampling, dict) or sampling.get("distribution") in (None, "none"):
+    if not isinstance(sampling, dict):
         return []
-    count = sampling.get("sample_num", 1)
-    if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+    unknown = [key for key in sampling if key not in NEGATIVE_SAMPLING_KEYS]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), NEGATIVE_SAMPLING_KEYS, n=1)
+        return [f"train_neg_sample_args has no sub-key {unknown[0]!r}" + (f" (did you mean {close[0]}?)" if close
+                else "") + f": RecBole reads {', '.join(NEGATIVE_SAMPLING_KEYS)} and ignores any other"]
+    if sampling.get("distribution") in (None, "none"):
         return []
-    return [f"train_neg_sample_args sample_num must be a positive integer (negatives sampled per positive), got "
-            f"{shown(count)}: set it to 1 or more, or distribution None to sample none"]
+    problems = []
+    for key, default, needed in (("sample_num", 1, True), ("candidate_num", 1, bool(sampling.get("dynamic")))):
+        count = sampling.get(key, default)
+        if needed and not (isinstance(count, int) and not isinstance(count, bool) and count >= 1):
+            problems.append(f"train_neg_sample_args {key} must be a positive integer, got {shown(count)}: set it to "
+                            f"1 or more" + (", or distribution None to sample none" if key == "sample_num" else
+                                            " (the candidates a dynamic sampler scores), or dynamic False"))
+    return problems
 
 
 def _model_size_problem(key, value, types, default, properties_dir):

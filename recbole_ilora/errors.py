@@ -120,13 +120,20 @@ def interrupts_ignored():
 
 @contextmanager
 def interrupt_while_loading(prog):
-    """Around a command's imports (torch, transformers and RecBole take seconds): Ctrl-C there ends the command with
-    one line and exit status 130, not the traceback of whichever module was loading."""
+    """Around a command's imports (torch, transformers and RecBole take seconds): Ctrl-C or SIGTERM there ends the
+    command with one line and exit status 130 or 143, not the traceback of whichever module was loading (or, for
+    SIGTERM, silence)."""
+    def interrupt(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:
         print(f"{prog}: interrupted while starting; nothing was run", file=sys.stderr)
-        raise SystemExit(INTERRUPTED_STATUS) from None
+        raise SystemExit(128 + signal.SIGTERM if isinstance(stopped, Terminated) else INTERRUPTED_STATUS) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

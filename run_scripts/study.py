@@ -6,7 +6,7 @@
 
 import sys
 
-from recbole_ilora.studies.command import main
+from recbole_ilora.studies import main
 
 if __name__ == "__main__":
     sys.exit(main())

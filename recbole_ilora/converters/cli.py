@@ -9,12 +9,14 @@ import codecs
 import math
 import sys
 
-from recbole_ilora.converters import CONVERTERS, get_converter
-from recbole_ilora.converters.pipeline import ConvertOptions, prepare
-from recbole_ilora.converters.stats import folder_stats, format_stats
-from recbole_ilora.errors import add_debug_flag, exit_on_user_error, sigterm_as_interrupt
+from recbole_ilora.errors import add_debug_flag, exit_on_user_error, interrupt_while_loading, sigterm_as_interrupt
 
 PROG = "prepare_dataset"
+
+with interrupt_while_loading(PROG):  # pandas and the converters take seconds to load
+    from recbole_ilora.converters import CONVERTERS, get_converter  # noqa: E402
+    from recbole_ilora.converters.pipeline import ConvertOptions, prepare  # noqa: E402
+    from recbole_ilora.converters.stats import folder_stats, format_stats  # noqa: E402
 
 
 def _add_shared_arguments(parser):

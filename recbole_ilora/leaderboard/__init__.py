@@ -8,7 +8,10 @@ improvement, significance), ``board`` (one dataset's numbers), ``tables`` / ``pl
 
 
 def main(argv=None):
-    """``run_scripts/leaderboard.py`` and the ``leaderboard`` console script; returns the exit status."""
-    from recbole_ilora.leaderboard.command import main as command_main  # lazy: the CLI imports torch via Config
+    """``run_scripts/leaderboard.py`` and the ``leaderboard`` console script; returns the exit status. The command's
+    modules load torch (seconds): an interrupt while they load is one line."""
+    from recbole_ilora.errors import interrupt_while_loading
 
+    with interrupt_while_loading("leaderboard"):
+        from recbole_ilora.leaderboard.command import main as command_main  # lazy: the CLI imports torch via Config
     return command_main(argv)

@@ -7,10 +7,12 @@ killed leaderboard resumes where it stopped. Each run is a subprocess: a crash o
 out-of-memory kill ends that run only, its peak memory is its own, and its output goes to a log file per run.
 """
 
+import ctypes
 import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -156,6 +158,8 @@ def log_path(job, log_dir):
     return Path(log_dir) / f"{job.dataset}-{job.protocol}-{job.model}-seed{job.seed}.log"
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
 # How long a run started by a command gets to stop by itself after a Ctrl-C (which reaches it too: it saves its
 # checkpoint and exits) before it is sent SIGTERM.
 CHILD_STOP_SECONDS = 30
@@ -167,7 +171,8 @@ def run_logged(job, command, log_file):
     with open(log_file, "w") as log:
         log.write(f"$ {shlex.join(command)}\n\n")
         log.flush()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   preexec_fn=_stop_with_parent if sys.platform.startswith("linux") else None)
         try:
             return process.wait()
         except KeyboardInterrupt as interrupt:
@@ -177,6 +182,13 @@ def run_logged(job, command, log_file):
             raise KeyboardInterrupt(
                 f"{job.name} {what} (log: {log_file}); run the same command again: finished runs are reused and a "
                 f"stopped one resumes from its last checkpoint") from None
+
+
+def _stop_with_parent():
+    """In the run's process, before it starts (Linux): SIGTERM when the command that started it dies however it
+    dies (SIGHUP of a closed terminal, SIGKILL), so that the run saves its checkpoint and stops rather than go on
+    unseen."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _stop(process, ctrl_c):

@@ -138,7 +138,7 @@ def parse_spec(name, data, path):
         _fail(path, "arms must be a non-empty mapping of arm name -> {model, protocol, keys}.")
     arms = {str(arm): _arm(path, arm, entry, protocols) for arm, entry in data["arms"].items()}
     metrics = _metrics(path, data.get("metrics", ["hit@1", "ndcg@5"]))
-    if data["reference"] not in arms:
+    if not isinstance(data["reference"], str) or data["reference"] not in arms:
         _fail(path, f"reference {data['reference']!r} is not one of the arms {list(arms)}.")
     default_arms = tuple(str(arm) for arm in data.get("default_arms") or arms)
     unknown_arms = [arm for arm in default_arms if arm not in arms]
@@ -151,11 +151,13 @@ def parse_spec(name, data, path):
                 not {"better", "worse"} <= set(entry):
             _fail(path, f"a claim is {{better: ARM, worse: ARM, metric: METRIC}}, got {entry!r}.")
         for side in ("better", "worse"):
-            if entry[side] not in arms:
+            if not isinstance(entry[side], str) or entry[side] not in arms:
                 _fail(path, f"claim {entry!r}: {entry[side]!r} is not one of the arms {list(arms)}.")
         if entry.get("metric", metrics[0]) not in metrics:
             _fail(path, f"claim {entry!r}: metric {entry['metric']!r} is not one of the study's metrics "
                         f"{list(metrics)}: add it to metrics, or name one of them.")
+        if entry["better"] == entry["worse"]:
+            _fail(path, f"a claim compares two arms, got {entry['better']!r} against itself.")
         claims.append(Claim(entry["better"], entry["worse"], entry.get("metric", metrics[0])))
     analysis = data.get("analysis", "arms")
     if analysis not in ANALYSES:

@@ -228,6 +228,9 @@ RUN_CASES = [
                                  "timestamp, which must have type float"),
     ("tiny", "SASRec", ["--USER_ID_FIELD=rating"], "USER_ID_FIELD names column 'rating:float' as the user id"),
     ("tiny", "SASRec", ["--field_separator=,"], "the header splits into 1 field(s) with field_separator ','"),
+    ("tiny", "SASRec", ["--val_interval={'rating': '[4;5)'}"], "val_interval's 'rating' must be intervals"),
+    ("tiny", "SASRec", ["--benchmark_filename=['train', 'test']"],
+     "benchmark_filename names the pre-split parts, three in the order"),  # was a ValueError in RecBole
     ("tiny", "SASRec", ["--benchmark_filename=['train', 'valid', 'test']"],
      "but benchmark_filename=['train', 'valid', 'test'] reads a pre-split dataset"),
     # RecBole: "Unable to convert column movie_title:float to type float64", naming no file
@@ -248,6 +251,8 @@ RUN_CASES = [
     ("tiny", "SASRec", ["--MAX_ITEM_LIST_LENGTH=10000000000"],
      "for one training batch's attention scores (train_batch_size 64"),
     ("tiny", "iLoRA", ["--llm_path="], "llm_path is empty: give it a value"),
+    ("tiny", "iLoRA", ["--transfer_checkpoint=x.pth"], "transfer_checkpoint holds the weights of a transfer_from run, "
+                                                       "and transfer_from is not set"),  # was ignored, exit 0
     ("tiny", "iLoRA", ["--encoder_config={'model': 'GRU4Rec'}"], "encoder_config may not set model"),
     ("tiny", "iLoRA", ["--encoder_config={'epochs': -1}"],
      "The SASRec run behind sasrec_checkpoint (on dataset 'tiny', with encoder_config {'epochs': -1}): epochs"),
@@ -263,6 +268,10 @@ RUN_CASES = [
     ("tiny", "BPR", [], "BPR with its pairwise loss trains on (positive, negative) pairs"),
     ("tiny", "BPR", ["--train_neg_sample_args={'distribution': 'uniform', 'sample_num': 0}"],
      "train_neg_sample_args sample_num must be a positive integer"),  # was a ZeroDivisionError in RecBole
+    ("tiny", "BPR", ["--train_neg_sample_args={'distribution': 'uniform', 'samplenum': 5}"],
+     "train_neg_sample_args has no sub-key 'samplenum' (did you mean sample_num?)"),  # trained with 1, recorded 5
+    ("tiny", "BPR", ["--train_neg_sample_args={'distribution': 'uniform', 'sample_num': 1, 'dynamic': True, "
+                     "'candidate_num': 0}"], "train_neg_sample_args candidate_num must be a positive integer"),
     ("tiny", "SASRec", ["--layer_norm_eps=-1"], "layer_norm_eps must be a positive number"),  # was a NaN loss
     ("tiny", "SASRec", ["--initializer_range=-1"], "initializer_range must be zero or more"),  # a torch traceback
     ("tiny", "SASRec", ["--weight_decay=1e308"], "weight_decay must be at most 3.4e+38 in size"),  # torch overflow

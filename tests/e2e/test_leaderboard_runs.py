@@ -38,9 +38,8 @@ def test_a_crashing_run_process_is_reported_with_its_log(tiny_cli_args, tmp_path
     assert log.startswith("$ ") and "Unknown model 'NoSuchModel'" in log
 
 
-def test_sigterm_to_the_leaderboard_stops_its_run_and_says_how_to_resume(tiny_cli_args, tmp_path):
-    """A scheduler's SIGTERM reaches the leaderboard's process only: its running job must stop with it (saving its
-    checkpoint), not go on unseen beside the next command, and the leaderboard says in one line how to resume."""
+def start_leaderboard_with_a_long_run(tiny_cli_args, tmp_path):
+    """A leaderboard whose one SASRec run trains long, once that run has written its first checkpoint."""
     saved = tmp_path / "saved"
     command = [sys.executable, "-c", "import sys; from recbole_ilora.leaderboard import main; sys.exit(main())",
                "--models=SASRec", "--datasets=tiny", "--seeds=2020", f"--out={tmp_path / 'res'}",
@@ -50,6 +49,13 @@ def test_sigterm_to_the_leaderboard_stops_its_run_and_says_how_to_resume(tiny_cl
     deadline = time.monotonic() + 300
     while not list(saved.glob("SASRec-*.pth")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
+    return process
+
+
+def test_sigterm_to_the_leaderboard_stops_its_run_and_says_how_to_resume(tiny_cli_args, tmp_path):
+    """A scheduler's SIGTERM reaches the leaderboard's process only: its running job must stop with it (saving its
+    checkpoint), not go on unseen beside the next command, and the leaderboard says in one line how to resume."""
+    process = start_leaderboard_with_a_long_run(tiny_cli_args, tmp_path)
     process.send_signal(signal.SIGTERM)
     err = process.communicate(timeout=120)[1].strip()
     assert process.returncode == 143 and "Traceback" not in err, err
@@ -58,3 +64,16 @@ def test_sigterm_to_the_leaderboard_stops_its_run_and_says_how_to_resume(tiny_cl
     assert "run the same command again" in err
     [log] = (tmp_path / "res" / "leaderboard-logs").glob("*.log")
     assert "run_recbole: interrupted: the last checkpoint is " in log.read_text()  # the run stopped, and said so
+
+
+def test_a_leaderboard_killed_outright_takes_its_run_with_it(tiny_cli_args, tmp_path):
+    """SIGKILL (or a closed terminal's SIGHUP) gives the leaderboard no chance to stop its run: the run is told by
+    the kernel (Linux) and stops with its checkpoint line instead of training on unseen."""
+    process = start_leaderboard_with_a_long_run(tiny_cli_args, tmp_path)
+    process.kill()
+    process.communicate(timeout=60)
+    [log] = (tmp_path / "res" / "leaderboard-logs").glob("*.log")
+    deadline = time.monotonic() + 60
+    while "run_recbole: interrupted" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "run_recbole: interrupted: the last checkpoint is " in log.read_text()

@@ -289,3 +289,8 @@ def test_an_eval_batch_size_that_eval_batch_users_replaces_is_warned_about(tiny_
                                                "--eval_batch_size=999"])
     assert config["eval_batch_size"] == 40
     assert "eval_batch_size=999 is replaced by 40 (eval_batch_users 2 x 20 rows per user)" in caplog.text
+
+
+def test_a_list_of_gpus_on_the_command_line_is_the_list_recbole_reads():
+    """--gpu_id=0,1 (the README's form) is a Python tuple literal: it means CUDA_VISIBLE_DEVICES 0,1."""
+    assert Config("SASRec", "ml-100k", cmd_args=["--gpu_id=0,1"])["gpu_id"] == "0,1"

@@ -16,6 +16,17 @@ def test_ctrl_c_while_a_command_loads_its_modules_is_one_line(capsys):
     assert capsys.readouterr().err == "run_recbole: interrupted while starting; nothing was run\n"
 
 
+def test_sigterm_while_a_command_loads_its_modules_is_one_line_and_143(capsys):
+    """A scheduler's stop during the seconds torch takes to load: one line, not silence (SIGTERM's default)."""
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exit_info:
+        with interrupt_while_loading("study"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pause()  # not reached: the handler raises at once
+    assert exit_info.value.code == 143 and signal.getsignal(signal.SIGTERM) is before
+    assert capsys.readouterr().err == "study: interrupted while starting; nothing was run\n"
+
+
 def test_a_user_error_is_one_line_and_a_hint(capsys):
     with pytest.raises(SystemExit) as exit_info:
         with exit_on_user_error("run_recbole", debug=False):

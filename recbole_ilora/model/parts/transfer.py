@@ -24,6 +24,10 @@ def transfer_source(config):
     """The ``RequiredRun`` whose trained weights a run with ``transfer_from`` evaluates; None without it."""
     keys = config["transfer_from"]
     if keys is None:
+        if config[TRANSFER_KEY]:  # it would be ignored: the run trains its own weights
+            raise ConfigurationError(f"{TRANSFER_KEY} holds the weights of a transfer_from run, and transfer_from is "
+                                     f"not set: set transfer_from (e.g. {{dataset: ml-100k}}), or leave "
+                                     f"{TRANSFER_KEY} out.")
         return None
     if not isinstance(keys, dict) or not isinstance(keys.get("dataset"), str):
         raise ConfigurationError(f"transfer_from must be a mapping naming the dataset the weights were trained on, "

@@ -45,6 +45,9 @@ def test_a_minimal_spec_gets_the_defaults():
      "metric 'mrr@7' is not one of the study's metrics ['hit@1']: add it to metrics, or name one of them."),
     ({"metrics": ["mrr@7"]}, "metrics must be a non-empty list of hit@K and ndcg@K"),
     ({"arms": {"a": {"model": "SASrec"}}}, "arm 'a': Unknown model 'SASrec' (--model). Did you mean: SASRec"),
+    ({"reference": ["a"]}, "reference ['a'] is not one of the arms"),  # was an unhashable-list TypeError
+    ({"claims": [{"better": "a", "worse": "a"}]}, "a claim compares two arms, got 'a' against itself."),
+    ({"claims": [{"better": ["a"], "worse": "b"}]}, "['a'] is not one of the arms"),
 ])
 def test_mistakes_in_a_spec_are_named(change, message):
     with pytest.raises(ConfigurationError, match="s.yaml: ") as error:
