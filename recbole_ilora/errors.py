@@ -4,6 +4,7 @@ Every one of them says what is wrong and how to fix it; the three CLIs (``run_re
 ``prepare_dataset``) print it as one line plus a hint, without a traceback unless ``--debug`` is given.
 """
 
+import os
 import signal
 import sys
 import traceback
@@ -121,19 +122,19 @@ def interrupts_ignored():
 @contextmanager
 def interrupt_while_loading(prog):
     """Around a command's imports (torch, transformers and RecBole take seconds): Ctrl-C or SIGTERM there ends the
-    command with one line and exit status 130 or 143, not the traceback of whichever module was loading (or, for
-    SIGTERM, silence)."""
-    def interrupt(signum, frame):
-        raise Terminated
+    command with one line and exit status 130 or 143. Nothing has run yet, so the process ends at once: an exception
+    raised inside a library's import can leave it half-loaded and surface as another error (numpy's
+    AttributeError, a RecursionError) with its traceback."""
+    def stop(signum, frame):
+        os.write(2, f"{prog}: interrupted while starting; nothing was run\n".encode())
+        os._exit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
-    except KeyboardInterrupt as stopped:
-        print(f"{prog}: interrupted while starting; nothing was run", file=sys.stderr)
-        raise SystemExit(128 + signal.SIGTERM if isinstance(stopped, Terminated) else INTERRUPTED_STATUS) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextmanager

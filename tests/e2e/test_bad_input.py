@@ -120,6 +120,9 @@ def broken_backbones(tmp_path_factory, llm):
     positions = root / "negative_positions"
     shutil.copytree(llm, positions)
     (positions / "config.json").write_text(json.dumps({**settings, "max_position_embeddings": -5}))
+    layerless = root / "no_layers"
+    shutil.copytree(llm, layerless)
+    (layerless / "config.json").write_text(json.dumps({**settings, "num_hidden_layers": 0}))
     return root
 
 
@@ -295,6 +298,7 @@ BACKBONE_CASES = [
     ("cut.gguf", "cut.gguf cannot be read as a GGUF model"),
     ("negative_vocabulary", "no model can be built from its config.json (RuntimeError: Trying to create tensor"),
     ("negative_positions", "its config.json's max_position_embeddings is -5, not a positive number"),
+    ("no_layers", "its config.json's num_hidden_layers is 0, not a positive number of decoder layers"),
     ("no_tokenizer", "its tokenizer cannot be loaded"),
 ]
 

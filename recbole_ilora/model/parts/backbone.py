@@ -366,11 +366,12 @@ def architecture(folder):
         raise ConfigurationError(
             f"Backbone folder {folder}: no model can be built from its config.json ({_message(error)}): correct it, "
             f"or copy the model's config.json again.") from None
+    for key, what in (("max_position_embeddings", "positions"), ("num_hidden_layers", "decoder layers")):
+        value = getattr(backbone_config, key, None)
+        if value is not None and not (isinstance(value, int) and value > 0):
+            raise ConfigurationError(f"Backbone folder {folder}: its config.json's {key} is {value!r}, not a "
+                                     f"positive number of {what}: correct it, or copy the model's config.json again.")
     positions = getattr(backbone_config, "max_position_embeddings", None)
-    if positions is not None and not (isinstance(positions, int) and positions > 0):
-        raise ConfigurationError(f"Backbone folder {folder}: its config.json's max_position_embeddings is "
-                                 f"{positions!r}, not a positive number of positions: correct it, or copy the "
-                                 f"model's config.json again.")
     tied = {name for name in ("lm_head.weight",) if getattr(backbone_config, "tie_word_embeddings", False)}
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
     stored = _stored_shapes(Path(folder), expected.keys())
