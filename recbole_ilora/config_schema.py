@@ -184,12 +184,12 @@ def structure_problems(values, defaults):
                         f"{ratio_key} to a number in (0, 1], got {shown(ratio)}")
     for key in INTERVAL_KEYS:
         interval = values.get(key)
-        if interval is not None and not all(INTERVAL.match(part) for part in str(interval).split(";")):
+        if interval is not None and not _are_intervals(interval):
             problems.append(f"{key} must be intervals such as '[5,inf)' or '[0,10];(100,200]' (RecBole skips a "
                             f"malformed one and filters nothing), got {shown(interval)}")
     val_interval = values.get("val_interval")  # {field: intervals}: RecBole keeps the lines whose value is inside
     for field, interval in (val_interval.items() if isinstance(val_interval, dict) else ()):
-        if not all(INTERVAL.match(part) for part in str(interval).split(";")):
+        if not _are_intervals(interval):
             problems.append(f"val_interval's {field!r} must be intervals such as '[4,inf)' or '[1,2];[4,5]' (RecBole "
                             f"skips a malformed one and filters nothing), got {shown(interval)}")
     for key, choices in MODEL_CHOICES.items():
@@ -384,6 +384,11 @@ UNSUPPORTED_MODEL_TYPES = {ModelType.CONTEXT: "context-aware (it predicts a labe
                            ModelType.DECISIONTREE: "a decision-tree model (it predicts a label from features)"}
 
 
+def _are_intervals(text):
+    """Whether ``text`` is RecBole's ";"-separated intervals, each of which it would parse."""
+    return all(INTERVAL.match(part) for part in str(text).split(";"))
+
+
 def _model_kind_problems(values):
     """A RecBole model whose kind the protocols cannot run, or that trains on pairs without sampled negatives."""
     model, kind = values.get("model"), values.get("MODEL_TYPE")
@@ -521,23 +526,27 @@ def _type_problem(key, value, types, defaults):
     return None if ok else f"{key} must be {_type_names(types)}, got {shown(value)}"
 
 
-def _magnitude_problem(key, value):
-    """A float the tensors it reaches cannot hold (the ranged keys' final values are checked apart)."""
-    if not isinstance(value, float) or key in RANGES:
-        return None
+def _size_problem(key, value):
+    """A number the float32 tensors it reaches cannot hold: not finite, or beyond float32's range."""
     if not math.isfinite(value):
         return f"{key} must be a finite number, got {shown(value)}"
-    return f"{key} must be at most {FLOAT32_MAX:.3g} in size (a float32), got {shown(value)}" \
-        if abs(value) > FLOAT32_MAX else None
+    if abs(value) > FLOAT32_MAX:
+        return f"{key} must be at most {FLOAT32_MAX:.3g} in size (a float32), got {shown(value)}"
+    return None
+
+
+def _magnitude_problem(key, value):
+    """A float of an unranged key that the tensors it reaches cannot hold (ranged keys: ``_range_problem``)."""
+    return _size_problem(key, value) if isinstance(value, float) and key not in RANGES else None
 
 
 def _range_problem(key, value):
     if key not in RANGES or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if not math.isfinite(value):
-        return f"{key} must be a finite number, got {shown(value)}"
-    if abs(value) > FLOAT32_MAX and key != "seed":
-        return f"{key} must be at most {FLOAT32_MAX:.3g} in size (a float32), got {shown(value)}"
+    if key != "seed" or not math.isfinite(value):  # a seed is an integer, named by its own range
+        problem = _size_problem(key, value)
+        if problem:
+            return problem
     test, wanted = RANGES[key]
     return None if test(value) else f"{key} must be {wanted}, got {shown(value)}"
 
